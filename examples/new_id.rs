@@ -16,7 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let parsed: ToxId = text.to_lowercase().parse()?;
     println!("parsed back: public key {}", parsed.public_key);
-    println!("             nospam     {} (tox.h value {})", parsed.nospam, parsed.nospam.to_u32());
+    println!(
+        "             nospam     {} (tox.h value {})",
+        parsed.nospam,
+        parsed.nospam.to_u32()
+    );
     let [sum0, sum1] = parsed.checksum();
     println!("             checksum   {sum0:02X}{sum1:02X}");
     if parsed != id {

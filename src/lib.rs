@@ -8,3 +8,5 @@
 
 pub use toxide_core as core;
 pub use toxide_core::{KeyPair, NoSpam, PublicKey, SecretKey, ToxId, ToxIdError};
+
+pub mod driver;

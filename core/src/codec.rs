@@ -171,6 +171,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Fails unless the bytes left are within `min..=max`. Packet decoders
+    /// call this first, so a wrong-sized datagram is refused before any
+    /// expensive work (a Diffie-Hellman, an allocation) is done on it.
+    pub fn expect_remaining(
+        &self,
+        what: &'static str,
+        min: usize,
+        max: usize,
+    ) -> Result<(), DecodeError> {
+        let len = self.rest.len();
+        if len < min || len > max {
+            Err(DecodeError::BadLength {
+                what,
+                len,
+                min,
+                max,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
     /// Reads `count` values, having first checked that `count` is at most
     /// `max`. The count usually comes from the wire; checking it before the
     /// loop means a forged count can neither allocate much nor loop long.
@@ -191,27 +213,6 @@ impl<'a> Reader<'a> {
             out.push(T::decode(self)?);
         }
         Ok(out)
-    }
-}
-
-/// Checks a whole packet's length against the range its kind allows, before
-/// any expensive work (a Diffie-Hellman, an allocation) is done on it.
-pub fn check_len(
-    what: &'static str,
-    bytes: &[u8],
-    min: usize,
-    max: usize,
-) -> Result<(), DecodeError> {
-    let len = bytes.len();
-    if len < min || len > max {
-        Err(DecodeError::BadLength {
-            what,
-            len,
-            min,
-            max,
-        })
-    } else {
-        Ok(())
     }
 }
 
@@ -278,9 +279,13 @@ mod tests {
 
     #[test]
     fn length_check_reports_bounds() {
-        assert!(check_len("ping", &[0; 82], 82, 82).is_ok());
+        assert!(
+            Reader::new(&[0; 82])
+                .expect_remaining("ping", 82, 82)
+                .is_ok()
+        );
         assert_eq!(
-            check_len("ping", &[0; 81], 82, 82),
+            Reader::new(&[0; 81]).expect_remaining("ping", 82, 82),
             Err(DecodeError::BadLength {
                 what: "ping",
                 len: 81,

@@ -1,0 +1,154 @@
+//! What the DHT remembers about one node (c-toxcore `Client_data`).
+//!
+//! A node can be reachable over IPv4 and IPv6 at once, and the two are
+//! tracked apart (checklist D6, D15): a node's IPv6 address going quiet must
+//! not make its IPv4 address look dead, and the reply to a request goes out
+//! over the family it came in on.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use toxide_core::{PackedNode, PublicKey};
+
+use crate::constants::{BAD_NODE_TIMEOUT, KILL_NODE_TIMEOUT};
+
+/// One address of a node and what we know about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assoc {
+    /// Where the node answered from.
+    pub addr: SocketAddr,
+    /// When it last answered one of our requests; `None` once cleared.
+    pub last_seen: Option<Instant>,
+    /// When we last sent it a nodes request as a liveness check.
+    pub last_pinged: Option<Instant>,
+    /// The address this node reports for the key its list is about (a
+    /// searched friend, or ourselves for the close list) and when it did.
+    pub returned: Option<(SocketAddr, Instant)>,
+}
+
+impl Assoc {
+    fn fresh(addr: SocketAddr, now: Instant) -> Self {
+        Self {
+            addr,
+            last_seen: Some(now),
+            last_pinged: None,
+            returned: None,
+        }
+    }
+
+    fn older_than(&self, now: Instant, age: Duration) -> bool {
+        self.last_seen
+            .is_none_or(|seen| now.saturating_duration_since(seen) >= age)
+    }
+
+    /// Not heard from for [`BAD_NODE_TIMEOUT`]: not handed out to others.
+    pub fn is_bad(&self, now: Instant) -> bool {
+        self.older_than(now, BAD_NODE_TIMEOUT)
+    }
+
+    /// Not heard from for [`KILL_NODE_TIMEOUT`]: no longer pinged.
+    pub fn is_dead(&self, now: Instant) -> bool {
+        self.older_than(now, KILL_NODE_TIMEOUT)
+    }
+}
+
+/// A node in one of the DHT's lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The node's DHT key.
+    pub public_key: PublicKey,
+    /// Its IPv4 address, if known.
+    pub v4: Option<Assoc>,
+    /// Its IPv6 address, if known.
+    pub v6: Option<Assoc>,
+}
+
+impl Client {
+    /// A node that just answered from `addr`.
+    pub fn new(public_key: PublicKey, addr: SocketAddr, now: Instant) -> Self {
+        let mut client = Self {
+            public_key,
+            v4: None,
+            v6: None,
+        };
+        client.reset(public_key, addr, now);
+        client
+    }
+
+    /// Reuses this slot for a (possibly different) key heard at `addr`,
+    /// forgetting everything known before (c-toxcore
+    /// `update_client_with_reset`).
+    pub fn reset(&mut self, public_key: PublicKey, addr: SocketAddr, now: Instant) {
+        self.public_key = public_key;
+        let assoc = Some(Assoc::fresh(addr, now));
+        if addr.is_ipv4() {
+            (self.v4, self.v6) = (assoc, None);
+        } else {
+            (self.v4, self.v6) = (None, assoc);
+        }
+    }
+
+    /// The slot for the family of `addr`.
+    pub fn assoc_for_mut(&mut self, addr: &SocketAddr) -> &mut Option<Assoc> {
+        if addr.is_ipv4() {
+            &mut self.v4
+        } else {
+            &mut self.v6
+        }
+    }
+
+    /// The slot for the family of `addr`.
+    pub fn assoc_for(&self, addr: &SocketAddr) -> Option<&Assoc> {
+        if addr.is_ipv4() {
+            self.v4.as_ref()
+        } else {
+            self.v6.as_ref()
+        }
+    }
+
+    /// The node answered from `addr` just now.
+    pub fn heard_from(&mut self, addr: SocketAddr, now: Instant) {
+        let slot = self.assoc_for_mut(&addr);
+        match slot {
+            Some(assoc) if assoc.addr == addr => assoc.last_seen = Some(now),
+            _ => *slot = Some(Assoc::fresh(addr, now)),
+        }
+    }
+
+    /// Both addresses, IPv6 first as c-toxcore iterates them.
+    pub fn assocs(&self) -> impl Iterator<Item = &Assoc> {
+        self.v6.iter().chain(self.v4.iter())
+    }
+
+    /// Both addresses, mutably.
+    pub fn assocs_mut(&mut self) -> impl Iterator<Item = &mut Assoc> {
+        self.v6.iter_mut().chain(self.v4.iter_mut())
+    }
+
+    /// Every address has gone bad: the slot may be reused.
+    pub fn is_bad(&self, now: Instant) -> bool {
+        self.assocs().all(|a| a.is_bad(now))
+    }
+
+    /// Whether `addr` is one of this node's addresses.
+    pub fn has_addr(&self, addr: &SocketAddr) -> bool {
+        self.assocs().any(|a| a.addr == *addr)
+    }
+
+    /// The address to hand out for this node: the more recently heard one,
+    /// if it is still good (c-toxcore `get_close_nodes_inner`).
+    pub fn best_good(&self, now: Instant) -> Option<PackedNode> {
+        let best = match (&self.v4, &self.v6) {
+            (Some(a), Some(b)) => {
+                if a.last_seen >= b.last_seen {
+                    a
+                } else {
+                    b
+                }
+            }
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return None,
+        };
+        (!best.is_bad(now)).then(|| PackedNode::udp(best.addr, self.public_key))
+    }
+}

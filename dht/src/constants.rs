@@ -1,0 +1,60 @@
+//! Timers and sizes of c-toxcore 0.2.18's DHT (`DHT.h`, `DHT.c`, `ping.c`).
+//!
+//! Where the spec says otherwise, these are what 0.2.18 does on the wire
+//! (checklist D4, D6, D8).
+
+use std::time::Duration;
+
+/// Buckets in the close list: one per length of the key prefix shared with
+/// our own key, the last one also holding every longer prefix
+/// (`LCLIENT_LENGTH`; the spec's 256 is SPEC≠CODE).
+pub const CLOSE_BUCKETS: usize = 128;
+/// Nodes per bucket (`LCLIENT_NODES`).
+pub const BUCKET_SIZE: usize = 8;
+/// Nodes kept per searched key (`MAX_FRIEND_CLIENTS`).
+pub const SEARCH_LIST_SIZE: usize = 8;
+/// Random keys searched for to keep the routing table healthy
+/// (`DHT_FAKE_FRIEND_NUMBER`).
+pub const FAKE_FRIEND_NUMBER: usize = 2;
+/// Nodes queued per list for a nodes request at the next tick
+/// (`MAX_CLOSE_TO_BOOTSTRAP_NODES` for the close list, `MAX_SENT_NODES` for a
+/// searched key).
+pub const CLOSE_TO_BOOTSTRAP: usize = 8;
+/// Unknown nodes waiting to be pinged (`MAX_TO_PING`).
+pub const MAX_TO_PING: usize = 32;
+/// How often queued nodes are pinged (`TIME_TO_PING`).
+pub const TIME_TO_PING: Duration = Duration::from_secs(2);
+/// Outstanding requests remembered per kind (`PING_NUM_MAX`,
+/// `DHT_PING_ARRAY_SIZE`).
+pub const MAX_PENDING_REQUESTS: usize = 512;
+/// How long a response to our request is accepted (`PING_TIMEOUT`; the
+/// spec's 60 s window for nodes responses is SPEC≠CODE).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Each known node gets a nodes request this often (`PING_INTERVAL`).
+pub const PING_INTERVAL: Duration = Duration::from_secs(60);
+/// A random good node of each list gets a nodes request this often
+/// (`GET_NODE_INTERVAL`).
+pub const GET_NODE_INTERVAL: Duration = Duration::from_secs(20);
+/// A node not heard from for this long is "bad": not handed out, and its
+/// slot may be reused (`BAD_NODE_TIMEOUT`).
+pub const BAD_NODE_TIMEOUT: Duration = Duration::from_secs(122);
+/// A node not heard from for this long is no longer pinged
+/// (`KILL_NODE_TIMEOUT`).
+pub const KILL_NODE_TIMEOUT: Duration = Duration::from_secs(182);
+/// How many rounds of nodes requests go out back to back, one per tick,
+/// when a list is new (`MAX_BOOTSTRAP_TIMES`).
+pub const MAX_BOOTSTRAP_TIMES: u32 = 5;
+/// The DHT's main loop runs at most once a second (`do_dht` works on whole
+/// seconds of monotonic time).
+pub const TICK: Duration = Duration::from_secs(1);
+/// NAT pings and port-guessing rounds are this far apart (`PUNCH_INTERVAL`).
+pub const PUNCH_INTERVAL: Duration = Duration::from_secs(3);
+/// Ports guessed per hole-punching round (`MAX_PUNCHING_PORTS`).
+pub const MAX_PUNCHING_PORTS: u16 = 48;
+/// Rounds of guessing around reported ports before sweeping upwards from
+/// port 1024 (`MAX_NORMAL_PUNCHING_TRIES`).
+pub const MAX_NORMAL_PUNCHING_TRIES: u32 = 5;
+/// Punching state is reset after this long (`PUNCH_RESET_TIME`).
+pub const PUNCH_RESET_TIME: Duration = Duration::from_secs(40);
+/// Shared keys cached (c-toxcore keeps 256 × 4 per direction).
+pub const SHARED_KEY_CACHE_SIZE: usize = 1024;

@@ -1,0 +1,31 @@
+//! Conformance harness: real c-toxcore 0.2.18 next to toxide.
+//!
+//! toxide's unit and simulator tests prove the layers agree with themselves;
+//! this crate proves they agree with the implementation every Tox client on
+//! the network runs. It starts, on loopback only and with fresh ports and
+//! temporary directories so tests can run in parallel:
+//!
+//! - [`CPeer`]: one c-toxcore instance (`c/tox_peer.c`, linked against the
+//!   system's libtoxcore through the public `tox.h` only), driven by a line
+//!   protocol: commands in, `OK`/`ERR` replies and [`Event`] lines out;
+//! - [`Bootstrapd`]: Debian's `tox-bootstrapd` as a private bootstrap node
+//!   and, on request, TCP relay;
+//! - [`Sodium`]: libsodium (`c/sodium_vectors.c`) as the reference for
+//!   byte-exact crypto.
+//!
+//! Every wait is bounded; errors carry the helper's recent output. Nothing
+//! here is used by the protocol crates themselves: it is test support only.
+
+mod bootstrapd;
+mod error;
+mod event;
+mod peer;
+mod process;
+mod sodium;
+
+pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD};
+pub use error::{Error, Result};
+pub use event::{Connection, Event, escape, unescape};
+pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};
+pub use process::{LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode};
+pub use sodium::{SODIUM_VECTORS_BIN, Sodium};

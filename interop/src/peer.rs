@@ -1,0 +1,308 @@
+//! [`CPeer`]: one real c-toxcore instance (the `tox_peer` helper program).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use toxide_core::{PublicKey, ToxId};
+
+use crate::bootstrapd::Bootstrapd;
+use crate::error::{Error, Result};
+use crate::event::{Event, escape};
+use crate::process::{LineMatcher, Process, TempDir, fresh_tcp_port, fresh_udp_port};
+
+/// Path of the compiled `tox_peer` program.
+pub const TOX_PEER_BIN: &str = env!("TOX_PEER_BIN");
+
+/// How long `tox_peer` may take to start and print `READY`.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a command may take to be answered.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `Tox_Err_New` value for "could not bind the UDP port".
+const TOX_ERR_NEW_PORT_ALLOC: &str = "3";
+
+/// How to start a [`CPeer`]. The default is a fresh identity on a fresh UDP
+/// port, UDP on, no TCP server.
+#[derive(Debug, Clone, Default)]
+pub struct PeerOptions {
+    /// UDP port to bind; `None` picks a fresh one. Only set this to restart a
+    /// profile on the port it had: a port reused with a new key confuses
+    /// c-toxcore's DHT.
+    pub udp_port: Option<u16>,
+    /// A c-toxcore profile (as written by [`CPeer::save`]) to start from.
+    pub savedata: Option<PathBuf>,
+    /// Run a TCP relay server on a fresh port ([`CPeer::tcp_port`]).
+    pub tcp_server: bool,
+    /// Disable UDP entirely (only TCP relays are used).
+    pub no_udp: bool,
+    /// Cap on the sleep between `tox_iterate` calls; default 20 ms.
+    pub loop_cap: Option<Duration>,
+    /// Name for error messages; default `tox_peer:<udp-port>`.
+    pub label: Option<String>,
+}
+
+/// A running c-toxcore peer, driven through `tox_peer`'s line protocol.
+///
+/// Incoming files are accepted automatically into [`CPeer::recv_dir`];
+/// conference invitations are accepted automatically. The process is killed
+/// and its directory removed on drop.
+#[derive(Debug)]
+pub struct CPeer {
+    process: Process,
+    tox_id: ToxId,
+    dht_key: PublicKey,
+    udp_port: u16,
+    tcp_port: Option<u16>,
+    recv_dir: PathBuf,
+    // Declared last: dropped after the process is gone.
+    dir: TempDir,
+}
+
+impl CPeer {
+    /// Starts a peer and waits (bounded) until it is ready.
+    pub fn spawn(options: PeerOptions) -> Result<Self> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::spawn_once(&options) {
+                // Someone else took the probed port in between: probe again.
+                Err(Error::Protocol { line, .. })
+                    if options.udp_port.is_none()
+                        && attempt < 3
+                        && line.strip_prefix("FATAL tox_new ") == Some(TOX_ERR_NEW_PORT_ALLOC) => {}
+                result => return result,
+            }
+        }
+    }
+
+    fn spawn_once(options: &PeerOptions) -> Result<Self> {
+        let dir = TempDir::new("peer")?;
+        let recv_dir = dir.path().join("recv");
+        std::fs::create_dir_all(&recv_dir).map_err(|source| Error::Io {
+            what: format!("creating {}", recv_dir.display()),
+            source,
+        })?;
+        let udp_port = match options.udp_port {
+            Some(port) => port,
+            None => fresh_udp_port()?,
+        };
+        let tcp_port = if options.tcp_server {
+            Some(fresh_tcp_port()?)
+        } else {
+            None
+        };
+
+        let mut command = Command::new(TOX_PEER_BIN);
+        command
+            .arg("--port")
+            .arg(udp_port.to_string())
+            .arg("--recv-dir")
+            .arg(&recv_dir);
+        if let Some(port) = tcp_port {
+            command.arg("--tcp-port").arg(port.to_string());
+        }
+        if let Some(path) = &options.savedata {
+            command.arg("--savedata").arg(path);
+        }
+        if options.no_udp {
+            command.arg("--no-udp");
+        }
+        if let Some(cap) = options.loop_cap {
+            command.arg("--loop-cap").arg(cap.as_millis().to_string());
+        }
+        let label = options
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("tox_peer:{udp_port}"));
+        let mut process = Process::spawn(label, &mut command)?;
+
+        let line = process.wait_line(
+            |l: &str| l.starts_with("READY ") || l.starts_with("FATAL "),
+            STARTUP_TIMEOUT,
+        )?;
+        let protocol_error = |process: &Process| Error::Protocol {
+            process: process.label().to_owned(),
+            line: line.clone(),
+        };
+        let mut words = line.split(' ').skip(1);
+        let (Some(id), Some(dht), Some(port), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            return Err(protocol_error(&process));
+        };
+        let (Ok(tox_id), Ok(dht_key), Ok(reported_port)) =
+            (id.parse(), dht.parse(), port.parse::<u16>())
+        else {
+            return Err(protocol_error(&process));
+        };
+        Ok(Self {
+            process,
+            tox_id,
+            dht_key,
+            // With UDP off c-toxcore reports port 0; keep the one we chose.
+            udp_port: if options.no_udp {
+                udp_port
+            } else {
+                reported_port
+            },
+            tcp_port,
+            recv_dir,
+            dir,
+        })
+    }
+
+    /// Our Tox ID (public key, nospam, checksum).
+    pub fn tox_id(&self) -> &ToxId {
+        &self.tox_id
+    }
+
+    /// Our long-term public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.tox_id.public_key
+    }
+
+    /// Our DHT public key (changes on every start).
+    pub fn dht_key(&self) -> &PublicKey {
+        &self.dht_key
+    }
+
+    /// The UDP port c-toxcore bound (with [`PeerOptions::no_udp`]: the port
+    /// passed to it, which it leaves unbound).
+    pub fn udp_port(&self) -> u16 {
+        self.udp_port
+    }
+
+    /// The TCP relay port, when started with [`PeerOptions::tcp_server`].
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tcp_port
+    }
+
+    /// This peer's private scratch directory (removed on drop).
+    pub fn work_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where received files are written.
+    pub fn recv_dir(&self) -> &Path {
+        &self.recv_dir
+    }
+
+    /// Name used in error messages.
+    pub fn label(&self) -> &str {
+        self.process.label()
+    }
+
+    /// Sends one raw command line and returns what follows `OK` in the reply.
+    /// Free text in the command must be escaped with [`escape`].
+    pub fn send_command(&mut self, command: &str) -> Result<String> {
+        self.process.command(command, REPLY_TIMEOUT)
+    }
+
+    /// Waits for the next event line matching `matcher` (a prefix or a
+    /// predicate), including ones that arrived earlier and were not claimed.
+    /// Lines that do not match stay queued for later waits. A closure needs
+    /// its argument type written out: `|line: &str| line.contains("x")`.
+    pub fn wait_for(&mut self, matcher: impl LineMatcher, timeout: Duration) -> Result<String> {
+        self.process.wait_line(matcher, timeout)
+    }
+
+    /// Like [`CPeer::wait_for`], on parsed events.
+    pub fn wait_event(
+        &mut self,
+        mut predicate: impl FnMut(&Event) -> bool,
+        timeout: Duration,
+    ) -> Result<Event> {
+        let line = self
+            .process
+            .wait_line(|l: &str| predicate(&Event::parse(l)), timeout)?;
+        Ok(Event::parse(&line))
+    }
+
+    /// Event lines received but not claimed by any wait yet.
+    pub fn unclaimed_events(&self) -> Vec<String> {
+        self.process.unclaimed().map(str::to_owned).collect()
+    }
+
+    /// Recent output, for assertion messages.
+    pub fn context(&self) -> String {
+        self.process.context()
+    }
+
+    /// `bootstrap` to a node on 127.0.0.1.
+    pub fn bootstrap(&mut self, port: u16, public_key: &PublicKey) -> Result<()> {
+        self.send_command(&format!("bootstrap 127.0.0.1 {port} {public_key}"))
+            .map(drop)
+    }
+
+    /// Bootstraps to a local [`Bootstrapd`], and uses it as TCP relay if it runs one.
+    pub fn bootstrap_to(&mut self, node: &Bootstrapd) -> Result<()> {
+        self.bootstrap(node.port(), node.public_key())?;
+        if let Some(port) = node.tcp_port() {
+            self.send_command(&format!(
+                "add-tcp-relay 127.0.0.1 {port} {}",
+                node.public_key()
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Sends a friend request; returns the new friend number.
+    pub fn add_friend(&mut self, id: &ToxId, message: &str) -> Result<u32> {
+        let reply = self.send_command(&format!("add-friend {id} {}", escape(message)))?;
+        self.number(reply)
+    }
+
+    /// Adds (or accepts a request from) a friend without sending a request;
+    /// returns the friend number.
+    pub fn add_friend_norequest(&mut self, public_key: &PublicKey) -> Result<u32> {
+        let reply = self.send_command(&format!("add-friend-norequest {public_key}"))?;
+        self.number(reply)
+    }
+
+    /// Sends a normal message; returns its message id (for receipts).
+    pub fn send_message(&mut self, friend: u32, text: &str) -> Result<u32> {
+        let reply = self.send_command(&format!("send {friend} {}", escape(text)))?;
+        self.number(reply)
+    }
+
+    /// Offers the file at `path` to a friend; returns the file number. The
+    /// data is sent as the friend's c-toxcore asks for it.
+    pub fn send_file(&mut self, friend: u32, path: &Path) -> Result<u32> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::InvalidCommand(format!("{path:?}")))?;
+        let reply = self.send_command(&format!("send-file {friend} {}", escape(path)))?;
+        self.number(reply)
+    }
+
+    /// Writes the c-toxcore profile (`tox_get_savedata`) to `path`.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::InvalidCommand(format!("{path:?}")))?;
+        self.send_command(&format!("savedata {}", escape(path)))
+            .map(drop)
+    }
+
+    /// Waits until friend `friend` is connected (TCP or UDP).
+    pub fn wait_friend_online(&mut self, friend: u32, timeout: Duration) -> Result<Event> {
+        self.wait_event(
+            |e| matches!(e, Event::FriendConnection { friend: f, status } if *f == friend && status.is_online()),
+            timeout,
+        )
+    }
+
+    /// Asks `tox_peer` to exit cleanly (`tox_kill`) and waits for its answer.
+    pub fn quit(mut self) -> Result<()> {
+        self.send_command("quit").map(drop)
+    }
+
+    fn number(&self, reply: String) -> Result<u32> {
+        reply.parse().map_err(|_| Error::Protocol {
+            process: self.process.label().to_owned(),
+            line: reply,
+        })
+    }
+}

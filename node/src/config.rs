@@ -1,0 +1,427 @@
+//! The configuration file and the settings the node runs with.
+//!
+//! The file is TOML with the flags' names as keys:
+//!
+//! ```toml
+//! udp-address = ["0.0.0.0:33445", "[::]:33445"]   # or one string
+//! keys-file = "/var/lib/toxide-node/keys"
+//! motd = "toxide-node"
+//! lan-discovery = false
+//! dual-stack = false
+//! log-level = "info"
+//!
+//! [[bootstrap-nodes]]
+//! pk = "F404ABAA1C99A9D37D61AB54898F56793E1DEF8BD46B1038B9D822E8460FAB67"
+//! addr = "node.example.org:33445"
+//! ```
+//!
+//! Unknown keys are reported as warnings (a typo must not pass silently,
+//! nor stop a node that an upgrade gave a new key); anything else that is
+//! wrong is an error that names the key. There is deliberately no key for
+//! the secret key: see [`crate::keys_file`].
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toxide_core::{PackedNode, PublicKey};
+use toxide_dht::packet::MAX_MOTD_SIZE;
+
+use crate::cli::Cli;
+
+/// The port tox-bootstrapd and tox-node listen on by default.
+pub const DEFAULT_PORT: u16 = 33445;
+/// The message of the day unless configured.
+pub const DEFAULT_MOTD: &str = "toxide-node";
+/// The log filter unless configured (and RUST_LOG is unset).
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a value of the wrong type.
+    #[error("config file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value has the right type but is not usable.
+    #[error("{key} {value:?}: {reason}")]
+    Invalid {
+        /// The flag or config key.
+        key: &'static str,
+        /// What was given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(key: &'static str, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// One value or a list of them (`udp-address = "…"` or `= ["…", "…"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single value.
+    One(String),
+    /// A list.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(one) => vec![one],
+            Self::Many(many) => many,
+        }
+    }
+}
+
+/// A `[[bootstrap-nodes]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileBootstrapNode {
+    /// The node's DHT public key, 64 hex digits.
+    pub pk: String,
+    /// `HOST:PORT` or `IP:PORT`.
+    pub addr: String,
+    /// Keys this version does not know.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+/// The configuration file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileConfig {
+    /// `udp-address`.
+    pub udp_address: Option<OneOrMany>,
+    /// `keys-file`.
+    pub keys_file: Option<PathBuf>,
+    /// `bootstrap-nodes`.
+    #[serde(default)]
+    pub bootstrap_nodes: Vec<FileBootstrapNode>,
+    /// `motd`.
+    pub motd: Option<String>,
+    /// `lan-discovery`.
+    pub lan_discovery: Option<bool>,
+    /// `dual-stack`.
+    pub dual_stack: Option<bool>,
+    /// `log-level`.
+    pub log_level: Option<String>,
+    /// Keys this version does not know.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+impl FileConfig {
+    /// Parses TOML text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// One warning per unknown key, top-level and in bootstrap node entries.
+    pub fn unknown_keys(&self) -> Vec<String> {
+        let top = self.unknown.keys().cloned();
+        let nested = self
+            .bootstrap_nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, node)| {
+                node.unknown
+                    .keys()
+                    .map(move |k| format!("bootstrap-nodes[{i}].{k}"))
+            });
+        top.chain(nested).collect()
+    }
+}
+
+/// What the node runs with: the file's values, overridden by the flags,
+/// checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Sockets to bind.
+    pub udp_addresses: Vec<SocketAddr>,
+    /// The keys file, if any.
+    pub keys_file: Option<PathBuf>,
+    /// Nodes to bootstrap from, names resolved.
+    pub bootstrap_nodes: Vec<PackedNode>,
+    /// The message of the day, at most 255 bytes.
+    pub motd: String,
+    /// Answer LAN discovery.
+    pub lan_discovery: bool,
+    /// IPv6 sockets carry IPv4 too.
+    pub dual_stack: bool,
+    /// The log filter given, if any.
+    pub log_level: Option<String>,
+    /// Things worth telling the operator that do not stop the node
+    /// (unknown keys, names that did not resolve).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Merges `file` (if any) and `cli`; flags win. Repeatable flags given
+    /// on the command line replace the file's list.
+    pub fn resolve(cli: &Cli, file: Option<FileConfig>) -> Result<Self, ConfigError> {
+        let file = file.unwrap_or_default();
+        let mut warnings: Vec<String> = file
+            .unknown_keys()
+            .into_iter()
+            .map(|k| format!("unknown config key `{k}` ignored"))
+            .collect();
+
+        let udp_addresses = if cli.udp_address.is_empty() {
+            match file.udp_address {
+                Some(list) => list
+                    .into_vec()
+                    .into_iter()
+                    .map(|a| {
+                        a.trim()
+                            .parse()
+                            .map_err(|_| invalid("udp-address", a, "not an IP:PORT socket address"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
+            }
+        } else {
+            cli.udp_address.clone()
+        };
+        if udp_addresses.is_empty() {
+            return Err(invalid(
+                "udp-address",
+                "[]",
+                "at least one address is needed",
+            ));
+        }
+
+        let pairs: Vec<(String, String)> = if cli.bootstrap_node.is_empty() {
+            file.bootstrap_nodes
+                .into_iter()
+                .map(|n| (n.pk, n.addr))
+                .collect()
+        } else {
+            cli.bootstrap_node
+                .chunks(2)
+                .map(|pair| match pair {
+                    [pk, addr] => Ok((pk.clone(), addr.clone())),
+                    _ => Err(invalid(
+                        "bootstrap-node",
+                        pair.concat(),
+                        "needs PK and ADDR:PORT",
+                    )),
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut bootstrap_nodes = Vec::new();
+        for (pk, addr) in pairs {
+            let public_key: PublicKey = pk
+                .trim()
+                .parse()
+                .map_err(|_| invalid("bootstrap-node", &pk, "the key must be 64 hex digits"))?;
+            match resolve_addr(&addr) {
+                Ok(addrs) => bootstrap_nodes
+                    .extend(addrs.into_iter().map(|a| PackedNode::udp(a, public_key))),
+                Err(Unresolved::Syntax) => {
+                    return Err(invalid(
+                        "bootstrap-node",
+                        addr,
+                        "expected HOST:PORT or IP:PORT",
+                    ));
+                }
+                Err(Unresolved::Lookup(reason)) => {
+                    warnings.push(format!("bootstrap node {addr} skipped: {reason}"));
+                }
+            }
+        }
+
+        let motd = cli
+            .motd
+            .clone()
+            .or(file.motd)
+            .unwrap_or_else(|| DEFAULT_MOTD.to_owned());
+        if motd.len() >= MAX_MOTD_SIZE {
+            return Err(invalid(
+                "motd",
+                motd.clone(),
+                format!("{} bytes; at most {} fit", motd.len(), MAX_MOTD_SIZE - 1),
+            ));
+        }
+        if motd.contains('\0') {
+            return Err(invalid("motd", motd.clone(), "contains a NUL character"));
+        }
+
+        Ok(Self {
+            udp_addresses,
+            keys_file: cli.keys_file.clone().or(file.keys_file),
+            bootstrap_nodes,
+            motd,
+            lan_discovery: cli.lan_discovery || file.lan_discovery.unwrap_or(false),
+            dual_stack: cli.dual_stack || file.dual_stack.unwrap_or(false),
+            log_level: cli.log_level.clone().or(file.log_level),
+            warnings,
+        })
+    }
+}
+
+enum Unresolved {
+    Syntax,
+    Lookup(String),
+}
+
+/// `IP:PORT` as is; `HOST:PORT` through the system resolver (once, at start).
+fn resolve_addr(text: &str) -> Result<Vec<SocketAddr>, Unresolved> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(Unresolved::Syntax);
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(Unresolved::Syntax);
+    };
+    if host.is_empty() || host.contains(':') {
+        return Err(Unresolved::Syntax);
+    }
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(Unresolved::Lookup("no address found".to_owned()))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => Err(Unresolved::Lookup(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PK: &str = "F404ABAA1C99A9D37D61AB54898F56793E1DEF8BD46B1038B9D822E8460FAB67";
+
+    fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        FileConfig::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(&Cli::default(), None).unwrap();
+        assert_eq!(
+            s.udp_addresses,
+            vec!["0.0.0.0:33445".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(s.motd, DEFAULT_MOTD);
+        assert!(!s.lan_discovery && !s.dual_stack);
+        assert!(s.bootstrap_nodes.is_empty() && s.keys_file.is_none() && s.warnings.is_empty());
+    }
+
+    #[test]
+    fn file_values_and_flag_overrides() {
+        let file = parse(&format!(
+            "udp-address = \"127.0.0.1:5000\"\nmotd = \"from file\"\nlan-discovery = true\nkeys-file = \"/k\"\n\
+             [[bootstrap-nodes]]\npk = \"{PK}\"\naddr = \"127.0.0.1:33445\"\n"
+        ))
+        .unwrap();
+        let s = Settings::resolve(&Cli::default(), Some(file.clone())).unwrap();
+        assert_eq!(
+            s.udp_addresses,
+            vec!["127.0.0.1:5000".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(s.motd, "from file");
+        assert!(s.lan_discovery);
+        assert_eq!(s.keys_file.as_deref(), Some(Path::new("/k")));
+        assert_eq!(s.bootstrap_nodes.len(), 1);
+        assert_eq!(s.bootstrap_nodes[0].public_key.to_string(), PK);
+
+        let cli = Cli {
+            udp_address: vec![
+                "127.0.0.1:6000".parse().unwrap(),
+                "[::1]:6000".parse().unwrap(),
+            ],
+            motd: Some("from flag".to_owned()),
+            bootstrap_node: vec![PK.to_owned(), "10.1.1.1:1".to_owned()],
+            ..Cli::default()
+        };
+        let s = Settings::resolve(&cli, Some(file)).unwrap();
+        assert_eq!(s.udp_addresses.len(), 2);
+        assert_eq!(s.motd, "from flag");
+        assert_eq!(s.bootstrap_nodes[0].addr, "10.1.1.1:1".parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let file = parse(&format!(
+            "udp-adress = \"x\"\n[[bootstrap-nodes]]\npk = \"{PK}\"\naddr = \"127.0.0.1:1\"\nport = 3\n"
+        ))
+        .unwrap();
+        let s = Settings::resolve(&Cli::default(), Some(file)).unwrap();
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("udp-adress"));
+        assert!(s.warnings[1].contains("bootstrap-nodes[0].port"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(matches!(parse("motd = 5"), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            parse("udp-address = ["),
+            Err(ConfigError::Parse { .. })
+        ));
+        let bad_addr = parse("udp-address = \"localhost\"").unwrap();
+        let e = Settings::resolve(&Cli::default(), Some(bad_addr)).unwrap_err();
+        assert!(e.to_string().contains("udp-address"), "{e}");
+        let bad_pk = Cli {
+            bootstrap_node: vec!["abc".to_owned(), "127.0.0.1:1".to_owned()],
+            ..Cli::default()
+        };
+        assert!(Settings::resolve(&bad_pk, None).is_err());
+        let bad_node_addr = Cli {
+            bootstrap_node: vec![PK.to_owned(), "127.0.0.1".to_owned()],
+            ..Cli::default()
+        };
+        assert!(Settings::resolve(&bad_node_addr, None).is_err());
+        let long_motd = Cli {
+            motd: Some("x".repeat(256)),
+            ..Cli::default()
+        };
+        assert!(Settings::resolve(&long_motd, None).is_err());
+        let ok_motd = Cli {
+            motd: Some("x".repeat(255)),
+            ..Cli::default()
+        };
+        assert!(Settings::resolve(&ok_motd, None).is_ok());
+    }
+}

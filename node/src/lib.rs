@@ -1,0 +1,291 @@
+//! toxide-node: a Tox bootstrap node.
+//!
+//! The server composition of toxide's layers, the way the client is the
+//! other one: today the DHT alone (answering pings, nodes requests and
+//! bootstrap-info requests, keeping a close list), run by the root crate's
+//! tokio [`DhtDriver`]. The onion relay and the TCP relay join it as they
+//! land. Operator-facing choices follow tox-bootstrapd and tox-node: a
+//! keys file in tox-bootstrapd's format, the secret key never on argv, one
+//! socket per configured address, LAN discovery off unless asked for, and
+//! warnings for unknown configuration keys.
+//!
+//! The binary is a thin `main` over [`start`]; the pieces are public so
+//! tests can run the same node in-process.
+
+pub mod cli;
+pub mod config;
+pub mod keys_file;
+
+use std::io::{self, Write};
+
+use toxide::driver::{DhtDriver, DhtHandle, DriverConfig, DriverError};
+use toxide_core::KeyPair;
+use toxide_dht::RateLimit;
+use toxide_dht::packet::BootstrapInfoResponse;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+use crate::config::{ConfigError, DEFAULT_LOG_LEVEL, FileConfig, Settings};
+use crate::keys_file::{KeysError, KeysOrigin, SECRET_KEY_ENV};
+
+/// The version number sent in bootstrap-info responses: `4AAABBBCCC` for
+/// toxide-node `AAA.BBB.CCC`.
+///
+/// Node-list checkers show this number to people, so it follows the
+/// decimal schemes already in use and picks the next leading digit:
+/// tox-bootstrapd sends `1AAABBBCCC` with c-toxcore's version (0.2.18 sends
+/// 1000002018; `DAEMON_VERSION_NUMBER` in
+/// `other/bootstrap_daemon/src/global.h`), its older releases sent a
+/// `YYYYMMDDVV` date (leading 2), and tox-rs's tox-node sends `3AAABBBCCC`.
+/// The leading 4 tells toxide-node apart from all three; it stays below
+/// `u32::MAX` for any major version up to 294.
+pub const BOOTSTRAP_INFO_VERSION: u32 = 4_000_001_000;
+
+/// Why the node did not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The keys could not be read or created.
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    /// A socket could not be bound.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    /// The log filter is not valid.
+    #[error("log level {level:?}: {reason}")]
+    LogLevel {
+        /// What was given.
+        level: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// Writing the start-up lines, starting the runtime or listening for
+    /// signals failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+/// The DHT configuration of a bootstrap node: bootstrap info answered,
+/// requests rate-limited per source, LAN discovery as configured, no hole
+/// punching (a bootstrap node has no friends to punch towards).
+pub fn dht_config(settings: &Settings) -> toxide_dht::Config {
+    let info = BootstrapInfoResponse::from_text(BOOTSTRAP_INFO_VERSION, &settings.motd);
+    toxide_dht::Config {
+        lan_discovery: settings.lan_discovery,
+        bootstrap_info: Some((info.version(), info.motd().to_vec())),
+        rate_limit: Some(RateLimit::default()),
+        hole_punching: false,
+    }
+}
+
+/// The driver configuration for `settings` and the node's keys.
+pub fn driver_config(settings: &Settings, keys: KeyPair) -> DriverConfig {
+    DriverConfig {
+        bind: settings.udp_addresses.clone(),
+        dual_stack: settings.dual_stack,
+        dht: dht_config(settings),
+        keys: Some(keys),
+        seed: None,
+    }
+}
+
+/// Reads the file named by `--config` (if any), merges the flags and
+/// prints warnings on stderr.
+pub fn settings(cli: &Cli) -> Result<Settings, NodeError> {
+    let file = cli.config.as_deref().map(FileConfig::load).transpose()?;
+    let settings = Settings::resolve(cli, file)?;
+    for warning in &settings.warnings {
+        eprintln!("toxide-node: warning: {warning}");
+    }
+    Ok(settings)
+}
+
+/// The node's DHT key pair: from [`SECRET_KEY_ENV`], else the keys file,
+/// else a fresh one.
+pub fn node_keys(settings: &Settings) -> Result<KeyPair, NodeError> {
+    if let Some(hex) = std::env::var_os(SECRET_KEY_ENV) {
+        let keys = keys_file::from_hex_secret(hex.to_str().unwrap_or_default())?;
+        if settings.keys_file.is_some() {
+            tracing::warn!("{SECRET_KEY_ENV} is set: the keys file is not used");
+        }
+        return Ok(keys);
+    }
+    let Some(path) = &settings.keys_file else {
+        tracing::info!("no keys file: using a new DHT key for this run only");
+        return Ok(KeyPair::generate(&mut rand::rng()));
+    };
+    let (keys, origin) = keys_file::load_or_create(path)?;
+    match origin {
+        KeysOrigin::Created => tracing::info!(path = %path.display(), "created keys file"),
+        KeysOrigin::Loaded { loose_permissions } => {
+            if loose_permissions {
+                tracing::warn!(path = %path.display(), "keys file is readable by other users; chmod 600 it");
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// Sets up logging on stderr: `--log-level`, else RUST_LOG, else info.
+pub fn init_logging(settings: &Settings) -> Result<(), NodeError> {
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let level = settings
+        .log_level
+        .clone()
+        .or(from_env)
+        .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
+    let filter = EnvFilter::try_new(&level).map_err(|e| NodeError::LogLevel {
+        level: level.clone(),
+        reason: e.to_string(),
+    })?;
+    use std::io::IsTerminal;
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .try_init();
+    Ok(())
+}
+
+/// Everything `main` does: settings, logging, keys, then the node until a
+/// signal.
+pub fn start(cli: &Cli) -> Result<(), NodeError> {
+    let settings = settings(cli)?;
+    init_logging(&settings)?;
+    let keys = node_keys(&settings)?;
+    // One task owns the DHT; a second thread would only add locking.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| NodeError::Io {
+            what: "starting the tokio runtime",
+            source,
+        })?;
+    runtime.block_on(run(&settings, keys, &mut io::stdout()))
+}
+
+/// Starts the driver, prints the start-up lines to `out`, bootstraps, and
+/// serves until SIGINT or SIGTERM.
+pub async fn run(
+    settings: &Settings,
+    keys: KeyPair,
+    out: &mut impl Write,
+) -> Result<(), NodeError> {
+    // Listen before announcing readiness: a signal sent as soon as the
+    // start-up lines are read must find the handler, not the default
+    // action.
+    let mut stop = Stop::listen()?;
+    let handle = DhtDriver::spawn(driver_config(settings, keys)).await?;
+    announce(&handle, out).map_err(|source| NodeError::Io {
+        what: "writing the start-up lines",
+        source,
+    })?;
+    tracing::info!(
+        public_key = %handle.public_key(),
+        addresses = ?handle.local_addrs(),
+        version = BOOTSTRAP_INFO_VERSION,
+        "toxide-node serving the DHT"
+    );
+    if settings.bootstrap_nodes.is_empty() {
+        tracing::info!("no bootstrap nodes: waiting to be found");
+    }
+    for node in &settings.bootstrap_nodes {
+        if handle.bootstrap(*node).await.is_err() {
+            break;
+        }
+    }
+    let signal = stop.wait().await;
+    tracing::info!(signal, "stopping");
+    if let Ok(stats) = handle.stats().await {
+        tracing::info!(?stats, "final counters");
+    }
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// Prints `DHT_PUBLIC_KEY <hex>` and one `PORT <port>` per socket.
+pub fn announce(handle: &DhtHandle, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "DHT_PUBLIC_KEY {}", handle.public_key())?;
+    for addr in handle.local_addrs() {
+        writeln!(out, "PORT {}", addr.port())?;
+    }
+    out.flush()
+}
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere).
+struct Stop {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> Result<Self, NodeError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let error = |source| NodeError::Io {
+                what: "listening for signals",
+                source,
+            };
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).map_err(error)?,
+                terminate: signal(SignalKind::terminate()).map_err(error)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for a signal; returns its name.
+    async fn wait(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_matches_the_package() {
+        let part = |s: &str| s.parse::<u32>().unwrap();
+        let expected = 4_000_000_000
+            + part(env!("CARGO_PKG_VERSION_MAJOR")) * 1_000_000
+            + part(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
+            + part(env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(BOOTSTRAP_INFO_VERSION, expected);
+    }
+
+    #[test]
+    fn motd_is_sent_with_a_nul_like_tox_bootstrapd() {
+        let settings = Settings::resolve(&Cli::default(), None).unwrap();
+        let config = dht_config(&settings);
+        let (version, motd) = config.bootstrap_info.unwrap();
+        assert_eq!(version, BOOTSTRAP_INFO_VERSION);
+        assert_eq!(motd, b"toxide-node\0");
+        assert!(config.rate_limit.is_some() && !config.lan_discovery && !config.hole_punching);
+    }
+}

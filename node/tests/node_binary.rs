@@ -1,0 +1,437 @@
+//! The `toxide-node` binary as an operator and a DHT peer see it: start-up
+//! lines, real DHT traffic on 127.0.0.1, bootstrap info, a persistent keys
+//! file, clean exit on SIGTERM, and clear errors for bad configuration.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::RawClient;
+use toxide_core::{KeyPair, PublicKey, SecretKey};
+use toxide_interop::TempDir;
+
+const NODE_BIN: &str = env!("CARGO_BIN_EXE_toxide-node");
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `toxide-node`; killed on drop if still running.
+struct Node {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    public_key: PublicKey,
+    ports: Vec<u16>,
+}
+
+impl Node {
+    fn command(args: &[&str]) -> Command {
+        let mut command = Command::new(NODE_BIN);
+        command
+            .args(args)
+            .env_remove("TOXIDE_NODE_SECRET_KEY")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the node and reads its start-up lines (`ports` PORT lines).
+    fn start(args: &[&str], ports: usize) -> Self {
+        Self::start_with(Self::command(args), ports)
+    }
+
+    fn start_with(mut command: Command, port_lines: usize) -> Self {
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let next_line = |what: &str| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            lines.recv_timeout(left).unwrap_or_else(|e| {
+                panic!(
+                    "no {what} line from toxide-node ({e}); stderr:\n{}",
+                    stderr.lock().unwrap()
+                )
+            })
+        };
+        let key_line = next_line("DHT_PUBLIC_KEY");
+        let hex = key_line.strip_prefix("DHT_PUBLIC_KEY ").expect(&key_line);
+        assert_eq!(hex.len(), 64, "{key_line}");
+        assert!(
+            hex.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()),
+            "key must be uppercase hex: {key_line}"
+        );
+        let public_key: PublicKey = hex.parse().unwrap();
+        let ports = (0..port_lines)
+            .map(|_| {
+                let line = next_line("PORT");
+                line.strip_prefix("PORT ")
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or_else(|| panic!("bad PORT line: {line}"))
+            })
+            .collect::<Vec<_>>();
+        assert!(
+            ports.iter().all(|&p| p != 0),
+            "the real port is printed, not 0"
+        );
+        Self {
+            child,
+            stdout: lines,
+            stderr,
+            public_key,
+            ports,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.ports[0]))
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
+        // Let the stderr reader catch up with the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.stderr())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("toxide-node did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the binary to completion (bounded) and returns status and stderr.
+fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Node::command(args).spawn().unwrap();
+    let status = wait_exit(&mut child, EXIT_TIMEOUT);
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stdout, stderr)
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn serves_dht_and_bootstrap_info_then_exits_cleanly_on_sigterm() {
+    let dir = TempDir::new("node-bin").unwrap();
+    let keys = dir.path().join("keys");
+    let node = Node::start(
+        &[
+            "--udp-address",
+            "127.0.0.1:0",
+            "--keys-file",
+            path_str(&keys),
+            "--motd",
+            "hello from the node test",
+        ],
+        1,
+    );
+    let mut client = RawClient::new();
+
+    // A ping is answered with our ping id, sealed for us.
+    assert!(
+        client.ping(node.addr(), node.public_key),
+        "no valid ping response; stderr:\n{}",
+        node.stderr()
+    );
+
+    // The node pings back the unknown node that contacted it (c-toxcore
+    // `ping_add`); once we have answered, we are in its close list and a
+    // nodes request (from anyone on the LAN) returns us.
+    let own = client.keys.public;
+    let own_addr = client.addr();
+    let found = common::wait_for(Duration::from_secs(10), || {
+        client.serve_for(Duration::from_millis(500));
+        let nodes = client.nodes(node.addr(), node.public_key, own)?;
+        nodes
+            .iter()
+            .any(|n| n.public_key == own && n.addr == own_addr)
+            .then_some(nodes)
+    });
+    assert!(
+        found.is_some(),
+        "node never listed us (pings answered: {}); stderr:\n{}",
+        client.pings_answered,
+        node.stderr()
+    );
+
+    // Bootstrap info: our version scheme and the configured MOTD (with the
+    // terminating NUL tox-bootstrapd also sends).
+    let info = client
+        .bootstrap_info(node.addr())
+        .expect("no bootstrap info response");
+    assert_eq!(info.version(), toxide_node::BOOTSTRAP_INFO_VERSION);
+    assert_eq!(info.version(), 4_000_001_000);
+    assert_eq!(info.motd_text(), "hello from the node test");
+    assert_eq!(info.motd().last(), Some(&0));
+
+    let (status, stderr) = node.terminate();
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+}
+
+#[test]
+fn keys_file_keeps_the_key_and_is_private() {
+    let dir = TempDir::new("node-keys").unwrap();
+    let keys = dir.path().join("keys");
+    let args = [
+        "--udp-address",
+        "127.0.0.1:0",
+        "--keys-file",
+        path_str(&keys),
+    ];
+
+    let first = Node::start(&args, 1);
+    let key = first.public_key;
+    let (status, stderr) = first.terminate();
+    assert!(status.success(), "{stderr}");
+
+    let bytes = std::fs::read(&keys).unwrap();
+    assert_eq!(
+        bytes.len(),
+        64,
+        "tox-bootstrapd format: public then secret key"
+    );
+    assert_eq!(&bytes[..32], key.as_bytes());
+    let secret: [u8; 32] = bytes[32..].try_into().unwrap();
+    assert_eq!(SecretKey::from_bytes(secret).public_key(), key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keys).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    }
+
+    let second = Node::start(&args, 1);
+    assert_eq!(second.public_key, key, "a restart keeps the DHT key");
+    let (status, _) = second.terminate();
+    assert!(status.success());
+
+    // Without a keys file every run has a fresh key.
+    let a = Node::start(&["--udp-address", "127.0.0.1:0"], 1);
+    let b = Node::start(&["--udp-address", "127.0.0.1:0"], 1);
+    assert_ne!(a.public_key, b.public_key);
+}
+
+#[test]
+fn secret_key_from_the_environment() {
+    let keys = KeyPair::generate(&mut rand::rng());
+    let hex: String = keys
+        .secret
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut command = Node::command(&["--udp-address", "127.0.0.1:0"]);
+    command.env("TOXIDE_NODE_SECRET_KEY", &hex);
+    let node = Node::start_with(command, 1);
+    assert_eq!(node.public_key, keys.public);
+    drop(node);
+
+    let mut command = Node::command(&["--udp-address", "127.0.0.1:0"]);
+    command.env("TOXIDE_NODE_SECRET_KEY", "not hex");
+    let mut child = command.spawn().unwrap();
+    let status = wait_exit(&mut child, EXIT_TIMEOUT);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("TOXIDE_NODE_SECRET_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("not hex"),
+        "the secret is not echoed: {stderr}"
+    );
+}
+
+#[test]
+fn several_sockets_print_one_port_line_each() {
+    let node = Node::start(
+        &[
+            "--udp-address",
+            "127.0.0.1:0",
+            "--udp-address",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    assert_ne!(node.ports[0], node.ports[1]);
+    let mut client = RawClient::new();
+    for port in node.ports.clone() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        assert!(
+            client.ping(addr, node.public_key),
+            "port {port} does not answer"
+        );
+    }
+    // Nothing but the start-up lines goes to stdout (logs go to stderr).
+    assert!(node.stdout.try_recv().is_err());
+    let (status, _) = node.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn bad_configuration_fails_with_a_message() {
+    let dir = TempDir::new("node-config").unwrap();
+
+    let bad_toml = dir.path().join("bad.toml");
+    std::fs::write(&bad_toml, "udp-address = [\"127.0.0.1:0\"\nmotd = \n").unwrap();
+    let (status, stdout, stderr) = run_to_exit(&["--config", path_str(&bad_toml)]);
+    assert!(!status.success());
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("error") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let wrong_type = dir.path().join("type.toml");
+    std::fs::write(&wrong_type, "lan-discovery = \"yes\"\n").unwrap();
+    let (status, _, stderr) = run_to_exit(&["--config", path_str(&wrong_type)]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("lan-discovery") || stderr.contains("line 1"),
+        "{stderr}"
+    );
+
+    let bad_addr = dir.path().join("addr.toml");
+    std::fs::write(&bad_addr, "udp-address = \"nowhere\"\n").unwrap();
+    let (status, _, stderr) = run_to_exit(&["--config", path_str(&bad_addr)]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("udp-address") && stderr.contains("nowhere"),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("missing.toml");
+    let (status, _, stderr) = run_to_exit(&["--config", path_str(&missing)]);
+    assert!(!status.success());
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+
+    // An address this machine does not have (TEST-NET-1): bind fails.
+    let (status, _, stderr) = run_to_exit(&["--udp-address", "192.0.2.1:33445"]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("cannot bind") && stderr.contains("192.0.2.1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let (status, _, stderr) = run_to_exit(&["--udp-address", "127.0.0.1:0", "--log-level", "[[["]);
+    assert!(!status.success());
+    assert!(stderr.contains("log level"), "{stderr}");
+}
+
+#[test]
+fn unknown_config_keys_warn_and_flags_override_the_file() {
+    let dir = TempDir::new("node-warn").unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "udp-address = \"127.0.0.1:1\"\nmotd = \"from the file\"\nudp-adress = \"typo\"\n",
+    )
+    .unwrap();
+    let node = Node::start(
+        &[
+            "--config",
+            path_str(&config),
+            "--udp-address",
+            "127.0.0.1:0",
+        ],
+        1,
+    );
+    assert_ne!(node.ports[0], 1, "the flag overrides the file's address");
+    let mut client = RawClient::new();
+    let info = client.bootstrap_info(node.addr()).unwrap();
+    assert_eq!(info.motd_text(), "from the file");
+    let (status, stderr) = node.terminate();
+    assert!(status.success());
+    assert!(
+        stderr.contains("warning") && stderr.contains("udp-adress"),
+        "{stderr}"
+    );
+}
