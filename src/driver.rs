@@ -29,16 +29,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, PackedNode, PublicKey};
+use toxide_dht::packet::PACKET_IDS;
 use toxide_dht::{Config, Dht, Event, Stats, Transmit};
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
 /// any Tox layer sends is longer.
 pub const MAX_UDP_PACKET_SIZE: usize = 2048;
-
-/// First bytes of the packets the DHT owns (checklist §0 packet map): ping
-/// request and response, nodes request and response, routed DHT request,
-/// LAN discovery, bootstrap info.
-pub const DHT_PACKET_IDS: [u8; 7] = [0x00, 0x01, 0x02, 0x04, 0x20, 0x21, 0xf0];
 
 /// Commands waiting for the task; senders wait when it is full.
 const COMMAND_QUEUE: usize = 64;
@@ -414,7 +410,7 @@ impl Io<'_> {
         }
         self.arrived_on.insert(from, index);
         match bytes.first() {
-            Some(id) if DHT_PACKET_IDS.contains(id) => dht.handle_datagram(now(), from, bytes),
+            Some(id) if PACKET_IDS.contains(id) => dht.handle_datagram(now(), from, bytes),
             _ => {
                 self.counters.unhandled += 1;
                 tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");
@@ -527,24 +523,6 @@ async fn sleep_until(deadline: Option<TokioInstant>) {
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
-
-    #[test]
-    fn dht_ids_match_the_packet_layer() {
-        use toxide_dht::packet::{
-            BootstrapInfoRequest, DhtRequest, LanDiscovery, NodesRequest, NodesResponse,
-            PingRequest, PingResponse,
-        };
-        let ids = [
-            PingRequest::ID,
-            PingResponse::ID,
-            NodesRequest::ID,
-            NodesResponse::ID,
-            DhtRequest::ID,
-            LanDiscovery::ID,
-            BootstrapInfoRequest::ID,
-        ];
-        assert_eq!(ids, DHT_PACKET_IDS);
-    }
 
     #[tokio::test]
     async fn targets_follow_the_socket_family() {

@@ -16,10 +16,11 @@ pub const SEARCH_LIST_SIZE: usize = 8;
 /// Random keys searched for to keep the routing table healthy
 /// (`DHT_FAKE_FRIEND_NUMBER`).
 pub const FAKE_FRIEND_NUMBER: usize = 2;
-/// Nodes queued per list for a nodes request at the next tick
-/// (`MAX_CLOSE_TO_BOOTSTRAP_NODES` for the close list, `MAX_SENT_NODES` for a
-/// searched key).
+/// Nodes heard of, queued for a nodes request at the next tick: for the
+/// close list (`MAX_CLOSE_TO_BOOTSTRAP_NODES`)…
 pub const CLOSE_TO_BOOTSTRAP: usize = 8;
+/// …and for each search list (`MAX_SENT_NODES`).
+pub const SEARCH_TO_BOOTSTRAP: usize = toxide_core::packed_node::MAX_SENT_NODES;
 /// Unknown nodes waiting to be pinged (`MAX_TO_PING`).
 pub const MAX_TO_PING: usize = 32;
 /// How often queued nodes are pinged (`TIME_TO_PING`).

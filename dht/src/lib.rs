@@ -24,6 +24,7 @@ pub mod machine;
 pub mod nat;
 pub mod pending;
 pub mod rate_limit;
+pub mod refresh;
 pub mod search;
 pub mod shared_keys;
 pub mod stats;

@@ -22,8 +22,8 @@ use toxide_core::{Encode, KeyPair, Nonce, PackedNode, PublicKey};
 
 use crate::close_list::CloseList;
 use crate::constants::{
-    BAD_NODE_TIMEOUT, FAKE_FRIEND_NUMBER, GET_NODE_INTERVAL, MAX_BOOTSTRAP_TIMES, MAX_TO_PING,
-    PING_INTERVAL, PUNCH_INTERVAL, PUNCH_RESET_TIME, SEARCH_LIST_SIZE, SHARED_KEY_CACHE_SIZE, TICK,
+    BAD_NODE_TIMEOUT, CLOSE_TO_BOOTSTRAP, FAKE_FRIEND_NUMBER, MAX_TO_PING, PUNCH_INTERVAL,
+    PUNCH_RESET_TIME, SEARCH_LIST_SIZE, SEARCH_TO_BOOTSTRAP, SHARED_KEY_CACHE_SIZE, TICK,
     TIME_TO_PING,
 };
 use crate::distance::compare;
@@ -36,7 +36,8 @@ use crate::packet::{
 };
 use crate::pending::PendingRequests;
 use crate::rate_limit::{RateLimit, RateLimiter};
-use crate::search::{CLOSE_LIST_TO_BOOTSTRAP, SEARCH_TO_BOOTSTRAP, SearchList, queue_closest};
+use crate::refresh::{RefreshSchedule, refresh};
+use crate::search::{SearchList, queue_closest};
 use crate::shared_keys::SharedKeyCache;
 use crate::stats::Stats;
 
@@ -97,8 +98,7 @@ pub struct Dht {
     rng: ChaCha20Rng,
     close: CloseList,
     close_to_bootstrap: Vec<PackedNode>,
-    close_last_get_nodes: Option<Instant>,
-    close_bootstrap_times: u32,
+    close_schedule: RefreshSchedule,
     searches: BTreeMap<PublicKey, SearchList>,
     bootstrap_nodes: Vec<PackedNode>,
     last_bootstrap: Option<Instant>,
@@ -141,8 +141,7 @@ impl Dht {
             keys,
             rng,
             close_to_bootstrap: Vec::new(),
-            close_last_get_nodes: None,
-            close_bootstrap_times: 0,
+            close_schedule: RefreshSchedule::default(),
             searches: BTreeMap::new(),
             bootstrap_nodes: Vec::new(),
             last_bootstrap: None,
@@ -537,12 +536,7 @@ impl Dht {
             .is_some_and(|a| !a.is_bad(now));
         if !in_close && self.close.can_add(&node.public_key, now) {
             let own = self.keys.public;
-            queue_closest(
-                &mut self.close_to_bootstrap,
-                node,
-                &own,
-                CLOSE_LIST_TO_BOOTSTRAP,
-            );
+            queue_closest(&mut self.close_to_bootstrap, node, &own, CLOSE_TO_BOOTSTRAP);
         }
         for search in self.searches.values_mut() {
             let known = search.clients.iter().any(|c| {
@@ -628,44 +622,16 @@ impl Dht {
         for node in std::mem::take(&mut self.close_to_bootstrap) {
             self.send_nodes_request(now, node.addr, node.public_key, own);
         }
-        let mut requests = Vec::new();
-        let mut good = Vec::new();
-        let mut alive = 0usize;
-        for client in self.close.iter_mut() {
-            let pk = client.public_key;
-            for assoc in client.assocs_mut() {
-                if assoc.is_dead(now) {
-                    continue;
-                }
-                alive += 1;
-                if assoc
-                    .last_pinged
-                    .is_none_or(|t| now.saturating_duration_since(t) >= PING_INTERVAL)
-                {
-                    assoc.last_pinged = Some(now);
-                    requests.push((assoc.addr, pk));
-                }
-                if !assoc.is_bad(now) {
-                    good.push((assoc.addr, pk));
-                }
-            }
-        }
-        let due = self
-            .close_last_get_nodes
-            .is_none_or(|t| now.saturating_duration_since(t) >= GET_NODE_INTERVAL)
-            || self.close_bootstrap_times < MAX_BOOTSTRAP_TIMES;
-        if due && !good.is_empty() {
-            let pick = (self.rng.next_u32() as usize) % good.len();
-            if let Some(&chosen) = good.get(pick) {
-                requests.push(chosen);
-            }
-            self.close_last_get_nodes = Some(now);
-            self.close_bootstrap_times += 1;
-        }
-        for (addr, pk) in requests {
+        let round = refresh(
+            self.close.iter_mut(),
+            &mut self.close_schedule,
+            now,
+            &mut self.rng,
+        );
+        for (addr, pk) in round.requests {
             self.send_nodes_request(now, addr, pk, own);
         }
-        if alive == 0 {
+        if round.alive == 0 {
             // Everything timed out: we are cut off, or were. Mark the known
             // nodes bad-but-alive so they are tried again instead of
             // forgotten (c-toxcore `do_Close`).
@@ -687,37 +653,18 @@ impl Dht {
             for node in std::mem::take(&mut search.to_bootstrap) {
                 requests.push((node.addr, node.public_key, target));
             }
-            let mut good = Vec::new();
-            for client in &mut search.clients {
-                let pk = client.public_key;
-                for assoc in client.assocs_mut() {
-                    if assoc.is_dead(now) {
-                        continue;
-                    }
-                    if assoc
-                        .last_pinged
-                        .is_none_or(|t| now.saturating_duration_since(t) >= PING_INTERVAL)
-                    {
-                        assoc.last_pinged = Some(now);
-                        requests.push((assoc.addr, pk, target));
-                    }
-                    if !assoc.is_bad(now) {
-                        good.push((assoc.addr, pk));
-                    }
-                }
-            }
-            let due = search
-                .last_get_nodes
-                .is_none_or(|t| now.saturating_duration_since(t) >= GET_NODE_INTERVAL)
-                || search.bootstrap_times < MAX_BOOTSTRAP_TIMES;
-            if due && !good.is_empty() {
-                let pick = (self.rng.next_u32() as usize) % good.len();
-                if let Some(&(addr, pk)) = good.get(pick) {
-                    requests.push((addr, pk, target));
-                }
-                search.last_get_nodes = Some(now);
-                search.bootstrap_times += 1;
-            }
+            let round = refresh(
+                search.clients.iter_mut(),
+                &mut search.schedule,
+                now,
+                &mut self.rng,
+            );
+            requests.extend(
+                round
+                    .requests
+                    .into_iter()
+                    .map(|(addr, pk)| (addr, pk, target)),
+            );
         }
         // A new search has no nodes of its own yet: seed it from the close
         // list's nodes nearest the target.

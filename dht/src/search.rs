@@ -14,9 +14,10 @@ use std::time::Instant;
 use toxide_core::{PackedNode, PublicKey};
 
 use crate::client::Client;
-use crate::constants::{CLOSE_TO_BOOTSTRAP, SEARCH_LIST_SIZE};
+use crate::constants::SEARCH_LIST_SIZE;
 use crate::distance::compare;
 use crate::nat::NatState;
+use crate::refresh::RefreshSchedule;
 
 /// The nodes closest to one searched key.
 #[derive(Debug, Clone)]
@@ -27,10 +28,8 @@ pub struct SearchList {
     pub clients: Vec<Client>,
     /// Nodes heard of, to ask at the next tick.
     pub to_bootstrap: Vec<PackedNode>,
-    /// When a random node of this list was last asked for nodes.
-    pub last_get_nodes: Option<Instant>,
-    /// Rounds of nodes requests sent so far (the first few go back to back).
-    pub bootstrap_times: u32,
+    /// When this list's nodes were last asked for more nodes.
+    pub schedule: RefreshSchedule,
     /// Users of this search: it ends when the last one lets go.
     pub locks: u32,
     /// The address last reported for the target, so a change is reported
@@ -47,8 +46,7 @@ impl SearchList {
             target,
             clients: Vec::new(),
             to_bootstrap: Vec::new(),
-            last_get_nodes: None,
-            bootstrap_times: 0,
+            schedule: RefreshSchedule::default(),
             locks: 1,
             reported: None,
             nat: NatState::default(),
@@ -145,12 +143,6 @@ pub fn queue_closest(list: &mut Vec<PackedNode>, node: PackedNode, target: &Publ
         }
     }
 }
-
-/// The default queue size for a search list (`MAX_SENT_NODES`) and the
-/// close list (`MAX_CLOSE_TO_BOOTSTRAP_NODES`).
-pub const SEARCH_TO_BOOTSTRAP: usize = toxide_core::packed_node::MAX_SENT_NODES;
-/// See [`SEARCH_TO_BOOTSTRAP`].
-pub const CLOSE_LIST_TO_BOOTSTRAP: usize = CLOSE_TO_BOOTSTRAP;
 
 #[cfg(test)]
 mod tests {

@@ -164,9 +164,15 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
     }
 }
 
-/// Runs the binary to completion (bounded) and returns status and stderr.
+/// Runs the binary to completion (bounded) and returns status, stdout and
+/// stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Node::command(args).spawn().unwrap();
+    run_command_to_exit(Node::command(args))
+}
+
+/// [`run_to_exit`] for a prepared command (extra environment, say).
+fn run_command_to_exit(mut command: Command) -> (ExitStatus, String, String) {
+    let mut child = command.spawn().unwrap();
     let status = wait_exit(&mut child, EXIT_TIMEOUT);
     let mut stdout = String::new();
     let mut stderr = String::new();
@@ -311,15 +317,7 @@ fn secret_key_from_the_environment() {
 
     let mut command = Node::command(&["--udp-address", "127.0.0.1:0"]);
     command.env("TOXIDE_NODE_SECRET_KEY", "not hex");
-    let mut child = command.spawn().unwrap();
-    let status = wait_exit(&mut child, EXIT_TIMEOUT);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, _, stderr) = run_command_to_exit(command);
     assert!(!status.success());
     assert!(stderr.contains("TOXIDE_NODE_SECRET_KEY"), "{stderr}");
     assert!(

@@ -15,7 +15,12 @@
 //! shared key, which is why each payload starts with (or is shaped unlike)
 //! its counterpart: see [`WrongInnerType`](super::DhtPacketError::WrongInnerType).
 //!
-//! These helpers are private: each packet kind is its own public type.
+//! One generic type, [`DhtPacket`], carries all four; each packet kind is a
+//! marker implementing [`EnvelopeKind`] (its id, sizes and payload type) and
+//! a type alias (`PingRequest = DhtPacket<PingRequestKind>`, …).
+
+use std::fmt;
+use std::marker::PhantomData;
 
 use bytes::BufMut;
 use toxide_core::{
@@ -28,12 +33,136 @@ use super::DhtPacketError;
 /// Bytes an envelope adds around its payload: id, key, nonce and MAC.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 1 + PUBLIC_KEY_SIZE + NONCE_SIZE + MAC_SIZE;
 
-/// The cleartext parts of a received envelope.
-pub(crate) struct Envelope {
-    pub(crate) sender_pk: PublicKey,
-    pub(crate) nonce: Nonce,
-    pub(crate) payload: Vec<u8>,
+/// What distinguishes one envelope packet kind from another.
+pub trait EnvelopeKind {
+    /// The packet id (first byte).
+    const ID: u8;
+    /// A name for errors.
+    const NAME: &'static str;
+    /// The smallest whole packet c-toxcore accepts.
+    const MIN_SIZE: usize;
+    /// The largest whole packet c-toxcore accepts.
+    const MAX_SIZE: usize;
+    /// The byte the plaintext must start with, for payloads that carry a
+    /// type byte (pings): checked before anything else is parsed, so a
+    /// reflected packet is reported as such.
+    const INNER_TYPE: Option<u8>;
+    /// The payload inside the box.
+    type Payload: Encode + Decode;
 }
+
+/// An envelope packet as it travels: the sender's DHT key, the nonce and the
+/// sealed payload. Holding the ciphertext lets a packet be decoded, counted
+/// and length-checked before any shared key is computed.
+pub struct DhtPacket<K> {
+    /// The sender's DHT public key.
+    pub sender_pk: PublicKey,
+    /// The nonce the payload was sealed with.
+    pub nonce: Nonce,
+    /// The sealed payload (ciphertext with MAC).
+    pub payload: Vec<u8>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K: EnvelopeKind> DhtPacket<K> {
+    /// The packet id.
+    pub const ID: u8 = K::ID;
+
+    /// Seals `payload` for the peer `shared` was computed with.
+    pub fn new(
+        shared: &SharedKey,
+        sender_pk: PublicKey,
+        nonce: Nonce,
+        payload: &K::Payload,
+    ) -> Self {
+        Self::from_parts(
+            sender_pk,
+            nonce,
+            shared.encrypt(&nonce, &payload.to_bytes()),
+        )
+    }
+
+    /// A packet around an already sealed payload.
+    pub fn from_parts(sender_pk: PublicKey, nonce: Nonce, payload: Vec<u8>) -> Self {
+        Self {
+            sender_pk,
+            nonce,
+            payload,
+            kind: PhantomData,
+        }
+    }
+
+    /// Opens the payload with the key shared with `sender_pk`.
+    pub fn open(&self, shared: &SharedKey) -> Result<K::Payload, DhtPacketError> {
+        let plain = shared.decrypt(&self.nonce, &self.payload)?;
+        if let (Some(expected), Some(&found)) = (K::INNER_TYPE, plain.first()) {
+            if found != expected {
+                return Err(DhtPacketError::WrongInnerType { expected, found });
+            }
+        }
+        K::Payload::from_bytes(&plain).map_err(DhtPacketError::Payload)
+    }
+}
+
+impl<K: EnvelopeKind> Encode for DhtPacket<K> {
+    fn encode(&self, buf: &mut impl BufMut) {
+        buf.put_u8(K::ID);
+        self.sender_pk.encode(buf);
+        self.nonce.encode(buf);
+        buf.put_slice(&self.payload);
+    }
+
+    fn encoded_len(&self) -> usize {
+        1 + PUBLIC_KEY_SIZE + NONCE_SIZE + self.payload.len()
+    }
+}
+
+impl<K: EnvelopeKind> Decode for DhtPacket<K> {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        reader.expect_remaining(K::NAME, K::MIN_SIZE, K::MAX_SIZE)?;
+        expect_id(reader, K::NAME, K::ID)?;
+        let sender_pk = PublicKey::decode(reader)?;
+        let nonce = Nonce::decode(reader)?;
+        Ok(Self::from_parts(sender_pk, nonce, reader.rest().to_vec()))
+    }
+}
+
+// Written out rather than derived: a derive would demand the marker types
+// implement these traits too.
+impl<K> fmt::Debug for DhtPacket<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(
+            std::any::type_name::<K>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("DhtPacket"),
+        )
+        .field("sender_pk", &self.sender_pk)
+        .field("nonce", &self.nonce)
+        .field("payload_len", &self.payload.len())
+        .finish()
+    }
+}
+
+impl<K> Clone for DhtPacket<K> {
+    fn clone(&self) -> Self {
+        Self {
+            sender_pk: self.sender_pk,
+            nonce: self.nonce,
+            payload: self.payload.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> PartialEq for DhtPacket<K> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.sender_pk, self.nonce, &self.payload)
+            == (other.sender_pk, other.nonce, &other.payload)
+    }
+}
+
+impl<K> Eq for DhtPacket<K> {}
 
 /// Reads the packet id and fails unless it is `id`.
 pub(crate) fn expect_id(
@@ -50,66 +179,4 @@ pub(crate) fn expect_id(
             value: u64::from(found),
         })
     }
-}
-
-/// Reads a whole envelope of total length `min..=max` (id included).
-pub(crate) fn decode(
-    reader: &mut Reader<'_>,
-    what: &'static str,
-    id: u8,
-    min: usize,
-    max: usize,
-) -> Result<Envelope, DecodeError> {
-    reader.expect_remaining(what, min, max)?;
-    expect_id(reader, what, id)?;
-    let sender_pk = PublicKey::decode(reader)?;
-    let nonce = Nonce::decode(reader)?;
-    let payload = reader.rest().to_vec();
-    Ok(Envelope {
-        sender_pk,
-        nonce,
-        payload,
-    })
-}
-
-/// Writes an envelope.
-pub(crate) fn encode(
-    buf: &mut impl BufMut,
-    id: u8,
-    sender_pk: &PublicKey,
-    nonce: &Nonce,
-    payload: &[u8],
-) {
-    buf.put_u8(id);
-    sender_pk.encode(buf);
-    nonce.encode(buf);
-    buf.put_slice(payload);
-}
-
-/// The encoded length of an envelope around `payload`.
-pub(crate) fn encoded_len(payload: &[u8]) -> usize {
-    1 + PUBLIC_KEY_SIZE + NONCE_SIZE + payload.len()
-}
-
-/// Encrypts a payload.
-pub(crate) fn seal(shared: &SharedKey, nonce: &Nonce, plain: &impl Encode) -> Vec<u8> {
-    shared.encrypt(nonce, &plain.to_bytes())
-}
-
-/// Decrypts and decodes a payload. When `inner_type` is given, the first
-/// plaintext byte must equal it; that is checked before the rest is parsed
-/// so a reflected packet is reported as such.
-pub(crate) fn open<P: Decode>(
-    shared: &SharedKey,
-    nonce: &Nonce,
-    ciphertext: &[u8],
-    inner_type: Option<u8>,
-) -> Result<P, DhtPacketError> {
-    let plain = shared.decrypt(nonce, ciphertext)?;
-    if let (Some(expected), Some(&found)) = (inner_type, plain.first()) {
-        if found != expected {
-            return Err(DhtPacketError::WrongInnerType { expected, found });
-        }
-    }
-    P::from_bytes(&plain).map_err(DhtPacketError::Payload)
 }

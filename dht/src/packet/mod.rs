@@ -12,8 +12,8 @@
 //! | `0xf0` | [`BootstrapInfoResponse`]                 | 5..=261      |
 //!
 //! The four RPC packets share the envelope `[id][sender pk][nonce][box]`
-//! (spec "DHT Packet"). Each is a type holding the ciphertext, with `new`
-//! to seal a payload type and `open` to get it back, so a packet can be
+//! (spec "DHT Packet"): one generic [`DhtPacket`] holding the ciphertext,
+//! with `new` to seal a payload type and `open` to get it back, so a packet can be
 //! decoded, counted and routed without any cryptography, and every length
 //! check c-toxcore makes happens before a shared key is computed.
 //!
@@ -46,16 +46,33 @@ pub use dht_request::{
     DHT_REQUEST_MAX_ROUTED_SIZE, DHT_REQUEST_MAX_SIZE, DHT_REQUEST_MIN_SIZE, DhtRequest,
     DhtRequestPayload, FRIEND_REQUEST_TYPE, NAT_PING_TYPE,
 };
+pub use envelope::{DhtPacket, EnvelopeKind};
 pub use error::DhtPacketError;
 pub use lan_discovery::{LAN_DISCOVERY_SIZE, LanDiscovery};
 pub use nodes_request::{
-    NODES_REQUEST_PAYLOAD_SIZE, NODES_REQUEST_SIZE, NodesRequest, NodesRequestPayload,
+    NODES_REQUEST_PAYLOAD_SIZE, NODES_REQUEST_SIZE, NodesRequest, NodesRequestKind,
+    NodesRequestPayload,
 };
 pub use nodes_response::{
-    NODES_RESPONSE_MAX_SIZE, NODES_RESPONSE_MIN_SIZE, NodesResponse, NodesResponsePayload,
+    NODES_RESPONSE_MAX_SIZE, NODES_RESPONSE_MIN_SIZE, NodesResponse, NodesResponseKind,
+    NodesResponsePayload,
 };
-pub use ping_request::{PING_PACKET_SIZE, PING_PAYLOAD_SIZE, PingRequest, PingRequestPayload};
-pub use ping_response::{PingResponse, PingResponsePayload};
+pub use ping_request::{
+    PING_PACKET_SIZE, PING_PAYLOAD_SIZE, PingRequest, PingRequestKind, PingRequestPayload,
+};
+pub use ping_response::{PingResponse, PingResponseKind, PingResponsePayload};
+
+/// The first bytes of every packet the DHT owns (checklist §0 packet map):
+/// a driver hands exactly these datagrams to the DHT.
+pub const PACKET_IDS: [u8; 7] = [
+    PingRequest::ID,
+    PingResponse::ID,
+    NodesRequest::ID,
+    NodesResponse::ID,
+    DhtRequest::ID,
+    LanDiscovery::ID,
+    BootstrapInfoRequest::ID,
+];
 
 /// Any DHT packet, as it arrives in a UDP datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,78 +22,29 @@
 //! because no response is 113 bytes long.
 
 use bytes::BufMut;
-use toxide_core::{
-    Decode, DecodeError, Encode, Nonce, PUBLIC_KEY_SIZE, PublicKey, Reader, SharedKey,
-};
+use toxide_core::{Decode, DecodeError, Encode, PUBLIC_KEY_SIZE, PublicKey, Reader};
 
-use super::DhtPacketError;
-use super::envelope::{self, ENVELOPE_OVERHEAD};
+use super::envelope::{DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
 
 /// Size of a nodes request payload: searched key and request id.
 pub const NODES_REQUEST_PAYLOAD_SIZE: usize = PUBLIC_KEY_SIZE + 8;
 /// Size of a whole nodes request packet.
 pub const NODES_REQUEST_SIZE: usize = ENVELOPE_OVERHEAD + NODES_REQUEST_PAYLOAD_SIZE;
 
-/// A nodes request as it travels: the sender's key, the nonce and the
-/// sealed [`NodesRequestPayload`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodesRequest {
-    /// The sender's DHT public key.
-    pub sender_pk: PublicKey,
-    /// The nonce the payload was sealed with.
-    pub nonce: Nonce,
-    /// The sealed payload (ciphertext with MAC).
-    pub payload: Vec<u8>,
-}
+/// A Nodes request as it travels: see [`DhtPacket`](super::DhtPacket).
+pub type NodesRequest = DhtPacket<NodesRequestKind>;
 
-impl NodesRequest {
-    /// The packet id (`NET_PACKET_GET_NODES`).
-    pub const ID: u8 = 0x02;
+/// Marks the Nodes request envelope (`NET_PACKET_GET_NODES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodesRequestKind {}
 
-    /// Seals `payload` for the peer `shared` was computed with.
-    pub fn new(
-        shared: &SharedKey,
-        sender_pk: PublicKey,
-        nonce: Nonce,
-        payload: &NodesRequestPayload,
-    ) -> Self {
-        Self {
-            sender_pk,
-            nonce,
-            payload: envelope::seal(shared, &nonce, payload),
-        }
-    }
-
-    /// Opens the payload with the key shared with `sender_pk`.
-    pub fn open(&self, shared: &SharedKey) -> Result<NodesRequestPayload, DhtPacketError> {
-        envelope::open(shared, &self.nonce, &self.payload, None)
-    }
-}
-
-impl Encode for NodesRequest {
-    fn encode(&self, buf: &mut impl BufMut) {
-        envelope::encode(buf, Self::ID, &self.sender_pk, &self.nonce, &self.payload);
-    }
-    fn encoded_len(&self) -> usize {
-        envelope::encoded_len(&self.payload)
-    }
-}
-
-impl Decode for NodesRequest {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let e = envelope::decode(
-            reader,
-            "nodes request",
-            Self::ID,
-            NODES_REQUEST_SIZE,
-            NODES_REQUEST_SIZE,
-        )?;
-        Ok(Self {
-            sender_pk: e.sender_pk,
-            nonce: e.nonce,
-            payload: e.payload,
-        })
-    }
+impl EnvelopeKind for NodesRequestKind {
+    const ID: u8 = 0x02;
+    const NAME: &'static str = "nodes request";
+    const MIN_SIZE: usize = NODES_REQUEST_SIZE;
+    const MAX_SIZE: usize = NODES_REQUEST_SIZE;
+    const INNER_TYPE: Option<u8> = None;
+    type Payload = NodesRequestPayload;
 }
 
 /// What a nodes request carries inside its box.
@@ -133,9 +84,11 @@ impl Decode for NodesRequestPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::DhtPacketError;
     use crate::packet::test_util::{PEERS, arb_nonce, arb_pk, garbage};
     use proptest::prelude::*;
     use toxide_core::CryptoError;
+    use toxide_core::Nonce;
 
     fn sample() -> (NodesRequest, NodesRequestPayload) {
         let p = &*PEERS;

@@ -36,78 +36,30 @@ use std::net::IpAddr;
 
 use bytes::BufMut;
 use toxide_core::packed_node::MAX_SENT_NODES;
-use toxide_core::{
-    Decode, DecodeError, Encode, Nonce, PackedNode, PublicKey, Reader, SharedKey, TransportProtocol,
-};
+use toxide_core::{Decode, DecodeError, Encode, PackedNode, Reader, TransportProtocol};
 
 use super::DhtPacketError;
-use super::envelope::{self, ENVELOPE_OVERHEAD};
+use super::envelope::{DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
 
 /// Size of a nodes response carrying one IPv4 node.
 pub const NODES_RESPONSE_MIN_SIZE: usize = ENVELOPE_OVERHEAD + 1 + 39 + 8;
 /// Size of a nodes response carrying four IPv6 nodes.
 pub const NODES_RESPONSE_MAX_SIZE: usize = ENVELOPE_OVERHEAD + 1 + MAX_SENT_NODES * 51 + 8;
 
-/// A nodes response as it travels: the sender's key, the nonce and the
-/// sealed [`NodesResponsePayload`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodesResponse {
-    /// The sender's DHT public key.
-    pub sender_pk: PublicKey,
-    /// The nonce the payload was sealed with.
-    pub nonce: Nonce,
-    /// The sealed payload (ciphertext with MAC).
-    pub payload: Vec<u8>,
-}
+/// A Nodes response as it travels: see [`DhtPacket`](super::DhtPacket).
+pub type NodesResponse = DhtPacket<NodesResponseKind>;
 
-impl NodesResponse {
-    /// The packet id (`NET_PACKET_SEND_NODES_IPV6`).
-    pub const ID: u8 = 0x04;
+/// Marks the Nodes response envelope (`NET_PACKET_SEND_NODES_IPV6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodesResponseKind {}
 
-    /// Seals `payload` for the peer `shared` was computed with.
-    pub fn new(
-        shared: &SharedKey,
-        sender_pk: PublicKey,
-        nonce: Nonce,
-        payload: &NodesResponsePayload,
-    ) -> Self {
-        Self {
-            sender_pk,
-            nonce,
-            payload: envelope::seal(shared, &nonce, payload),
-        }
-    }
-
-    /// Opens the payload with the key shared with `sender_pk`.
-    pub fn open(&self, shared: &SharedKey) -> Result<NodesResponsePayload, DhtPacketError> {
-        envelope::open(shared, &self.nonce, &self.payload, None)
-    }
-}
-
-impl Encode for NodesResponse {
-    fn encode(&self, buf: &mut impl BufMut) {
-        envelope::encode(buf, Self::ID, &self.sender_pk, &self.nonce, &self.payload);
-    }
-    fn encoded_len(&self) -> usize {
-        envelope::encoded_len(&self.payload)
-    }
-}
-
-impl Decode for NodesResponse {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let e = envelope::decode(
-            reader,
-            "nodes response",
-            Self::ID,
-            NODES_RESPONSE_MIN_SIZE,
-            NODES_RESPONSE_MAX_SIZE,
-        )?;
-        Ok(Self {
-            sender_pk: e.sender_pk,
-            nonce: e.nonce,
-            payload: e.payload,
-        })
-    }
+impl EnvelopeKind for NodesResponseKind {
+    const ID: u8 = 0x04;
+    const NAME: &'static str = "nodes response";
+    const MIN_SIZE: usize = NODES_RESPONSE_MIN_SIZE;
+    const MAX_SIZE: usize = NODES_RESPONSE_MAX_SIZE;
+    const INNER_TYPE: Option<u8> = None;
+    type Payload = NodesResponsePayload;
 }
 
 /// What a nodes response carries inside its box: 1 to 4 UDP nodes and the
@@ -200,9 +152,11 @@ impl Decode for NodesResponsePayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::DhtPacketError;
     use crate::packet::test_util::{PEERS, arb_nonce, arb_pk, arb_udp_node, garbage};
     use proptest::prelude::*;
     use toxide_core::CryptoError;
+    use toxide_core::{Nonce, PublicKey};
 
     fn v4(n: u8) -> PackedNode {
         PackedNode::udp(

@@ -22,76 +22,29 @@
 //! it looks up a shared key, and so does [`PingRequest`]'s decoder.
 
 use bytes::BufMut;
-use toxide_core::{Decode, DecodeError, Encode, Nonce, PublicKey, Reader, SharedKey};
+use toxide_core::{Decode, DecodeError, Encode, Reader};
 
-use super::DhtPacketError;
-use super::envelope::{self, ENVELOPE_OVERHEAD};
+use super::envelope::{self, DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
 
 /// Size of a ping payload: type byte and ping id.
 pub const PING_PAYLOAD_SIZE: usize = 1 + 8;
 /// Size of a whole ping request or response packet.
 pub const PING_PACKET_SIZE: usize = ENVELOPE_OVERHEAD + PING_PAYLOAD_SIZE;
 
-/// A ping request as it travels: the sender's key, the nonce and the sealed
-/// [`PingRequestPayload`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PingRequest {
-    /// The sender's DHT public key.
-    pub sender_pk: PublicKey,
-    /// The nonce the payload was sealed with.
-    pub nonce: Nonce,
-    /// The sealed payload (ciphertext with MAC).
-    pub payload: Vec<u8>,
-}
+/// A Ping request as it travels: see [`DhtPacket`](super::DhtPacket).
+pub type PingRequest = DhtPacket<PingRequestKind>;
 
-impl PingRequest {
-    /// The packet id (`NET_PACKET_PING_REQUEST`).
-    pub const ID: u8 = 0x00;
+/// Marks the Ping request envelope (`NET_PACKET_PING_REQUEST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingRequestKind {}
 
-    /// Seals `payload` for the peer `shared` was computed with.
-    pub fn new(
-        shared: &SharedKey,
-        sender_pk: PublicKey,
-        nonce: Nonce,
-        payload: &PingRequestPayload,
-    ) -> Self {
-        Self {
-            sender_pk,
-            nonce,
-            payload: envelope::seal(shared, &nonce, payload),
-        }
-    }
-
-    /// Opens the payload with the key shared with `sender_pk`.
-    pub fn open(&self, shared: &SharedKey) -> Result<PingRequestPayload, DhtPacketError> {
-        envelope::open(shared, &self.nonce, &self.payload, Some(Self::ID))
-    }
-}
-
-impl Encode for PingRequest {
-    fn encode(&self, buf: &mut impl BufMut) {
-        envelope::encode(buf, Self::ID, &self.sender_pk, &self.nonce, &self.payload);
-    }
-    fn encoded_len(&self) -> usize {
-        envelope::encoded_len(&self.payload)
-    }
-}
-
-impl Decode for PingRequest {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let e = envelope::decode(
-            reader,
-            "ping request",
-            Self::ID,
-            PING_PACKET_SIZE,
-            PING_PACKET_SIZE,
-        )?;
-        Ok(Self {
-            sender_pk: e.sender_pk,
-            nonce: e.nonce,
-            payload: e.payload,
-        })
-    }
+impl EnvelopeKind for PingRequestKind {
+    const ID: u8 = 0x00;
+    const NAME: &'static str = "ping request";
+    const MIN_SIZE: usize = PING_PACKET_SIZE;
+    const MAX_SIZE: usize = PING_PACKET_SIZE;
+    const INNER_TYPE: Option<u8> = Some(0x00);
+    type Payload = PingRequestPayload;
 }
 
 /// What a ping request carries inside its box.
@@ -127,10 +80,12 @@ impl Decode for PingRequestPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::DhtPacketError;
     use crate::packet::PingResponse;
     use crate::packet::test_util::{PEERS, arb_nonce, arb_pk, garbage};
     use proptest::prelude::*;
     use toxide_core::CryptoError;
+    use toxide_core::Nonce;
 
     fn sample(ping_id: u64) -> PingRequest {
         let p = &*PEERS;
@@ -195,11 +150,8 @@ mod tests {
             Nonce::new([1; 24]),
             &super::super::PingResponsePayload { ping_id: 5 },
         );
-        let reflected = PingRequest {
-            sender_pk: response.sender_pk,
-            nonce: response.nonce,
-            payload: response.payload,
-        };
+        let reflected =
+            PingRequest::from_parts(response.sender_pk, response.nonce, response.payload);
         assert_eq!(
             reflected.open(&p.alice_bob),
             Err(DhtPacketError::WrongInnerType {

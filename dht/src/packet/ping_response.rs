@@ -20,72 +20,25 @@
 //! response: both directions are sealed with the same shared key.
 
 use bytes::BufMut;
-use toxide_core::{Decode, DecodeError, Encode, Nonce, PublicKey, Reader, SharedKey};
+use toxide_core::{Decode, DecodeError, Encode, Reader};
 
-use super::DhtPacketError;
-use super::envelope;
+use super::envelope::{self, DhtPacket, EnvelopeKind};
 use super::ping_request::{PING_PACKET_SIZE, PING_PAYLOAD_SIZE};
 
-/// A ping response as it travels: the sender's key, the nonce and the
-/// sealed [`PingResponsePayload`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PingResponse {
-    /// The sender's DHT public key.
-    pub sender_pk: PublicKey,
-    /// The nonce the payload was sealed with.
-    pub nonce: Nonce,
-    /// The sealed payload (ciphertext with MAC).
-    pub payload: Vec<u8>,
-}
+/// A Ping response as it travels: see [`DhtPacket`](super::DhtPacket).
+pub type PingResponse = DhtPacket<PingResponseKind>;
 
-impl PingResponse {
-    /// The packet id (`NET_PACKET_PING_RESPONSE`).
-    pub const ID: u8 = 0x01;
+/// Marks the Ping response envelope (`NET_PACKET_PING_RESPONSE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingResponseKind {}
 
-    /// Seals `payload` for the peer `shared` was computed with.
-    pub fn new(
-        shared: &SharedKey,
-        sender_pk: PublicKey,
-        nonce: Nonce,
-        payload: &PingResponsePayload,
-    ) -> Self {
-        Self {
-            sender_pk,
-            nonce,
-            payload: envelope::seal(shared, &nonce, payload),
-        }
-    }
-
-    /// Opens the payload with the key shared with `sender_pk`.
-    pub fn open(&self, shared: &SharedKey) -> Result<PingResponsePayload, DhtPacketError> {
-        envelope::open(shared, &self.nonce, &self.payload, Some(Self::ID))
-    }
-}
-
-impl Encode for PingResponse {
-    fn encode(&self, buf: &mut impl BufMut) {
-        envelope::encode(buf, Self::ID, &self.sender_pk, &self.nonce, &self.payload);
-    }
-    fn encoded_len(&self) -> usize {
-        envelope::encoded_len(&self.payload)
-    }
-}
-
-impl Decode for PingResponse {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let e = envelope::decode(
-            reader,
-            "ping response",
-            Self::ID,
-            PING_PACKET_SIZE,
-            PING_PACKET_SIZE,
-        )?;
-        Ok(Self {
-            sender_pk: e.sender_pk,
-            nonce: e.nonce,
-            payload: e.payload,
-        })
-    }
+impl EnvelopeKind for PingResponseKind {
+    const ID: u8 = 0x01;
+    const NAME: &'static str = "ping response";
+    const MIN_SIZE: usize = PING_PACKET_SIZE;
+    const MAX_SIZE: usize = PING_PACKET_SIZE;
+    const INNER_TYPE: Option<u8> = Some(0x01);
+    type Payload = PingResponsePayload;
 }
 
 /// What a ping response carries inside its box. The ping id is the
@@ -118,10 +71,12 @@ impl Decode for PingResponsePayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::DhtPacketError;
     use crate::packet::test_util::{PEERS, arb_nonce, arb_pk, garbage};
     use crate::packet::{PingRequest, PingRequestPayload};
     use proptest::prelude::*;
     use toxide_core::CryptoError;
+    use toxide_core::Nonce;
 
     #[test]
     fn layout_is_82_bytes_and_echoes_the_id_bytes() {
@@ -180,11 +135,7 @@ mod tests {
             Nonce::new([4; 24]),
             &PingRequestPayload { ping_id: 5 },
         );
-        let reflected = PingResponse {
-            sender_pk: p.bob.public,
-            nonce: request.nonce,
-            payload: request.payload,
-        };
+        let reflected = PingResponse::from_parts(p.bob.public, request.nonce, request.payload);
         assert_eq!(
             reflected.open(&p.alice_bob),
             Err(DhtPacketError::WrongInnerType {
