@@ -125,6 +125,15 @@ impl Client {
         self.v6.iter_mut().chain(self.v4.iter_mut())
     }
 
+    /// Every address this node has answered us from, as a node to contact,
+    /// with when it last answered there.
+    pub fn heard_addrs(&self) -> impl Iterator<Item = (Instant, PackedNode)> + '_ {
+        self.assocs().filter_map(|a| {
+            a.last_seen
+                .map(|seen| (seen, PackedNode::udp(a.addr, self.public_key)))
+        })
+    }
+
     /// Every address has gone bad: the slot may be reused.
     pub fn is_bad(&self, now: Instant) -> bool {
         self.assocs().all(|a| a.is_bad(now))

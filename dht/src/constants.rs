@@ -59,3 +59,6 @@ pub const MAX_NORMAL_PUNCHING_TRIES: u32 = 5;
 pub const PUNCH_RESET_TIME: Duration = Duration::from_secs(40);
 /// Shared keys cached (c-toxcore keeps 256 × 4 per direction).
 pub const SHARED_KEY_CACHE_SIZE: usize = 1024;
+/// Nodes from a loaded save file asked per tick until we are connected
+/// beyond the LAN (`SAVE_BOOTSTAP_FREQUENCY`, sic).
+pub const SAVE_BOOTSTRAP_FREQUENCY: usize = 8;

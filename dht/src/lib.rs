@@ -10,8 +10,10 @@
 //! packet c-toxcore 0.2.18's DHT sends or answers, with the exact lengths
 //! c-toxcore enforces, checked before any cryptography is done. The state
 //! machine (close list, search lists, ping arrays, NAT punching) is built on
-//! top of it. Wire facts follow c-toxcore 0.2.18 where it and the Tox spec
-//! disagree (see `shared/protocol-checklist.md`, layer L2).
+//! top of it ([`machine`], split by protocol concept). [`state`] holds the
+//! DHT section of a save file: the nodes a restart reconnects through.
+//! Wire facts follow c-toxcore 0.2.18 where it and the Tox spec disagree
+//! (see `shared/protocol-checklist.md`, layer L2).
 
 pub mod packet;
 
@@ -27,10 +29,12 @@ pub mod rate_limit;
 pub mod refresh;
 pub mod search;
 pub mod shared_keys;
+pub mod state;
 pub mod stats;
 
 pub use machine::{Config, Dht, Event, Transmit};
 pub use rate_limit::RateLimit;
+pub use state::DhtState;
 pub use stats::Stats;
 
 pub use packet::{DhtPacketError, Packet};
