@@ -139,6 +139,20 @@ impl<'a> Reader<'a> {
         Ok(u8::from_be_bytes(self.array(what)?))
     }
 
+    /// Reads one byte and fails unless it is `expected`: packet ids and
+    /// fixed type bytes.
+    pub fn expect_u8(&mut self, what: &'static str, expected: u8) -> Result<(), DecodeError> {
+        let found = self.u8(what)?;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(DecodeError::InvalidValue {
+                what,
+                value: u64::from(found),
+            })
+        }
+    }
+
     /// A big-endian `u16`.
     pub fn u16_be(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))

@@ -18,6 +18,9 @@ pub mod ip_port;
 pub mod keys;
 pub mod nonce;
 pub mod packed_node;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod timed_auth;
 pub mod tox_id;
 
 pub use codec::{Decode, DecodeError, Encode, Reader};
@@ -27,6 +30,7 @@ pub use ip_port::IpPort;
 pub use keys::{KeyPair, PUBLIC_KEY_SIZE, PublicKey, SECRET_KEY_SIZE, SecretKey};
 pub use nonce::{NONCE_SIZE, Nonce};
 pub use packed_node::{PackedNode, TransportProtocol};
+pub use timed_auth::{TIMED_AUTH_SIZE, TimedAuth};
 pub use tox_id::{NoSpam, TOX_ID_SIZE, ToxId, ToxIdError};
 
 /// The randomness every layer takes from its caller.

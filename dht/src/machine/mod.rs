@@ -43,7 +43,7 @@ use toxide_core::{Encode, KeyPair, PackedNode, PublicKey};
 use crate::close_list::CloseList;
 use crate::constants::{FAKE_FRIEND_NUMBER, SHARED_KEY_CACHE_SIZE};
 use crate::distance::compare;
-use crate::lan::is_lan;
+use crate::lan::{LanSchedule, is_lan};
 use crate::packet::{DhtPacketError, Packet};
 use crate::pending::PendingRequests;
 use crate::rate_limit::{RateLimit, RateLimiter};
@@ -55,8 +55,9 @@ use crate::stats::Stats;
 /// How a DHT instance behaves; the defaults are a client's.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Accept LAN discovery packets (from LAN addresses only). Sending them
-    /// is the driver's business; both are off unless asked for.
+    /// LAN discovery (checklist D13): accept its packets (from LAN
+    /// addresses only) and announce ourselves to the LAN every 10 s (see
+    /// [`crate::lan`]). Off unless asked for.
     pub lan_discovery: bool,
     /// Answer bootstrap-info requests with this version and message of the
     /// day; only bootstrap nodes do.
@@ -127,6 +128,8 @@ pub struct Dht {
     shared_keys: SharedKeyCache,
     rate_limiter: Option<RateLimiter>,
     next_tick: Instant,
+    /// When our LAN discovery rounds go out, and to which ports.
+    lan: LanSchedule,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -173,6 +176,7 @@ impl Dht {
             shared_keys: SharedKeyCache::new(SHARED_KEY_CACHE_SIZE),
             rate_limiter,
             next_tick: now,
+            lan: LanSchedule::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -190,6 +194,15 @@ impl Dht {
     /// Our DHT public key.
     pub fn public_key(&self) -> PublicKey {
         self.keys.public
+    }
+
+    /// Tells the DHT the UDP ports its sockets are bound to, which only
+    /// the driver knows (port 0 becomes a real port at `bind`). LAN
+    /// discovery then also announces on those of them c-toxcore's port
+    /// sweep never reaches, so nodes sharing a non-default port find each
+    /// other; without it, it announces on c-toxcore's ports only.
+    pub fn set_local_ports(&mut self, ports: impl IntoIterator<Item = u16>) {
+        self.lan.set_local_ports(ports);
     }
 
     /// What has been counted so far.
@@ -325,8 +338,8 @@ impl Dht {
     }
 
     /// The key shared with `pk`, from the cache.
-    fn shared(&mut self, now: Instant, pk: &PublicKey) -> toxide_core::SharedKey {
-        self.shared_keys.get(now, pk, &self.keys.secret)
+    fn shared(&mut self, pk: &PublicKey) -> toxide_core::SharedKey {
+        self.shared_keys.get(pk, &self.keys.secret)
     }
 
     // ----- output ------------------------------------------------------------

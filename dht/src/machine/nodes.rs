@@ -24,7 +24,7 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) || !self.allowed(now, from) {
             return Ok(());
         }
-        let shared = self.shared(now, &p.sender_pk);
+        let shared = self.shared(&p.sender_pk);
         let request = p.open(&shared)?;
         let nodes = self.closest_nodes(
             now,
@@ -55,7 +55,7 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) {
             return Ok(());
         }
-        let shared = self.shared(now, &p.sender_pk);
+        let shared = self.shared(&p.sender_pk);
         let payload = p.open(&shared)?;
         if !self
             .nodes_requests
@@ -94,7 +94,7 @@ impl Dht {
             return;
         }
         let request_id = self.nodes_requests.insert(&mut self.rng, now, pk, addr);
-        let shared = self.shared(now, &pk);
+        let shared = self.shared(&pk);
         let nonce = Nonce::random(&mut self.rng);
         let packet = NodesRequest::new(
             &shared,

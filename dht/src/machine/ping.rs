@@ -28,7 +28,7 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) || !self.allowed(now, from) {
             return Ok(());
         }
-        let shared = self.shared(now, &p.sender_pk);
+        let shared = self.shared(&p.sender_pk);
         let payload = p.open(&shared)?;
         let nonce = Nonce::random(&mut self.rng);
         let response = PingResponse::new(
@@ -55,7 +55,7 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) {
             return Ok(());
         }
-        let shared = self.shared(now, &p.sender_pk);
+        let shared = self.shared(&p.sender_pk);
         let payload = p.open(&shared)?;
         if !self.pings.take(now, payload.ping_id, &p.sender_pk, &from) {
             self.stats.dropped_unsolicited += 1;
@@ -115,7 +115,7 @@ impl Dht {
             return;
         }
         let ping_id = self.pings.insert(&mut self.rng, now, pk, addr);
-        let shared = self.shared(now, &pk);
+        let shared = self.shared(&pk);
         let nonce = Nonce::random(&mut self.rng);
         let packet = PingRequest::new(
             &shared,

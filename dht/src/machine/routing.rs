@@ -54,7 +54,7 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) {
             return Ok(());
         }
-        let shared = self.shared(now, &p.sender_pk);
+        let shared = self.shared(&p.sender_pk);
         match p.open(&shared)? {
             DhtRequestPayload::DhtPk(data) => self.events.push_back(Event::DhtPkRequest {
                 sender: p.sender_pk,
@@ -123,7 +123,7 @@ impl Dht {
             let pick = (self.rng.next_u32() as usize) % relays.len();
             relays = relays.get(pick).copied().into_iter().collect();
         }
-        let shared = self.shared(now, &friend);
+        let shared = self.shared(&friend);
         let mut sent = 0;
         for addr in relays {
             let nonce = Nonce::random(&mut self.rng);

@@ -1,6 +1,7 @@
 //! The DHT's once-a-tick work (c-toxcore `do_dht`, checklist D8, D9):
 //! expiring requests, asking saved nodes, refreshing the close and search lists, pinging
-//! queued nodes, hole punching and re-bootstrapping.
+//! queued nodes, hole punching, re-bootstrapping and (c-toxcore's
+//! `do_friend_connections`, D13) LAN discovery.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ impl Dht {
     }
 
     /// Runs the periodic work that is due: liveness checks, nodes requests,
-    /// queued pings, hole punching, re-bootstrapping.
+    /// queued pings, hole punching, re-bootstrapping, LAN discovery.
     pub fn handle_timeout(&mut self, now: Instant) {
         if now < self.next_tick {
             return;
@@ -31,6 +32,7 @@ impl Dht {
         self.do_nat(now);
         self.do_to_ping(now);
         self.do_rebootstrap(now);
+        self.do_lan_discovery(now);
     }
 
     /// Asks the nodes heard of for the close list, and refreshes the close

@@ -1,0 +1,82 @@
+//! Fixtures and proptest strategies every layer's tests share: seeded key
+//! pairs with their shared keys, and generators of keys, nonces and
+//! addresses. Compiled only with the `testing` feature, which the layers
+//! enable for their dev-dependency on this crate.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::packed_node::canonical_ip;
+use crate::{IpPort, KeyPair, Nonce, PackedNode, PublicKey, SharedKey, TransportProtocol};
+
+/// Two peers and an outsider, from a fixed seed.
+#[derive(Debug)]
+pub struct Peers {
+    /// One peer.
+    pub alice: KeyPair,
+    /// The other.
+    pub bob: KeyPair,
+    /// Alice's key for Bob; Bob's key for Alice is the same value.
+    pub alice_bob: SharedKey,
+    /// Bob's key for Alice.
+    pub bob_alice: SharedKey,
+    /// Eve's key for Bob: must not open what Alice sealed for Bob.
+    pub eve_bob: SharedKey,
+}
+
+/// The shared [`Peers`].
+pub static PEERS: LazyLock<Peers> = LazyLock::new(|| {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x70c5);
+    let alice = KeyPair::generate(&mut rng);
+    let bob = KeyPair::generate(&mut rng);
+    let eve = KeyPair::generate(&mut rng);
+    Peers {
+        alice_bob: SharedKey::new(&bob.public, &alice.secret),
+        bob_alice: SharedKey::new(&alice.public, &bob.secret),
+        eve_bob: SharedKey::new(&bob.public, &eve.secret),
+        alice,
+        bob,
+    }
+});
+
+/// Any public key.
+pub fn arb_pk() -> impl Strategy<Value = PublicKey> {
+    any::<[u8; 32]>().prop_map(PublicKey::new)
+}
+
+/// Any nonce.
+pub fn arb_nonce() -> impl Strategy<Value = Nonce> {
+    any::<[u8; 24]>().prop_map(Nonce::new)
+}
+
+/// Any IPv4 or IPv6 socket address. IPv4-mapped IPv6 addresses come out as
+/// the IPv4 address they stand for, because that is what the address types
+/// store.
+pub fn arb_addr() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>())
+            .prop_map(|(ip, port)| SocketAddr::new(Ipv4Addr::from(ip).into(), port)),
+        (any::<[u8; 16]>(), any::<u16>()).prop_map(|(ip, port)| {
+            SocketAddr::new(canonical_ip(IpAddr::V6(Ipv6Addr::from(ip))), port)
+        }),
+    ]
+}
+
+/// A UDP node as c-toxcore puts them in nodes responses.
+pub fn arb_udp_node() -> impl Strategy<Value = PackedNode> {
+    (arb_addr(), arb_pk()).prop_map(|(addr, pk)| PackedNode::udp(addr, pk))
+}
+
+/// A UDP onion address.
+pub fn arb_udp_ip_port() -> impl Strategy<Value = IpPort> {
+    arb_addr().prop_map(|addr| IpPort::new(TransportProtocol::Udp, addr))
+}
+
+/// Arbitrary bytes, for "never panics" properties.
+pub fn garbage(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max)
+}
