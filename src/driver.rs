@@ -1,5 +1,6 @@
-//! The tokio driver of the DHT: sockets and timers around the sans-IO
-//! [`Dht`] state machine.
+//! The tokio driver: sockets and timers around the sans-IO [`Stack`] (the
+//! DHT, the onion server every node runs and, in a client, the onion
+//! client).
 //!
 //! Shaped like quinn's `ConnectionDriver`: one task owns the UDP socket(s)
 //! and the state machine, and loops over three inputs, a received datagram,
@@ -8,8 +9,8 @@
 //! learned to a broadcast channel. No lock guards the machine: only the task
 //! touches it, and handles talk to it by message.
 //!
-//! Only datagrams whose first byte is a DHT packet id reach the DHT; the
-//! rest (onion, net_crypto, …) are counted as unhandled until those layers
+//! The stack dispatches datagrams by their first byte; the ids no layer
+//! takes yet (net_crypto, …) are counted as unhandled until those layers
 //! land. Socket errors are counted and logged at debug level, never fatal:
 //! a public node sees ICMP errors and junk all day, and must not let a peer
 //! flood its log or stop it.
@@ -28,9 +29,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
-use toxide_core::{KeyPair, PackedNode, PublicKey};
-use toxide_dht::packet::PACKET_IDS;
-use toxide_dht::{Config, Dht, Event, Stats, Transmit};
+use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
+use toxide_dht::{Config, Dht, Stats, Transmit};
+use toxide_onion::client::{ClientStats, FriendError};
+use toxide_onion::{
+    ClientConfig, OnionClient, OnionServer, ServerConfig, ServerStats, Stack, StackEvent,
+};
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
 /// any Tox layer sends is longer.
@@ -56,6 +60,12 @@ pub struct DriverConfig {
     pub dual_stack: bool,
     /// The state machine's configuration.
     pub dht: Config,
+    /// Serve the onion (relay hops and announce store) with this
+    /// configuration; `None` leaves onion requests unhandled.
+    pub onion: Option<ServerConfig>,
+    /// Run an onion client (announce ourselves, find friends) for this
+    /// identity; `None` on a bootstrap node.
+    pub client: Option<ClientIdentity>,
     /// The DHT key pair; `None` generates one from the seed (a client's
     /// fresh key per start).
     pub keys: Option<KeyPair>,
@@ -72,10 +82,21 @@ impl DriverConfig {
             bind: bind.into_iter().collect(),
             dual_stack: false,
             dht: Config::default(),
+            onion: None,
+            client: None,
             keys: None,
             seed: None,
         }
     }
+}
+
+/// Who a client is: its long-term key pair and nospam (its Tox ID).
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    /// The long-term ("real") key pair.
+    pub keys: KeyPair,
+    /// The nospam of our Tox ID.
+    pub nospam: NoSpam,
 }
 
 /// Why a driver could not start.
@@ -104,6 +125,10 @@ pub struct DriverClosed;
 pub struct DriverStats {
     /// What the DHT counted.
     pub dht: Stats,
+    /// What the onion server counted (zeros when it is not running).
+    pub onion: ServerStats,
+    /// What the onion client counted (zeros when it is not running).
+    pub client: ClientStats,
     /// Datagrams read from the sockets.
     pub datagrams_received: u64,
     /// Their bytes.
@@ -112,7 +137,8 @@ pub struct DriverStats {
     pub datagrams_sent: u64,
     /// Their bytes.
     pub bytes_sent: u64,
-    /// Datagrams no layer of this driver handles yet (not a DHT packet id).
+    /// Datagrams no layer of this driver handles (not a DHT id, and not an
+    /// onion id while the onion server runs).
     pub unhandled: u64,
     /// Failed receives.
     pub recv_errors: u64,
@@ -120,13 +146,24 @@ pub struct DriverStats {
     pub send_errors: u64,
 }
 
+/// Work a handle asks of the driver task: run against the stack at the
+/// task's current time. One closure type keeps every handle method a
+/// two-liner and lets higher layers add methods without new plumbing.
+type StackCall = Box<dyn FnOnce(&mut Stack, std::time::Instant, &DriverStats) + Send>;
+
 /// What a handle asks of the driver task.
-#[derive(Debug)]
 enum Command {
-    Bootstrap(PackedNode),
-    Stats(oneshot::Sender<DriverStats>),
-    CloseNodes(oneshot::Sender<Vec<PackedNode>>),
+    Call(StackCall),
     Shutdown(oneshot::Sender<()>),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Call(_) => f.write_str("Call"),
+            Self::Shutdown(_) => f.write_str("Shutdown"),
+        }
+    }
 }
 
 /// A cloneable way to talk to a running [`DhtDriver`]. The driver stops
@@ -134,8 +171,9 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct DhtHandle {
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<StackEvent>,
     public_key: PublicKey,
+    tox_id: Option<ToxId>,
     local_addrs: Arc<[SocketAddr]>,
 }
 
@@ -143,6 +181,12 @@ impl DhtHandle {
     /// The node's DHT public key.
     pub fn public_key(&self) -> PublicKey {
         self.public_key
+    }
+
+    /// The client's Tox ID (`None` on a bootstrap node). The nospam part
+    /// is the one the driver started with.
+    pub fn tox_id(&self) -> Option<ToxId> {
+        self.tox_id
     }
 
     /// The first bound address (with the real port when 0 was asked for).
@@ -161,26 +205,102 @@ impl DhtHandle {
 
     /// Events from now on. A subscriber that falls more than 1024 events
     /// behind loses the oldest (and is told so by the receiver).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<StackEvent> {
         self.events.subscribe()
     }
 
-    /// Starts joining the network through `node` ([`Dht::bootstrap`]).
+    /// Starts joining the network through `node` ([`Dht::bootstrap`]); a
+    /// client also builds its first onion paths through it.
     pub async fn bootstrap(&self, node: PackedNode) -> Result<(), DriverClosed> {
-        self.commands
-            .send(Command::Bootstrap(node))
-            .await
-            .map_err(|_| DriverClosed)
+        self.call(move |stack, now, _| {
+            stack.dht.bootstrap(now, node);
+            if let Some(client) = &mut stack.client {
+                client.add_bootstrap_node(node);
+            }
+        })
+        .await
     }
 
     /// The counters so far.
     pub async fn stats(&self) -> Result<DriverStats, DriverClosed> {
-        self.ask(Command::Stats).await
+        self.call(|stack, _, io| DriverStats {
+            dht: stack.dht.stats().clone(),
+            onion: stack
+                .server
+                .as_ref()
+                .map(|o| o.stats().clone())
+                .unwrap_or_default(),
+            client: stack
+                .client
+                .as_ref()
+                .map(|c| c.stats().clone())
+                .unwrap_or_default(),
+            ..io.clone()
+        })
+        .await
     }
 
     /// The good nodes of the close list (for status output and tests).
     pub async fn close_nodes(&self) -> Result<Vec<PackedNode>, DriverClosed> {
-        self.ask(Command::CloseNodes).await
+        self.call(|stack, now, _| {
+            stack
+                .dht
+                .close_list()
+                .iter()
+                .filter_map(|c| c.best_good(now))
+                .collect()
+        })
+        .await
+    }
+
+    /// Sends a friend request to the owner of `id` (resent until they
+    /// accept); fails on a bootstrap node or a bad message.
+    pub async fn send_friend_request(
+        &self,
+        id: ToxId,
+        message: Vec<u8>,
+    ) -> Result<Result<(), FriendError>, DriverClosed> {
+        self.call(move |stack, now, _| match &mut stack.client {
+            Some(client) => client.send_friend_request(now, &id, &message),
+            None => Err(FriendError::NotFound),
+        })
+        .await
+    }
+
+    /// Adds a friend without a request (accepting theirs): the onion
+    /// client searches for them and tells them our DHT key.
+    pub async fn add_friend(
+        &self,
+        real_pk: PublicKey,
+    ) -> Result<Result<(), FriendError>, DriverClosed> {
+        self.call(move |stack, _, _| match &mut stack.client {
+            Some(client) => client.add_friend(real_pk),
+            None => Err(FriendError::NotFound),
+        })
+        .await
+    }
+
+    /// Whether the client is announced in the onion.
+    pub async fn is_onion_connected(&self) -> Result<bool, DriverClosed> {
+        self.call(|stack, _, _| stack.client.as_ref().is_some_and(OnionClient::is_connected))
+            .await
+    }
+
+    /// Runs `f` on the stack inside the driver task and returns its result:
+    /// the general form of the methods above.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Stack, std::time::Instant, &DriverStats) -> T + Send + 'static,
+    ) -> Result<T, DriverClosed> {
+        let (tx, rx) = oneshot::channel();
+        let call: StackCall = Box::new(move |stack, now, io| {
+            let _ = tx.send(f(stack, now, io));
+        });
+        self.commands
+            .send(Command::Call(call))
+            .await
+            .map_err(|_| DriverClosed)?;
+        rx.await.map_err(|_| DriverClosed)
     }
 
     /// Stops the driver and waits until its sockets are closed. Calling it
@@ -225,12 +345,12 @@ impl Bound {
     }
 }
 
-/// The task that runs a [`Dht`] on real sockets. Create it with
+/// The task that runs a [`Stack`] on real sockets. Create it with
 /// [`DhtDriver::bind`] and run it with [`DhtDriver::run`], or do both with
 /// [`DhtDriver::spawn`].
 #[derive(Debug)]
 pub struct DhtDriver {
-    dht: Dht,
+    stack: Stack,
     sockets: Vec<Bound>,
     commands: mpsc::Receiver<Command>,
     handle: DhtHandle,
@@ -258,7 +378,8 @@ impl DhtDriver {
         let mut sockets = Vec::with_capacity(config.bind.len());
         for &addr in &config.bind {
             let bind_error = |source| DriverError::Bind { addr, source };
-            let socket = bind_socket(addr, config.dual_stack).map_err(bind_error)?;
+            let socket = bind_socket(addr, config.dual_stack, config.dht.lan_discovery)
+                .map_err(bind_error)?;
             let local = socket.local_addr().map_err(bind_error)?;
             sockets.push(Bound {
                 socket,
@@ -271,20 +392,51 @@ impl DhtDriver {
             rand::rng().fill_bytes(&mut seed);
             seed
         });
-        let dht = match config.keys {
-            Some(keys) => Dht::with_keys(config.dht, now(), seed, keys),
-            None => Dht::new(config.dht, now(), seed),
+        let keys = config
+            .keys
+            .unwrap_or_else(|| KeyPair::generate(&mut rand::rng()));
+        let layer_seed = || {
+            let mut seed = [0u8; 32];
+            rand::rng().fill_bytes(&mut seed);
+            seed
         };
+        let server = config
+            .onion
+            .map(|onion| OnionServer::new(onion, keys.clone(), now(), layer_seed()));
+        let tox_id = config
+            .client
+            .as_ref()
+            .map(|c| ToxId::new(c.keys.public, c.nospam));
+        let client = config.client.map(|identity| {
+            // UNIX seconds: a restarted client's DHT-PK announcements must
+            // still look new to friends (see `ClientConfig`).
+            let no_replay_base = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            OnionClient::new(
+                ClientConfig { no_replay_base },
+                identity.keys,
+                identity.nospam,
+                keys.clone(),
+                now(),
+                layer_seed(),
+            )
+        });
+        let mut dht = Dht::with_keys(config.dht, now(), seed, keys);
+        // LAN discovery also announces on our own ports (port 0 is only
+        // resolved by binding).
+        dht.set_local_ports(sockets.iter().map(|b| b.local.port()));
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let handle = DhtHandle {
             commands: commands_tx,
             events,
             public_key: dht.public_key(),
+            tox_id,
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
         Ok(Self {
-            dht,
+            stack: Stack::new(dht, server, client),
             sockets,
             commands,
             handle,
@@ -310,7 +462,7 @@ impl DhtDriver {
     /// Runs until [`DhtHandle::shutdown`] or until every handle is dropped.
     pub async fn run(self) {
         let Self {
-            mut dht,
+            mut stack,
             sockets,
             mut commands,
             handle,
@@ -329,8 +481,8 @@ impl DhtDriver {
             counters: &mut counters,
         };
         let shutdown_ack = loop {
-            io.flush(&mut dht, &events).await;
-            let deadline = dht.poll_timeout().map(TokioInstant::from_std);
+            io.flush(&mut stack, &events).await;
+            let deadline = stack.poll_timeout().map(TokioInstant::from_std);
             let first = next_socket;
             let step = tokio::select! {
                 (index, received) = recv_any(io.sockets, first, &mut buf) => Step::Received(index, received),
@@ -340,38 +492,18 @@ impl DhtDriver {
             match step {
                 Step::Received(index, Ok((len, from))) => {
                     next_socket = index.wrapping_add(1) % io.sockets.len().max(1);
-                    io.received(&mut dht, index, buf.get(..len).unwrap_or_default(), from);
+                    let bytes = buf.get(..len).unwrap_or_default();
+                    io.received(&mut stack, index, bytes, from);
                 }
                 Step::Received(index, Err(error)) => {
                     next_socket = index.wrapping_add(1) % io.sockets.len().max(1);
                     io.counters.recv_errors += 1;
                     tracing::debug!(%error, socket = index, "UDP receive failed");
                 }
-                Step::Timeout => dht.handle_timeout(now()),
+                Step::Timeout => stack.handle_timeout(now()),
                 Step::Command(None) => break None,
                 Step::Command(Some(command)) => match command {
-                    Command::Bootstrap(node) => {
-                        dht.bootstrap(
-                            now(),
-                            PackedNode::new(node.protocol, node.addr, node.public_key),
-                        );
-                    }
-                    Command::Stats(reply) => {
-                        let stats = DriverStats {
-                            dht: dht.stats().clone(),
-                            ..io.counters.clone()
-                        };
-                        let _ = reply.send(stats);
-                    }
-                    Command::CloseNodes(reply) => {
-                        let at = now();
-                        let nodes = dht
-                            .close_list()
-                            .iter()
-                            .filter_map(|c| c.best_good(at))
-                            .collect();
-                        let _ = reply.send(nodes);
-                    }
+                    Command::Call(call) => call(&mut stack, now(), io.counters),
                     Command::Shutdown(ack) => break Some(ack),
                 },
             }
@@ -399,7 +531,7 @@ struct Io<'a> {
 }
 
 impl Io<'_> {
-    fn received(&mut self, dht: &mut Dht, index: usize, bytes: &[u8], from: SocketAddr) {
+    fn received(&mut self, stack: &mut Stack, index: usize, bytes: &[u8], from: SocketAddr) {
         self.counters.datagrams_received += 1;
         self.counters.bytes_received += bytes.len() as u64;
         // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the DHT
@@ -409,21 +541,18 @@ impl Io<'_> {
             self.arrived_on.clear();
         }
         self.arrived_on.insert(from, index);
-        match bytes.first() {
-            Some(id) if PACKET_IDS.contains(id) => dht.handle_datagram(now(), from, bytes),
-            _ => {
-                self.counters.unhandled += 1;
-                tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");
-            }
+        if !stack.handle_datagram(now(), from, bytes) {
+            self.counters.unhandled += 1;
+            tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");
         }
     }
 
-    /// Sends everything the DHT queued and publishes its events.
-    async fn flush(&mut self, dht: &mut Dht, events: &broadcast::Sender<Event>) {
-        while let Some(transmit) = dht.poll_transmit() {
+    /// Sends everything the layers queued and publishes their events.
+    async fn flush(&mut self, stack: &mut Stack, events: &broadcast::Sender<StackEvent>) {
+        while let Some(transmit) = stack.poll_transmit() {
             self.send(transmit).await;
         }
-        while let Some(event) = dht.poll_event() {
+        while let Some(event) = stack.poll_event() {
             // No subscriber is fine: nobody asked.
             let _ = events.send(event);
         }
@@ -435,6 +564,13 @@ impl Io<'_> {
             payload,
         } = transmit;
         let Some((socket, target)) = self.route(destination) else {
+            if is_lan_discovery_broadcast(destination.ip()) {
+                // LAN discovery goes to both families' broadcast addresses;
+                // without a socket of one family that one is skipped, as
+                // c-toxcore sends to ff02::1 only from an IPv6 socket.
+                tracing::trace!(%destination, "no socket of this family for the LAN broadcast");
+                return;
+            }
             self.counters.send_errors += 1;
             tracing::debug!(%destination, "no bound socket reaches this address family");
             return;
@@ -467,14 +603,30 @@ impl Io<'_> {
     }
 }
 
+/// Whether `ip` is one of the LAN discovery broadcast destinations.
+fn is_lan_discovery_broadcast(ip: IpAddr) -> bool {
+    toxide_dht::lan::LAN_DISCOVERY_DESTINATIONS.contains(&ip)
+}
+
 /// Binds one socket. IPv6 goes through socket2 because IPV6_V6ONLY must be
 /// set before `bind`, which std and tokio cannot do.
-fn bind_socket(addr: SocketAddr, dual_stack: bool) -> io::Result<UdpSocket> {
+///
+/// With `broadcast` (LAN discovery on), sockets that carry IPv4 may send
+/// to 255.255.255.255 (SO_BROADCAST; without it the kernel refuses with
+/// EACCES, also for `::ffff:255.255.255.255` on a dual-stack socket).
+/// IPv6 multicast to `ff02::1` needs no option: Linux sends it, unscoped,
+/// out of the interface its `ff00::/8` route names.
+fn bind_socket(addr: SocketAddr, dual_stack: bool, broadcast: bool) -> io::Result<UdpSocket> {
     let socket = match addr {
-        SocketAddr::V4(_) => std::net::UdpSocket::bind(addr)?,
+        SocketAddr::V4(_) => {
+            let socket = std::net::UdpSocket::bind(addr)?;
+            socket.set_broadcast(broadcast)?;
+            socket
+        }
         SocketAddr::V6(_) => {
             let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
             socket.set_only_v6(!dual_stack)?;
+            socket.set_broadcast(broadcast && dual_stack)?;
             socket.bind(&addr.into())?;
             socket.into()
         }
@@ -524,18 +676,40 @@ mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
+    /// Only the option is checked: LAN broadcasts are sent only inside
+    /// network namespaces (node/tests/lan_netns.rs), never from here.
+    #[tokio::test]
+    async fn lan_discovery_lets_ipv4_sockets_broadcast() {
+        let broadcasts = |socket: &UdpSocket| socket2::SockRef::from(socket).broadcast().unwrap();
+        let v4 = (Ipv4Addr::LOCALHOST, 0).into();
+        assert!(broadcasts(&bind_socket(v4, false, true).unwrap()));
+        assert!(!broadcasts(&bind_socket(v4, false, false).unwrap()));
+        let v6 = (Ipv6Addr::UNSPECIFIED, 0).into();
+        let (Ok(dual), Ok(only)) = (bind_socket(v6, true, true), bind_socket(v6, false, true))
+        else {
+            return; // no IPv6 on this machine
+        };
+        assert!(broadcasts(&dual), "a dual-stack socket carries IPv4");
+        assert!(!broadcasts(&only));
+        assert!(is_lan_discovery_broadcast(
+            "255.255.255.255".parse().unwrap()
+        ));
+        assert!(is_lan_discovery_broadcast("ff02::1".parse().unwrap()));
+        assert!(!is_lan_discovery_broadcast("10.0.0.255".parse().unwrap()));
+    }
+
     #[tokio::test]
     async fn targets_follow_the_socket_family() {
         let v4: SocketAddr = (Ipv4Addr::LOCALHOST, 7).into();
         let v6: SocketAddr = (Ipv6Addr::LOCALHOST, 7).into();
         let sock4 = Bound {
-            socket: bind_socket((Ipv4Addr::LOCALHOST, 0).into(), false).unwrap(),
+            socket: bind_socket((Ipv4Addr::LOCALHOST, 0).into(), false, false).unwrap(),
             local: (Ipv4Addr::LOCALHOST, 1).into(),
             dual_stack: false,
         };
         assert_eq!(sock4.target(v4), Some(v4));
         assert_eq!(sock4.target(v6), None);
-        let Ok(socket) = bind_socket((Ipv6Addr::UNSPECIFIED, 0).into(), true) else {
+        let Ok(socket) = bind_socket((Ipv6Addr::UNSPECIFIED, 0).into(), true, false) else {
             return; // no IPv6 on this machine
         };
         let sock6 = Bound {

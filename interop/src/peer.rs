@@ -294,6 +294,31 @@ impl CPeer {
         )
     }
 
+    /// Waits for a friend request: the sender's key and the message.
+    pub fn wait_friend_request(&mut self, timeout: Duration) -> Result<(PublicKey, String)> {
+        match self.wait_event(|e| matches!(e, Event::FriendRequest { .. }), timeout)? {
+            Event::FriendRequest {
+                public_key,
+                message,
+            } => Ok((public_key, message)),
+            other => Err(Error::Protocol {
+                process: self.label().to_owned(),
+                line: format!("{other:?}"),
+            }),
+        }
+    }
+
+    /// Waits for a message: the friend number and the text.
+    pub fn wait_message(&mut self, timeout: Duration) -> Result<(u32, String)> {
+        match self.wait_event(|e| matches!(e, Event::Message { .. }), timeout)? {
+            Event::Message { friend, text } => Ok((friend, text)),
+            other => Err(Error::Protocol {
+                process: self.label().to_owned(),
+                line: format!("{other:?}"),
+            }),
+        }
+    }
+
     /// Asks `tox_peer` to exit cleanly (`tox_kill`) and waits for its answer.
     pub fn quit(mut self) -> Result<()> {
         self.send_command("quit").map(drop)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use toxide_interop::{Bootstrapd, BootstrapdOptions, CPeer, Connection, Error, Event, PeerOptions};
+use toxide_interop::{Bootstrapd, BootstrapdOptions, CPeer, Connection, Event, PeerOptions};
 
 /// c-toxcore needs ~10 s from start to a friend connection on loopback.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,16 +37,7 @@ fn friends(
     a.bootstrap_to(node)?;
     b.bootstrap_to(node)?;
     let a_friend_b = a.add_friend(b.tox_id(), "hi")?;
-    let request = b.wait_event(
-        |e| matches!(e, Event::FriendRequest { .. }),
-        CONNECT_TIMEOUT,
-    )?;
-    let Event::FriendRequest { public_key, .. } = request else {
-        return Err(Error::Protocol {
-            process: b.label().to_owned(),
-            line: format!("{request:?}"),
-        });
-    };
+    let (public_key, _) = b.wait_friend_request(CONNECT_TIMEOUT)?;
     let b_friend_a = b.add_friend_norequest(&public_key)?;
     a.wait_friend_online(a_friend_b, CONNECT_TIMEOUT)?;
     b.wait_friend_online(b_friend_a, CONNECT_TIMEOUT)?;
@@ -65,19 +56,9 @@ fn two_ctoxcore_peers_befriend_message_and_transfer_a_file() {
     // A asks; B sees the request text exactly and accepts.
     let request_text = "toxide interop: hello, B \\ ünïcode\nsecond line";
     let a_friend_b = a.add_friend(b.tox_id(), request_text).unwrap();
-    let request = b
-        .wait_event(
-            |e| matches!(e, Event::FriendRequest { .. }),
-            CONNECT_TIMEOUT,
-        )
+    let (public_key, message) = b
+        .wait_friend_request(CONNECT_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}\n{}", node.context()));
-    let Event::FriendRequest {
-        public_key,
-        message,
-    } = request
-    else {
-        unreachable!()
-    };
     assert_eq!(&public_key, a.public_key());
     assert_eq!(message, request_text);
     let b_friend_a = b.add_friend_norequest(&public_key).unwrap();
@@ -90,16 +71,8 @@ fn two_ctoxcore_peers_befriend_message_and_transfer_a_file() {
     // A message arrives exactly.
     let text = "the quick brown fox \t jumps over the lazy dog ✓";
     let id = a.send_message(a_friend_b, text).unwrap();
-    let received = b
-        .wait_event(|e| matches!(e, Event::Message { .. }), MESSAGE_TIMEOUT)
-        .unwrap();
-    assert_eq!(
-        received,
-        Event::Message {
-            friend: b_friend_a,
-            text: text.to_owned()
-        }
-    );
+    let received = b.wait_message(MESSAGE_TIMEOUT).unwrap();
+    assert_eq!(received, (b_friend_a, text.to_owned()));
     a.wait_event(
         |e| {
             *e == Event::Receipt {

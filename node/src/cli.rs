@@ -40,7 +40,9 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT")]
     pub motd: Option<String>,
 
-    /// Answer LAN discovery packets from LAN addresses (none are sent).
+    /// LAN discovery: announce this node to the local network every 10 s
+    /// (limited broadcast and ff02::1, c-toxcore's ports) and answer such
+    /// announcements from LAN addresses. Off unless given.
     #[arg(long)]
     pub lan_discovery: bool,
 
@@ -48,6 +50,13 @@ pub struct Cli {
     /// serves both families.
     #[arg(long)]
     pub dual_stack: bool,
+
+    /// Requests answered per second per source address (pings, nodes
+    /// requests, bootstrap info, routed DHT requests), with bursts of twice
+    /// that; 0 turns the limit off (for benchmarks on a trusted network,
+    /// never on a public node). [default: 50]
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
 
     /// Log filter for stderr: error, warn, info, debug, trace, or a
     /// tracing directive such as `toxide=debug`. [default: RUST_LOG, else
@@ -81,12 +90,15 @@ mod tests {
             "BB",
             "host:6",
             "--lan-discovery",
+            "--rate-limit",
+            "0",
         ])
         .unwrap();
         assert_eq!(cli.udp_address.len(), 2);
         assert_eq!(cli.bootstrap_node, ["AA", "1.2.3.4:5", "BB", "host:6"]);
         assert!(cli.lan_discovery);
         assert!(!cli.dual_stack);
+        assert_eq!(cli.rate_limit, Some(0));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! motd = "toxide-node"
 //! lan-discovery = false
 //! dual-stack = false
+//! rate-limit = 50        # requests/s per source address; 0 = off
 //! log-level = "info"
 //!
 //! [[bootstrap-nodes]]
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toxide_core::{PackedNode, PublicKey};
+use toxide_dht::RateLimit;
 use toxide_dht::packet::MAX_MOTD_SIZE;
 
 use crate::cli::Cli;
@@ -36,6 +38,9 @@ pub const DEFAULT_PORT: u16 = 33445;
 pub const DEFAULT_MOTD: &str = "toxide-node";
 /// The log filter unless configured (and RUST_LOG is unset).
 pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Requests per second answered per source address unless configured:
+/// the DHT's own default ([`RateLimit::default`]).
+pub const DEFAULT_RATE_LIMIT: u32 = 50;
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +130,8 @@ pub struct FileConfig {
     pub lan_discovery: Option<bool>,
     /// `dual-stack`.
     pub dual_stack: Option<bool>,
+    /// `rate-limit`.
+    pub rate_limit: Option<u32>,
     /// `log-level`.
     pub log_level: Option<String>,
     /// Keys this version does not know.
@@ -182,6 +189,8 @@ pub struct Settings {
     pub lan_discovery: bool,
     /// IPv6 sockets carry IPv4 too.
     pub dual_stack: bool,
+    /// Requests answered per second per source address; 0 is no limit.
+    pub rate_limit: u32,
     /// The log filter given, if any.
     pub log_level: Option<String>,
     /// Things worth telling the operator that do not stop the node
@@ -287,8 +296,26 @@ impl Settings {
             motd,
             lan_discovery: cli.lan_discovery || file.lan_discovery.unwrap_or(false),
             dual_stack: cli.dual_stack || file.dual_stack.unwrap_or(false),
+            rate_limit: cli
+                .rate_limit
+                .or(file.rate_limit)
+                .unwrap_or(DEFAULT_RATE_LIMIT),
             log_level: cli.log_level.clone().or(file.log_level),
             warnings,
+        })
+    }
+
+    /// The DHT's per-source budget: [`Settings::rate_limit`] requests per
+    /// second with bursts of twice that (the DHT default's proportion),
+    /// `None` when it is 0.
+    pub fn dht_rate_limit(&self) -> Option<RateLimit> {
+        (self.rate_limit > 0).then(|| {
+            let per_second = f64::from(self.rate_limit);
+            RateLimit {
+                per_second,
+                burst: 2.0 * per_second,
+                ..RateLimit::default()
+            }
         })
     }
 }
@@ -346,6 +373,35 @@ mod tests {
         assert_eq!(s.motd, DEFAULT_MOTD);
         assert!(!s.lan_discovery && !s.dual_stack);
         assert!(s.bootstrap_nodes.is_empty() && s.keys_file.is_none() && s.warnings.is_empty());
+        assert_eq!(s.rate_limit, DEFAULT_RATE_LIMIT);
+        assert_eq!(s.dht_rate_limit(), Some(RateLimit::default()));
+    }
+
+    #[test]
+    fn rate_limit_from_file_and_flag() {
+        let file = parse("rate-limit = 200\n").unwrap();
+        let s = Settings::resolve(&Cli::default(), Some(file.clone())).unwrap();
+        assert_eq!(s.rate_limit, 200);
+        let limit = s.dht_rate_limit().unwrap();
+        assert_eq!((limit.per_second, limit.burst), (200.0, 400.0));
+        assert_eq!(limit.max_sources, RateLimit::default().max_sources);
+
+        let off = Cli {
+            rate_limit: Some(0),
+            ..Cli::default()
+        };
+        let s = Settings::resolve(&off, Some(file)).unwrap();
+        assert_eq!(s.rate_limit, 0);
+        assert_eq!(s.dht_rate_limit(), None);
+
+        assert!(matches!(
+            parse("rate-limit = -1"),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            parse("rate-limit = \"fast\""),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 
     #[test]

@@ -20,7 +20,6 @@ use std::io::{self, Write};
 
 use toxide::driver::{DhtDriver, DhtHandle, DriverConfig, DriverError};
 use toxide_core::KeyPair;
-use toxide_dht::RateLimit;
 use toxide_dht::packet::BootstrapInfoResponse;
 use tracing_subscriber::EnvFilter;
 
@@ -73,14 +72,15 @@ pub enum NodeError {
 }
 
 /// The DHT configuration of a bootstrap node: bootstrap info answered,
-/// requests rate-limited per source, LAN discovery as configured, no hole
-/// punching (a bootstrap node has no friends to punch towards).
+/// requests rate-limited per source (unless `rate-limit` is 0), LAN
+/// discovery as configured, no hole punching (a bootstrap node has no
+/// friends to punch towards).
 pub fn dht_config(settings: &Settings) -> toxide_dht::Config {
     let info = BootstrapInfoResponse::from_text(BOOTSTRAP_INFO_VERSION, &settings.motd);
     toxide_dht::Config {
         lan_discovery: settings.lan_discovery,
         bootstrap_info: Some((info.version(), info.motd().to_vec())),
-        rate_limit: Some(RateLimit::default()),
+        rate_limit: settings.dht_rate_limit(),
         hole_punching: false,
     }
 }
@@ -91,6 +91,12 @@ pub fn driver_config(settings: &Settings, keys: KeyPair) -> DriverConfig {
         bind: settings.udp_addresses.clone(),
         dual_stack: settings.dual_stack,
         dht: dht_config(settings),
+        // Every node serves the onion: c-toxcore clients build their paths
+        // and announce through whatever nodes their DHT knows.
+        onion: Some(toxide_onion::ServerConfig {
+            rate_limit: settings.dht_rate_limit(),
+        }),
+        client: None,
         keys: Some(keys),
         seed: None,
     }

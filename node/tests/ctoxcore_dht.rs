@@ -24,49 +24,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::RawClient;
+use common::inprocess::{loopback, runtime, start_node, start_node_at};
 use tokio::runtime::Runtime;
 use toxide::driver::{DhtDriver, DhtHandle, DriverConfig};
 use toxide_core::{KeyPair, PackedNode, PublicKey};
 use toxide_interop::{Bootstrapd, CPeer, PeerOptions, fresh_udp_port};
-use toxide_node::cli::Cli;
-use toxide_node::config::Settings;
 
 /// c-toxcore's DHT needs a few seconds on loopback; the brief allows ~20 s.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(25);
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// toxide-node as the binary configures it, on a fresh loopback port.
-fn start_node(rt: &Runtime, bootstrap: Vec<PackedNode>) -> DhtHandle {
-    start_node_at(rt, 0, KeyPair::generate(&mut rand::rng()), bootstrap)
-}
-
-/// toxide-node as the binary configures it, on 127.0.0.1:`port` (0 picks
-/// one) with the DHT key pair `keys`.
-fn start_node_at(rt: &Runtime, port: u16, keys: KeyPair, bootstrap: Vec<PackedNode>) -> DhtHandle {
-    let cli = Cli {
-        udp_address: vec![loopback(port)],
-        ..Cli::default()
-    };
-    let mut settings = Settings::resolve(&cli, None).unwrap();
-    settings.bootstrap_nodes = bootstrap;
-    let config = toxide_node::driver_config(&settings, keys);
-    let handle = rt.block_on(DhtDriver::spawn(config)).unwrap();
-    for node in &settings.bootstrap_nodes {
-        rt.block_on(handle.bootstrap(*node)).unwrap();
-    }
-    handle
-}
 
 fn peer(label: &str) -> CPeer {
     CPeer::spawn(PeerOptions {

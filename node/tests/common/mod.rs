@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test binary uses part of it
 
+pub(crate) mod inprocess;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,98 @@
+//! A client's onion path: three relays and the keys that wrap a request for
+//! them (c-toxcore `create_onion_path`, `create_onion_packet`).
+//!
+//! Hop A's layer is sealed with our DHT key (A sees our address anyway);
+//! B's and C's with fresh random keys, so B and C cannot link the packet to
+//! us. All three layers share one nonce, as c-toxcore's do.
+
+use std::net::SocketAddr;
+
+use toxide_core::{
+    CryptoRng, Encode, IpPort, KeyPair, Nonce, PackedNode, PublicKey, SharedKey, TransportProtocol,
+};
+
+use crate::constants::ONION_MAX_DATA_SIZE;
+use crate::packet::{HopPayload, NextLayer, NoReturn, OnionRequest0};
+
+/// Three relays and the key material to wrap requests for them.
+#[derive(Debug, Clone)]
+pub struct OnionPath {
+    nodes: [PackedNode; 3],
+    public_keys: [PublicKey; 3],
+    shared: [SharedKey; 3],
+}
+
+/// The payload does not fit a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("onion payload of {len} bytes is outside 1..={ONION_MAX_DATA_SIZE}")]
+pub struct PayloadSizeError {
+    /// The size asked for.
+    pub len: usize,
+}
+
+impl OnionPath {
+    /// A path through `nodes` (A, B, C) for a client whose DHT key pair is
+    /// `dht`. Costs three Diffie-Hellmans; build once, use many times.
+    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, dht: &KeyPair, nodes: [PackedNode; 3]) -> Self {
+        let [a, b, c] = &nodes;
+        let temp_b = KeyPair::generate(rng);
+        let temp_c = KeyPair::generate(rng);
+        Self {
+            public_keys: [dht.public, temp_b.public, temp_c.public],
+            shared: [
+                SharedKey::new(&a.public_key, &dht.secret),
+                SharedKey::new(&b.public_key, &temp_b.secret),
+                SharedKey::new(&c.public_key, &temp_c.secret),
+            ],
+            nodes,
+        }
+    }
+
+    /// The relays, A first.
+    pub fn nodes(&self) -> &[PackedNode; 3] {
+        &self.nodes
+    }
+
+    /// Wraps `data` for `destination`: the packet to send to hop A, and
+    /// hop A's address.
+    pub fn wrap<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> Result<(SocketAddr, OnionRequest0), PayloadSizeError> {
+        if data.is_empty() || data.len() > ONION_MAX_DATA_SIZE {
+            return Err(PayloadSizeError { len: data.len() });
+        }
+        let nonce = Nonce::random(rng);
+        // Innermost first: C's layer names the destination and carries the
+        // data; B's and A's name the next hop and carry its sealed layer.
+        let [a, b, c] = &self.nodes;
+        let [pk_a, pk_b, pk_c] = self.public_keys;
+        let [shared_a, shared_b, shared_c] = &self.shared;
+        let mut layer = shared_c.encrypt(
+            &nonce,
+            &HopPayload {
+                destination: udp(destination),
+                data: data.to_vec(),
+            }
+            .to_bytes(),
+        );
+        for (next, next_pk, shared) in [(c, pk_c, shared_b), (b, pk_b, shared_a)] {
+            let hop = HopPayload {
+                destination: udp(next.addr),
+                data: NextLayer {
+                    temporary_pk: next_pk,
+                    sealed: layer,
+                }
+                .to_bytes(),
+            };
+            layer = shared.encrypt(&nonce, &hop.to_bytes());
+        }
+        Ok((a.addr, OnionRequest0::new(nonce, pk_a, layer, NoReturn)))
+    }
+}
+
+fn udp(addr: SocketAddr) -> IpPort {
+    IpPort::new(TransportProtocol::Udp, addr)
+}

@@ -1,0 +1,230 @@
+//! The relay every Tox node runs: peel one request layer on the way out,
+//! one return layer on the way back (c-toxcore `onion.c`).
+//!
+//! Outbound, a relay opens its box with the key the layer names, learns the
+//! next hop and seals the address the packet came from into a return layer
+//! under a symmetric key only it knows; the exit (hop C) forwards only
+//! announce and data requests. Inbound, it opens its own return layer and
+//! passes the rest on. Nothing is remembered per packet, which is what lets
+//! a relay serve any number of paths in constant memory.
+//!
+//! The return key is replaced every [`RETURN_KEY_REFRESH_SECS`] (2 h, as
+//! c-toxcore), with no overlap: a path built earlier stops carrying
+//! responses, so clients rebuild paths well before (they retire them after
+//! 20 minutes anyway).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use toxide_core::{
+    CryptoRng, Decode, DecodeError, Encode, IpPort, Nonce, SharedKey, SymmetricKey,
+    TransportProtocol,
+};
+
+use crate::constants::{ONION_MAX_PACKET_SIZE, RETURN_KEY_REFRESH_SECS};
+use crate::packet::{
+    HopPayload, NextLayer, OnionPacketError, OnionRequest, OnionRequest0, OnionRequest1,
+    OnionRequest2, OnionResponse1, OnionResponse2, OnionResponse3, OnionReturn1, OnionReturn2,
+    RequestLayer, ReturnError,
+};
+
+/// What an exit forwards to the destination: announce requests (0x83, and
+/// 0x87 as relays from 0.2.19 on do) and data requests (0x85). c-toxcore
+/// 0.2.2 added the filter so exits cannot be used to send arbitrary packets.
+pub const EXIT_ALLOWED: [u8; 3] = [0x83, 0x85, 0x87];
+/// What relays pass back towards a client: announce responses (0x84,
+/// 0x88) and data responses (0x86).
+pub const RESPONSE_ALLOWED: [u8; 3] = [0x84, 0x86, 0x88];
+
+/// Why a relay dropped a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelayError {
+    /// The request layer did not open or was malformed.
+    #[error(transparent)]
+    Layer(#[from] OnionPacketError),
+    /// A return layer did not open: not ours, or older than our key.
+    #[error(transparent)]
+    Return(#[from] ReturnError),
+    /// The next hop is a TCP address; only a TCP relay's own clients can be
+    /// reached that way, and this node runs no TCP relay.
+    #[error("next hop is a TCP address")]
+    TcpDestination,
+    /// The exit was asked to deliver something other than an announce or
+    /// data request.
+    #[error("exit refuses packet id {0:#04x}")]
+    ExitFilter(u8),
+    /// A response that is not an announce or data response.
+    #[error("relay refuses response id {0:#04x}")]
+    ResponseFilter(u8),
+    /// The packet to forward would exceed the onion's datagram size.
+    #[error("forwarded packet would be {0} bytes")]
+    TooLarge(usize),
+}
+
+/// A packet a relay decided to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The datagram.
+    pub payload: Vec<u8>,
+}
+
+/// A relay's secret state: the return-path key and its age.
+#[derive(Debug)]
+pub struct Relay {
+    return_key: SymmetricKey,
+    key_since: Instant,
+}
+
+impl Relay {
+    /// A relay with a fresh return key.
+    pub fn new<R: CryptoRng + ?Sized>(now: Instant, rng: &mut R) -> Self {
+        Self {
+            return_key: SymmetricKey::generate(rng),
+            key_since: now,
+        }
+    }
+
+    /// Replaces the return key once it is [`RETURN_KEY_REFRESH_SECS`] old.
+    pub fn refresh_key<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+        if now.saturating_duration_since(self.key_since)
+            >= Duration::from_secs(RETURN_KEY_REFRESH_SECS)
+        {
+            self.return_key = SymmetricKey::generate(rng);
+            self.key_since = now;
+        }
+    }
+
+    /// Hop A: forwards a client's 0x80 as 0x81 to B.
+    pub fn forward_request0<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        from: SocketAddr,
+        shared: &SharedKey,
+        packet: &OnionRequest0,
+    ) -> Result<Forward, RelayError> {
+        let hop = peel(shared, packet)?;
+        let next = NextLayer::from_bytes(&hop.data).map_err(OnionPacketError::Payload)?;
+        let ret = OnionReturn1::seal(&self.return_key, Nonce::random(rng), &udp(from), &[])
+            .ok_or(RelayError::TooLarge(0))?;
+        let out = OnionRequest1::new(packet.nonce, next.temporary_pk, next.sealed, ret);
+        forward(hop.destination, out.to_bytes())
+    }
+
+    /// Hop B: forwards 0x81 as 0x82 to C.
+    pub fn forward_request1<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        from: SocketAddr,
+        shared: &SharedKey,
+        packet: &OnionRequest1,
+    ) -> Result<Forward, RelayError> {
+        let hop = peel(shared, packet)?;
+        let next = NextLayer::from_bytes(&hop.data).map_err(OnionPacketError::Payload)?;
+        let ret = OnionReturn2::seal(
+            &self.return_key,
+            Nonce::random(rng),
+            &udp(from),
+            packet.onion_return.as_bytes(),
+        )
+        .ok_or(RelayError::TooLarge(0))?;
+        let out = OnionRequest2::new(packet.nonce, next.temporary_pk, next.sealed, ret);
+        forward(hop.destination, out.to_bytes())
+    }
+
+    /// Hop C (the exit): delivers the request inside 0x82 to its
+    /// destination with our return layer appended.
+    pub fn forward_request2<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        from: SocketAddr,
+        shared: &SharedKey,
+        packet: &OnionRequest2,
+    ) -> Result<Forward, RelayError> {
+        let hop = peel(shared, packet)?;
+        let id = hop.data.first().copied().unwrap_or_default();
+        if !EXIT_ALLOWED.contains(&id) {
+            return Err(RelayError::ExitFilter(id));
+        }
+        let ret = crate::packet::OnionReturn3::seal(
+            &self.return_key,
+            Nonce::random(rng),
+            &udp(from),
+            packet.onion_return.as_bytes(),
+        )
+        .ok_or(RelayError::TooLarge(0))?;
+        let mut out = hop.data;
+        out.extend_from_slice(ret.as_bytes());
+        forward(hop.destination, out)
+    }
+
+    /// Hop C on the way back: 0x8c from the destination becomes 0x8d to B.
+    pub fn return_response3(&self, packet: &OnionResponse3) -> Result<Forward, RelayError> {
+        check_response(&packet.data)?;
+        let (to, inner) = packet.onion_return.open(&self.return_key)?;
+        let ret = OnionReturn2::decode(&mut toxide_core::Reader::new(&inner))
+            .map_err(ReturnError::from)?;
+        forward(to, OnionResponse2::new(ret, packet.data.clone()).to_bytes())
+    }
+
+    /// Hop B on the way back: 0x8d becomes 0x8e to A.
+    pub fn return_response2(&self, packet: &OnionResponse2) -> Result<Forward, RelayError> {
+        check_response(&packet.data)?;
+        let (to, inner) = packet.onion_return.open(&self.return_key)?;
+        let ret = OnionReturn1::decode(&mut toxide_core::Reader::new(&inner))
+            .map_err(ReturnError::from)?;
+        forward(to, OnionResponse1::new(ret, packet.data.clone()).to_bytes())
+    }
+
+    /// Hop A on the way back: the bare response goes to the client.
+    pub fn return_response1(&self, packet: &OnionResponse1) -> Result<Forward, RelayError> {
+        check_response(&packet.data)?;
+        let (to, inner) = packet.onion_return.open(&self.return_key)?;
+        if !inner.is_empty() {
+            return Err(ReturnError::Decode(DecodeError::TrailingBytes {
+                what: "hop A return layer",
+                extra: inner.len(),
+            })
+            .into());
+        }
+        forward(to, packet.data.clone())
+    }
+}
+
+/// Opens this hop's layer: the next hop (UDP only) and what to send it.
+fn peel<L: RequestLayer>(
+    shared: &SharedKey,
+    packet: &OnionRequest<L>,
+) -> Result<HopPayload, RelayError> {
+    let plain = shared
+        .decrypt(&packet.nonce, &packet.sealed)
+        .map_err(OnionPacketError::from)?;
+    HopPayload::from_bytes(&plain).map_err(|e| RelayError::Layer(OnionPacketError::Payload(e)))
+}
+
+fn check_response(data: &[u8]) -> Result<(), RelayError> {
+    let id = data.first().copied().unwrap_or_default();
+    if RESPONSE_ALLOWED.contains(&id) {
+        Ok(())
+    } else {
+        Err(RelayError::ResponseFilter(id))
+    }
+}
+
+fn forward(to: IpPort, payload: Vec<u8>) -> Result<Forward, RelayError> {
+    if to.protocol != TransportProtocol::Udp {
+        return Err(RelayError::TcpDestination);
+    }
+    if payload.len() > ONION_MAX_PACKET_SIZE {
+        return Err(RelayError::TooLarge(payload.len()));
+    }
+    Ok(Forward {
+        destination: to.addr,
+        payload,
+    })
+}
+
+fn udp(addr: SocketAddr) -> IpPort {
+    IpPort::new(TransportProtocol::Udp, addr)
+}

@@ -1,0 +1,307 @@
+//! What every node serves to the onion: the relay and the announce
+//! service behind one sans-IO state machine, shaped like the DHT's.
+//!
+//! The driver hands it every datagram whose first byte is an onion id
+//! ([`crate::packet::PACKET_IDS`]) together with the DHT, which supplies
+//! the close nodes announce responses list, and drains
+//! [`OnionServer::poll_transmit`]. It keeps no timers: the return key is
+//! refreshed and announce entries expire lazily, on the next packet.
+//!
+//! Defence: sizes are checked before any Diffie-Hellman; shared keys are
+//! cached (path keys repeat for the life of a path); requests entering
+//! the onion here (0x80, from the client itself) are rate-limited per
+//! source, while later layers come from relays that aggregate many
+//! clients and are not; every drop is counted by reason.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use toxide_core::{Encode, KeyPair, Nonce, PublicKey, TimedAuth};
+use toxide_dht::Transmit;
+use toxide_dht::lan::is_lan;
+use toxide_dht::rate_limit::{RateLimit, RateLimiter};
+use toxide_dht::shared_keys::SharedKeyCache;
+
+use crate::announce::{self, AnnounceStore, CloseNodes};
+use crate::constants::ANNOUNCE_TIMEOUT_SECS;
+use crate::packet::{
+    AnnounceRequest, AnnounceResponse, AnnounceResponsePayload, OnionDataRequest, OnionPacketError,
+    OnionResponse3, OnionReturn3, Packet, drop_counter,
+};
+use crate::relay::{Forward, Relay, RelayError};
+
+/// Shared keys cached: one per path through us (hop key) and per announcing
+/// client.
+const SHARED_KEY_CACHE: usize = 1024;
+
+/// How an [`OnionServer`] behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Budget per source address for packets entering the onion at this
+    /// node (0x80); `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
+}
+
+/// What the server did and dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Datagrams handed to the server.
+    pub received: u64,
+    /// Requests passed on to the next hop or the destination.
+    pub requests_relayed: u64,
+    /// Responses passed back towards a client.
+    pub responses_relayed: u64,
+    /// Announce requests answered.
+    pub announces_answered: u64,
+    /// Of those, the ones that stored or refreshed the sender.
+    pub announces_stored: u64,
+    /// Data requests delivered to an announced client.
+    pub data_delivered: u64,
+    /// Dropped: wrong size, id or layout.
+    pub dropped_malformed: u64,
+    /// Dropped: a box did not open.
+    pub dropped_undecryptable: u64,
+    /// Dropped: a return layer we did not seal (forged, or from before our
+    /// key changed).
+    pub dropped_bad_return: u64,
+    /// Dropped: an exit or response id the onion does not carry.
+    pub dropped_filtered: u64,
+    /// Dropped: a TCP next hop (no TCP relay here).
+    pub dropped_tcp: u64,
+    /// Dropped: onion data for a key not announced here.
+    pub dropped_not_announced: u64,
+    /// Dropped: the source exceeded its budget.
+    pub dropped_rate_limited: u64,
+    /// Dropped: a client-side packet (announce or data response) that a
+    /// server has no use for.
+    pub dropped_unserved: u64,
+}
+
+/// The onion relay and announce service of one node.
+#[derive(Debug)]
+pub struct OnionServer {
+    keys: KeyPair,
+    relay: Relay,
+    store: AnnounceStore,
+    auth: TimedAuth,
+    shared_keys: SharedKeyCache,
+    limiter: Option<RateLimiter>,
+    rng: ChaCha20Rng,
+    start: Instant,
+    transmits: VecDeque<Transmit>,
+    stats: ServerStats,
+}
+
+impl OnionServer {
+    /// A server for the node whose DHT key pair is `keys`; `seed` drives all
+    /// its randomness (return keys, ping-id key, nonces).
+    pub fn new(config: ServerConfig, keys: KeyPair, now: Instant, seed: [u8; 32]) -> Self {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        Self {
+            relay: Relay::new(now, &mut rng),
+            store: AnnounceStore::new(keys.public),
+            auth: TimedAuth::generate(&mut rng, ANNOUNCE_TIMEOUT_SECS),
+            shared_keys: SharedKeyCache::new(SHARED_KEY_CACHE),
+            limiter: config.rate_limit.map(RateLimiter::new),
+            keys,
+            rng,
+            start: now,
+            transmits: VecDeque::new(),
+            stats: ServerStats::default(),
+        }
+    }
+
+    /// The node's DHT public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.keys.public
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// Clients announced here now.
+    pub fn announced(&self, now: Instant) -> usize {
+        self.store.len(now)
+    }
+
+    /// Whether `public_key` is announced here now.
+    pub fn is_announced(&self, now: Instant, public_key: &PublicKey) -> bool {
+        self.store.find(now, public_key).is_some()
+    }
+
+    /// Handles one onion datagram from `from`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        nodes: &impl CloseNodes,
+    ) {
+        self.stats.received += 1;
+        self.relay.refresh_key(now, &mut self.rng);
+        let packet = match Packet::decode(bytes) {
+            Ok(packet) => packet,
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        let result = match packet {
+            Packet::Request0(p) => {
+                if let Some(limiter) = &mut self.limiter {
+                    if !limiter.allow(now, from) {
+                        self.stats.dropped_rate_limited += 1;
+                        return;
+                    }
+                }
+                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
+                self.relay
+                    .forward_request0(&mut self.rng, from, &shared, &p)
+                    .map(Some)
+            }
+            Packet::Request1(p) => {
+                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
+                self.relay
+                    .forward_request1(&mut self.rng, from, &shared, &p)
+                    .map(Some)
+            }
+            Packet::Request2(p) => {
+                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
+                self.relay
+                    .forward_request2(&mut self.rng, from, &shared, &p)
+                    .map(Some)
+            }
+            Packet::Response3(p) => self.relay.return_response3(&p).map(Some),
+            Packet::Response2(p) => self.relay.return_response2(&p).map(Some),
+            Packet::Response1(p) => self.relay.return_response1(&p).map(Some),
+            Packet::AnnounceRequest(request, ret) => {
+                self.announce(now, from, &request, ret, nodes);
+                Ok(None)
+            }
+            Packet::DataRequest(request, _) => {
+                self.deliver(now, request);
+                Ok(None)
+            }
+            Packet::AnnounceResponse(_) | Packet::DataResponse(_) => {
+                self.stats.dropped_unserved += 1;
+                Ok(None)
+            }
+        };
+        match result {
+            Ok(Some(Forward {
+                destination,
+                payload,
+            })) => {
+                if payload.first().is_some_and(|id| (0x8c..=0x8e).contains(id))
+                    || bytes.first().is_some_and(|id| (0x8c..=0x8e).contains(id))
+                {
+                    self.stats.responses_relayed += 1;
+                } else {
+                    self.stats.requests_relayed += 1;
+                }
+                self.transmits.push_back(Transmit {
+                    destination,
+                    payload,
+                });
+            }
+            Ok(None) => {}
+            Err(error) => self.count(&error),
+        }
+    }
+
+    fn count(&mut self, error: &RelayError) {
+        let counter = match error {
+            RelayError::Layer(OnionPacketError::Crypto(_)) => &mut self.stats.dropped_undecryptable,
+            RelayError::Layer(_) | RelayError::TooLarge(_) => &mut self.stats.dropped_malformed,
+            RelayError::Return(_) => &mut self.stats.dropped_bad_return,
+            RelayError::TcpDestination => &mut self.stats.dropped_tcp,
+            RelayError::ExitFilter(_) | RelayError::ResponseFilter(_) => {
+                &mut self.stats.dropped_filtered
+            }
+        };
+        *counter += 1;
+    }
+
+    fn announce(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        request: &AnnounceRequest,
+        ret: OnionReturn3,
+        nodes: &impl CloseNodes,
+    ) {
+        let shared = self.shared_keys.get(&request.sender_pk, &self.keys.secret);
+        let payload = match request.open(&shared) {
+            Ok(payload) => payload,
+            Err(error) => {
+                let stats = &mut self.stats;
+                *drop_counter(
+                    &error,
+                    &mut stats.dropped_undecryptable,
+                    &mut stats.dropped_malformed,
+                ) += 1;
+                return;
+            }
+        };
+        let secs = now.saturating_duration_since(self.start).as_secs();
+        let answer = announce::answer(
+            &mut self.store,
+            &self.auth,
+            now,
+            secs,
+            from,
+            request.sender_pk,
+            &payload,
+            ret,
+        );
+        let response = AnnounceResponse::new(
+            request.version,
+            &shared,
+            payload.sendback,
+            Nonce::random(&mut self.rng),
+            &AnnounceResponsePayload {
+                status: answer.status,
+                nodes: nodes.close_nodes(now, &payload.search_pk, is_lan(from.ip())),
+            },
+        );
+        self.stats.announces_answered += 1;
+        if answer.stored {
+            self.stats.announces_stored += 1;
+        }
+        self.transmits.push_back(Transmit {
+            destination: from,
+            payload: OnionResponse3::new(ret, response.to_bytes()).to_bytes(),
+        });
+    }
+
+    fn deliver(&mut self, now: Instant, request: OnionDataRequest) {
+        let Some(entry) = self.store.find(now, &request.destination_pk) else {
+            self.stats.dropped_not_announced += 1;
+            return;
+        };
+        let packet = OnionResponse3::new(entry.onion_return, request.into_response().to_bytes());
+        self.stats.data_delivered += 1;
+        self.transmits.push_back(Transmit {
+            destination: entry.return_addr,
+            payload: packet.to_bytes(),
+        });
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+}

@@ -1,0 +1,352 @@
+//! Four onion servers in memory: a client wraps announce and data requests
+//! for three relays, the fourth stores and delivers, and responses find
+//! their way back through the return layers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use toxide_core::{Decode, Encode, KeyPair, Nonce, PackedNode, PublicKey, SharedKey};
+use toxide_onion::announce::CloseNodes;
+use toxide_onion::packet::{
+    AnnounceRequest, AnnounceRequestPayload, AnnounceResponse, AnnounceStatus, AnnounceVersion,
+    OnionDataRequest, OnionDataResponse, OnionRequest0,
+};
+use toxide_onion::path::OnionPath;
+use toxide_onion::{OnionServer, ServerConfig};
+
+struct Nodes(Vec<PackedNode>);
+
+impl CloseNodes for Nodes {
+    fn close_nodes(&self, _: Instant, _: &PublicKey, _: bool) -> Vec<PackedNode> {
+        self.0.clone()
+    }
+}
+
+struct Net {
+    servers: HashMap<SocketAddr, OnionServer>,
+    nodes: Nodes,
+    /// What reached addresses that are not servers (the clients).
+    delivered: HashMap<SocketAddr, Vec<Vec<u8>>>,
+    now: Instant,
+}
+
+impl Net {
+    fn new(count: u16, rng: &mut ChaCha20Rng) -> (Self, Vec<PackedNode>) {
+        let now = Instant::now();
+        let mut servers = HashMap::new();
+        let mut nodes = Vec::new();
+        for i in 0..count {
+            let keys = KeyPair::generate(rng);
+            let addr: SocketAddr = format!("127.0.0.1:{}", 40_000 + i).parse().unwrap();
+            nodes.push(PackedNode::udp(addr, keys.public));
+            let mut seed = [0u8; 32];
+            seed[0] = i as u8;
+            let config = ServerConfig { rate_limit: None };
+            servers.insert(addr, OnionServer::new(config, keys, now, seed));
+        }
+        let net = Self {
+            servers,
+            nodes: Nodes(nodes.clone()),
+            delivered: HashMap::new(),
+            now,
+        };
+        (net, nodes)
+    }
+
+    /// Runs until no server has anything to send; bounded.
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        let mut queue = VecDeque::from([(from, to, bytes)]);
+        for _ in 0..100 {
+            let Some((from, to, bytes)) = queue.pop_front() else {
+                return;
+            };
+            match self.servers.get_mut(&to) {
+                Some(server) => {
+                    server.handle_datagram(self.now, from, &bytes, &self.nodes);
+                    while let Some(t) = server.poll_transmit() {
+                        queue.push_back((to, t.destination, t.payload));
+                    }
+                }
+                None => self.delivered.entry(to).or_default().push(bytes),
+            }
+        }
+        panic!("packets kept circulating");
+    }
+}
+
+struct Client {
+    addr: SocketAddr,
+    dht: KeyPair,
+    real: KeyPair,
+    data: KeyPair,
+}
+
+impl Client {
+    fn new(port: u16, rng: &mut ChaCha20Rng) -> Self {
+        Self {
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            dht: KeyPair::generate(rng),
+            real: KeyPair::generate(rng),
+            data: KeyPair::generate(rng),
+        }
+    }
+
+    fn announce_request(
+        &self,
+        to: &PackedNode,
+        ping_id: [u8; 32],
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<u8> {
+        self.announce_request_version(AnnounceVersion::Old, to, ping_id, rng)
+    }
+
+    fn announce_request_version(
+        &self,
+        version: AnnounceVersion,
+        to: &PackedNode,
+        ping_id: [u8; 32],
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<u8> {
+        let shared = SharedKey::new(&to.public_key, &self.real.secret);
+        let payload = AnnounceRequestPayload {
+            ping_id,
+            search_pk: self.real.public,
+            data_pk: self.data.public,
+            sendback: [0x5b; 8],
+        };
+        AnnounceRequest::new(
+            version,
+            &shared,
+            self.real.public,
+            Nonce::random(rng),
+            &payload,
+        )
+        .to_bytes()
+    }
+}
+
+fn wrap(
+    client: &Client,
+    path_nodes: [PackedNode; 3],
+    dest: SocketAddr,
+    data: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> (SocketAddr, OnionRequest0) {
+    OnionPath::new(rng, &client.dht, path_nodes)
+        .wrap(rng, dest, data)
+        .unwrap()
+}
+
+#[test]
+fn announce_round_trip_stores_and_a_friend_can_deliver_data() {
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+    let (mut net, nodes) = Net::new(4, &mut rng);
+    let [a, b, c, d] = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let alice = Client::new(50_001, &mut rng);
+
+    // First announce: not stored, but a ping id comes back through C, B, A.
+    let request = alice.announce_request(&d, [0; 32], &mut rng);
+    let (first_hop, packet) = wrap(&alice, [a, b, c], d.addr, &request, &mut rng);
+    assert_eq!(first_hop, a.addr);
+    net.send(alice.addr, first_hop, packet.to_bytes());
+    let got = net
+        .delivered
+        .remove(&alice.addr)
+        .expect("a response reached alice");
+    assert_eq!(got.len(), 1);
+    let response = AnnounceResponse::from_bytes(&got[0]).unwrap();
+    assert_eq!(response.sendback, [0x5b; 8]);
+    let payload = response
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .unwrap();
+    let AnnounceStatus::NotStored(ping_id) = payload.status else {
+        panic!("stored without a ping id: {payload:?}");
+    };
+    assert_eq!(payload.nodes.len(), 4);
+
+    // Second announce with the ping id, same path: stored.
+    let request = alice.announce_request(&d, ping_id, &mut rng);
+    let (first_hop, packet) = wrap(&alice, [a, b, c], d.addr, &request, &mut rng);
+    net.send(alice.addr, first_hop, packet.to_bytes());
+    let got = net.delivered.remove(&alice.addr).unwrap();
+    let payload = AnnounceResponse::from_bytes(&got[0])
+        .unwrap()
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .unwrap();
+    assert!(
+        matches!(payload.status, AnnounceStatus::Stored(_)),
+        "{payload:?}"
+    );
+    assert!(net.servers[&d.addr].is_announced(net.now, &alice.real.public));
+
+    // Bob sends onion data for Alice's real key through another path; D
+    // delivers it down Alice's stored return path.
+    let bob = Client::new(50_002, &mut rng);
+    let temp = KeyPair::generate(&mut rng);
+    let nonce = Nonce::random(&mut rng);
+    let sealed = SharedKey::new(&alice.data.public, &temp.secret).encrypt(&nonce, &[0x42; 80]);
+    let data = OnionDataRequest {
+        destination_pk: alice.real.public,
+        nonce,
+        temporary_pk: temp.public,
+        sealed,
+    };
+    let (first_hop, packet) = wrap(&bob, [c, a, b], d.addr, &data.to_bytes(), &mut rng);
+    net.send(bob.addr, first_hop, packet.to_bytes());
+    let got = net
+        .delivered
+        .remove(&alice.addr)
+        .expect("data reached alice");
+    let response = OnionDataResponse::from_bytes(&got[0]).unwrap();
+    let plain = SharedKey::new(&response.temporary_pk, &alice.data.secret)
+        .decrypt(&response.nonce, &response.sealed)
+        .unwrap();
+    assert_eq!(plain, vec![0x42; 80]);
+    assert!(
+        !net.delivered.contains_key(&bob.addr),
+        "nothing goes back to bob"
+    );
+    assert_eq!(net.servers[&d.addr].stats().data_delivered, 1);
+}
+
+#[test]
+fn forged_and_stale_return_layers_are_dropped() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let (mut net, nodes) = Net::new(4, &mut rng);
+    let [a, b, c, d] = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let alice = Client::new(50_001, &mut rng);
+    // A response whose return layer nobody sealed.
+    let mut forged = vec![0x8e];
+    forged.extend_from_slice(&[7u8; 59]);
+    forged.extend_from_slice(&[0x84; 100]);
+    net.send(d.addr, a.addr, forged);
+    assert_eq!(net.servers[&a.addr].stats().dropped_bad_return, 1);
+
+    // After two hours every relay has a new return key: the answer to a
+    // request sent before dies at C.
+    let request = alice.announce_request(&d, [0; 32], &mut rng);
+    let (first_hop, packet) = wrap(&alice, [a, b, c], d.addr, &request, &mut rng);
+    assert_eq!(first_hop, a.addr);
+    // Deliver the request by hand up to D's response, then age the relays.
+    net.servers.get_mut(&a.addr).unwrap().handle_datagram(
+        net.now,
+        alice.addr,
+        &packet.to_bytes(),
+        &Nodes(vec![]),
+    );
+    let t = net
+        .servers
+        .get_mut(&a.addr)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    net.servers.get_mut(&b.addr).unwrap().handle_datagram(
+        net.now,
+        a.addr,
+        &t.payload,
+        &Nodes(vec![]),
+    );
+    let t = net
+        .servers
+        .get_mut(&b.addr)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    net.servers.get_mut(&c.addr).unwrap().handle_datagram(
+        net.now,
+        b.addr,
+        &t.payload,
+        &Nodes(vec![]),
+    );
+    let t = net
+        .servers
+        .get_mut(&c.addr)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    assert_eq!(t.destination, d.addr);
+    net.servers.get_mut(&d.addr).unwrap().handle_datagram(
+        net.now,
+        c.addr,
+        &t.payload,
+        &Nodes(vec![]),
+    );
+    let response = net
+        .servers
+        .get_mut(&d.addr)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    net.now += Duration::from_secs(2 * 60 * 60);
+    net.send(d.addr, c.addr, response.payload);
+    assert!(!net.delivered.contains_key(&alice.addr));
+    assert_eq!(net.servers[&c.addr].stats().dropped_bad_return, 1);
+}
+
+#[test]
+fn exits_deliver_only_announce_and_data_requests() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let (mut net, nodes) = Net::new(3, &mut rng);
+    let [a, b, c] = [nodes[0], nodes[1], nodes[2]];
+    let alice = Client::new(50_001, &mut rng);
+    let victim: SocketAddr = "127.0.0.1:50009".parse().unwrap();
+    // A DHT ping request smuggled through the onion towards a victim.
+    let (first_hop, packet) = wrap(&alice, [a, b, c], victim, &[0x00; 82], &mut rng);
+    net.send(alice.addr, first_hop, packet.to_bytes());
+    assert!(!net.delivered.contains_key(&victim));
+    assert_eq!(net.servers[&c.addr].stats().dropped_filtered, 1);
+}
+
+#[test]
+fn data_for_a_key_not_announced_goes_nowhere() {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let (mut net, nodes) = Net::new(4, &mut rng);
+    let [a, b, c, d] = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let bob = Client::new(50_002, &mut rng);
+    let data = OnionDataRequest {
+        destination_pk: PublicKey::new([1; 32]),
+        nonce: Nonce::new([0; 24]),
+        temporary_pk: PublicKey::new([2; 32]),
+        sealed: vec![0; 100],
+    };
+    let (first_hop, packet) = wrap(&bob, [a, b, c], d.addr, &data.to_bytes(), &mut rng);
+    net.send(bob.addr, first_hop, packet.to_bytes());
+    assert!(net.delivered.is_empty());
+    assert_eq!(net.servers[&d.addr].stats().dropped_not_announced, 1);
+}
+
+#[test]
+fn the_new_announce_pair_is_served_and_relayed() {
+    // 0.2.19+ clients announce with 0x87 and expect 0x88 (node count
+    // before the nodes); 0.2.18 exits drop 0x87, toxide relays it.
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let (mut net, nodes) = Net::new(4, &mut rng);
+    let [a, b, c, d] = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let alice = Client::new(50_001, &mut rng);
+    let request = alice.announce_request_version(AnnounceVersion::New, &d, [0; 32], &mut rng);
+    assert_eq!(request[0], 0x87);
+    let (first_hop, packet) = wrap(&alice, [a, b, c], d.addr, &request, &mut rng);
+    net.send(alice.addr, first_hop, packet.to_bytes());
+    let got = net
+        .delivered
+        .remove(&alice.addr)
+        .expect("a response reached alice");
+    assert_eq!(got[0][0], 0x88);
+    let response = AnnounceResponse::from_bytes(&got[0]).unwrap();
+    assert_eq!(response.version, AnnounceVersion::New);
+    let payload = response
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .unwrap();
+    assert!(matches!(payload.status, AnnounceStatus::NotStored(_)));
+    assert_eq!(payload.nodes.len(), 4);
+}
