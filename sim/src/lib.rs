@@ -17,9 +17,13 @@ use std::time::{Duration, Instant};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+pub mod convergence;
 mod dht_node;
+pub mod onion_node;
 
+pub use convergence::{Figures, Scenario};
 pub use dht_node::DhtNode;
+pub use onion_node::{FriendFigures, FriendScenario, OnionNode};
 
 /// A sans-IO state machine the simulator can run.
 pub trait Node {
