@@ -4,7 +4,7 @@
 //!
 //! Shaped like quinn's `ConnectionDriver`: one task owns the UDP socket(s)
 //! and the state machine, and loops over three inputs, a received datagram,
-//! the machine's next timeout and a command from a [`DhtHandle`]. After each
+//! the machine's next timeout and a command from a [`DriverHandle`]. After each
 //! step it drains what the machine wants sent to the sockets and what it
 //! learned to a broadcast channel. No lock guards the machine: only the task
 //! touches it, and handles talk to it by message.
@@ -40,6 +40,8 @@ use toxide_onion::{
 /// any Tox layer sends is longer.
 pub const MAX_UDP_PACKET_SIZE: usize = 2048;
 
+/// Socket buffer sizes asked for, each way (c-toxcore's figure).
+const SOCKET_BUFFER_SIZE: usize = 2 * 1024 * 1024;
 /// Commands waiting for the task; senders wait when it is full.
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers before the oldest are dropped for them.
@@ -49,7 +51,7 @@ const EVENT_QUEUE: usize = 1024;
 /// grow with the number of addresses a flood comes from.
 const MAX_REMEMBERED_SOURCES: usize = 65_536;
 
-/// How to start a [`DhtDriver`].
+/// How to start a [`Driver`].
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
     /// Addresses to bind, one UDP socket each (port 0 picks a free port).
@@ -117,7 +119,7 @@ pub enum DriverError {
 
 /// The driver task has ended (shut down, or every handle was dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the DHT driver has stopped")]
+#[error("the driver has stopped")]
 pub struct DriverClosed;
 
 /// The state machine's counters and the driver's own.
@@ -166,10 +168,10 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// A cloneable way to talk to a running [`DhtDriver`]. The driver stops
-/// when [`DhtHandle::shutdown`] is called or the last handle is dropped.
+/// A cloneable way to talk to a running [`Driver`]. The driver stops
+/// when [`DriverHandle::shutdown`] is called or the last handle is dropped.
 #[derive(Debug, Clone)]
-pub struct DhtHandle {
+pub struct DriverHandle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<StackEvent>,
     public_key: PublicKey,
@@ -177,7 +179,7 @@ pub struct DhtHandle {
     local_addrs: Arc<[SocketAddr]>,
 }
 
-impl DhtHandle {
+impl DriverHandle {
     /// The node's DHT public key.
     pub fn public_key(&self) -> PublicKey {
         self.public_key
@@ -191,7 +193,7 @@ impl DhtHandle {
 
     /// The first bound address (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        // `DhtDriver::bind` refuses an empty address list, so there is one.
+        // `Driver::bind` refuses an empty address list, so there is one.
         self.local_addrs
             .first()
             .copied()
@@ -346,14 +348,14 @@ impl Bound {
 }
 
 /// The task that runs a [`Stack`] on real sockets. Create it with
-/// [`DhtDriver::bind`] and run it with [`DhtDriver::run`], or do both with
-/// [`DhtDriver::spawn`].
+/// [`Driver::bind`] and run it with [`Driver::run`], or do both with
+/// [`Driver::spawn`].
 #[derive(Debug)]
-pub struct DhtDriver {
+pub struct Driver {
     stack: Stack,
     sockets: Vec<Bound>,
     commands: mpsc::Receiver<Command>,
-    handle: DhtHandle,
+    handle: DriverHandle,
     /// Which socket each remote address last arrived on: replies leave from
     /// the port the peer talks to.
     arrived_on: HashMap<SocketAddr, usize>,
@@ -368,7 +370,7 @@ fn now() -> std::time::Instant {
     TokioInstant::now().into_std()
 }
 
-impl DhtDriver {
+impl Driver {
     /// Binds the sockets and builds the state machine. Must be called
     /// within a tokio runtime.
     pub async fn bind(config: DriverConfig) -> Result<Self, DriverError> {
@@ -428,7 +430,7 @@ impl DhtDriver {
         dht.set_local_ports(sockets.iter().map(|b| b.local.port()));
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
-        let handle = DhtHandle {
+        let handle = DriverHandle {
             commands: commands_tx,
             events,
             public_key: dht.public_key(),
@@ -447,7 +449,7 @@ impl DhtDriver {
     }
 
     /// Binds and spawns the driver task on the current runtime.
-    pub async fn spawn(config: DriverConfig) -> Result<DhtHandle, DriverError> {
+    pub async fn spawn(config: DriverConfig) -> Result<DriverHandle, DriverError> {
         let driver = Self::bind(config).await?;
         let handle = driver.handle();
         tokio::spawn(driver.run());
@@ -455,11 +457,11 @@ impl DhtDriver {
     }
 
     /// A handle to this driver.
-    pub fn handle(&self) -> DhtHandle {
+    pub fn handle(&self) -> DriverHandle {
         self.handle.clone()
     }
 
-    /// Runs until [`DhtHandle::shutdown`] or until every handle is dropped.
+    /// Runs until [`DriverHandle::shutdown`] or until every handle is dropped.
     pub async fn run(self) {
         let Self {
             mut stack,
@@ -608,8 +610,8 @@ fn is_lan_discovery_broadcast(ip: IpAddr) -> bool {
     toxide_dht::lan::LAN_DISCOVERY_DESTINATIONS.contains(&ip)
 }
 
-/// Binds one socket. IPv6 goes through socket2 because IPV6_V6ONLY must be
-/// set before `bind`, which std and tokio cannot do.
+/// Binds one socket, through socket2 because IPV6_V6ONLY and the buffer
+/// sizes must be set before `bind`, which std and tokio cannot do.
 ///
 /// With `broadcast` (LAN discovery on), sockets that carry IPv4 may send
 /// to 255.255.255.255 (SO_BROADCAST; without it the kernel refuses with
@@ -619,7 +621,7 @@ fn is_lan_discovery_broadcast(ip: IpAddr) -> bool {
 fn bind_socket(addr: SocketAddr, dual_stack: bool, broadcast: bool) -> io::Result<UdpSocket> {
     let socket = match addr {
         SocketAddr::V4(_) => {
-            let socket = std::net::UdpSocket::bind(addr)?;
+            let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
             socket.set_broadcast(broadcast)?;
             socket
         }
@@ -627,12 +629,17 @@ fn bind_socket(addr: SocketAddr, dual_stack: bool, broadcast: bool) -> io::Resul
             let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
             socket.set_only_v6(!dual_stack)?;
             socket.set_broadcast(broadcast && dual_stack)?;
-            socket.bind(&addr.into())?;
-            socket.into()
+            socket
         }
     };
+    // c-toxcore asks for 2 MiB each way (network.c): the kernel default
+    // (~208 KiB, 256 small datagrams) overflows under a burst long before
+    // the task falls behind. Best effort: a smaller grant is not an error.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_SIZE);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_SIZE);
+    socket.bind(&addr.into())?;
     socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket)
+    UdpSocket::from_std(socket.into())
 }
 
 /// Waits for a datagram on any socket, trying them in turn from `first`.

@@ -1,12 +1,16 @@
 //! toxide: a Tox messenger library.
 //!
 //! This façade crate is what applications depend on. It re-exports the
-//! protocol layers and (as they land) hosts the `Tox` handle and the tokio
-//! driver that runs the sans-IO layer state machines on real sockets.
-//! Today it offers the shared foundation: keys, boxes, nonces, the codec,
-//! packed nodes and Tox IDs.
+//! protocol layers and hosts the tokio [`driver`] that runs their sans-IO
+//! state machines on real sockets: today the DHT and the onion (relay,
+//! announce service and, for a client, announcing itself, finding friends
+//! and friend requests). The `Tox` handle joins it with net_crypto and the
+//! messenger layer.
 
 pub use toxide_core as core;
 pub use toxide_core::{KeyPair, NoSpam, PublicKey, SecretKey, ToxId, ToxIdError};
 
 pub mod driver;
+
+pub use driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
+pub use toxide_onion::{ClientEvent, StackEvent};

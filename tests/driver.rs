@@ -14,7 +14,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use toxide::driver::{DhtDriver, DhtHandle, DriverConfig, DriverError};
+use toxide::driver::{Driver, DriverConfig, DriverError, DriverHandle};
 use toxide_core::{Decode, Encode, KeyPair, Nonce, PackedNode, SharedKey};
 use toxide_dht::packet::{PingRequest, PingRequestPayload, PingResponse, PingResponsePayload};
 
@@ -36,16 +36,16 @@ async fn eventually(mut probe: impl AsyncFnMut() -> bool) -> bool {
     false
 }
 
-async fn has_node(handle: &DhtHandle, node: PackedNode) -> bool {
+async fn has_node(handle: &DriverHandle, node: PackedNode) -> bool {
     handle.close_nodes().await.unwrap().contains(&node)
 }
 
 #[tokio::test]
 async fn two_drivers_find_each_other() {
-    let a = DhtDriver::spawn(DriverConfig::new([loopback(0)]))
+    let a = Driver::spawn(DriverConfig::new([loopback(0)]))
         .await
         .unwrap();
-    let b = DhtDriver::spawn(DriverConfig::new([loopback(0)]))
+    let b = Driver::spawn(DriverConfig::new([loopback(0)]))
         .await
         .unwrap();
     assert_ne!(a.local_addr().port(), 0, "the real port is reported");
@@ -76,7 +76,7 @@ async fn two_drivers_find_each_other() {
 
 #[tokio::test]
 async fn foreign_datagrams_are_counted_not_handled() {
-    let node = DhtDriver::spawn(DriverConfig::new([loopback(0)]))
+    let node = Driver::spawn(DriverConfig::new([loopback(0)]))
         .await
         .unwrap();
     let raw = UdpSocket::bind(loopback(0)).unwrap();
@@ -102,7 +102,7 @@ async fn foreign_datagrams_are_counted_not_handled() {
 async fn dual_stack_socket_hands_ipv4_peers_in_as_ipv4() {
     let mut config = DriverConfig::new([SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))]);
     config.dual_stack = true;
-    let node = match DhtDriver::spawn(config).await {
+    let node = match Driver::spawn(config).await {
         Ok(node) => node,
         Err(DriverError::Bind { .. }) => return, // no IPv6 here
         Err(e) => panic!("{e}"),
@@ -157,7 +157,7 @@ async fn dual_stack_socket_hands_ipv4_peers_in_as_ipv4() {
 
 #[tokio::test]
 async fn shutdown_closes_the_socket() {
-    let node = DhtDriver::spawn(DriverConfig::new([loopback(0)]))
+    let node = Driver::spawn(DriverConfig::new([loopback(0)]))
         .await
         .unwrap();
     let addr = node.local_addr();
@@ -179,7 +179,7 @@ async fn shutdown_closes_the_socket() {
 
 #[tokio::test]
 async fn dropping_every_handle_stops_the_driver() {
-    let node = DhtDriver::spawn(DriverConfig::new([loopback(0)]))
+    let node = Driver::spawn(DriverConfig::new([loopback(0)]))
         .await
         .unwrap();
     let addr = node.local_addr();
@@ -195,16 +195,16 @@ async fn given_keys_and_bad_addresses() {
     let keys = KeyPair::generate(&mut rand::rng());
     let mut config = DriverConfig::new([loopback(0)]);
     config.keys = Some(keys.clone());
-    let node = DhtDriver::spawn(config).await.unwrap();
+    let node = Driver::spawn(config).await.unwrap();
     assert_eq!(node.public_key(), keys.public);
     node.shutdown().await;
 
     assert!(matches!(
-        DhtDriver::spawn(DriverConfig::new([])).await,
+        Driver::spawn(DriverConfig::new([])).await,
         Err(DriverError::NoAddress)
     ));
     let held = UdpSocket::bind(loopback(0)).unwrap();
-    let err = DhtDriver::spawn(DriverConfig::new([held.local_addr().unwrap()]))
+    let err = Driver::spawn(DriverConfig::new([held.local_addr().unwrap()]))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot bind"), "{err}");

@@ -51,10 +51,11 @@ pub struct Cli {
     #[arg(long)]
     pub dual_stack: bool,
 
-    /// Requests answered per second per source address (pings, nodes
-    /// requests, bootstrap info, routed DHT requests), with bursts of twice
-    /// that; 0 turns the limit off (for benchmarks on a trusted network,
-    /// never on a public node). [default: 50]
+    /// Requests answered per second per source address (DHT pings, nodes
+    /// requests, bootstrap info, routed DHT requests; onion requests, each
+    /// layer counting its own), with bursts of twice that; 0 turns the limit
+    /// off (for benchmarks on a trusted network, never on a public node).
+    /// [default: 50]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
 

@@ -3,7 +3,7 @@
 //! The server composition of toxide's layers, the way the client is the
 //! other one: today the DHT alone (answering pings, nodes requests and
 //! bootstrap-info requests, keeping a close list), run by the root crate's
-//! tokio [`DhtDriver`]. The onion relay and the TCP relay join it as they
+//! tokio [`Driver`]. The onion relay and the TCP relay join it as they
 //! land. Operator-facing choices follow tox-bootstrapd and tox-node: a
 //! keys file in tox-bootstrapd's format, the secret key never on argv, one
 //! socket per configured address, LAN discovery off unless asked for, and
@@ -18,10 +18,10 @@ pub mod keys_file;
 
 use std::io::{self, Write};
 
-use toxide::driver::{DhtDriver, DhtHandle, DriverConfig, DriverError};
+use toxide::driver::{Driver, DriverConfig, DriverError, DriverHandle};
 use toxide_core::KeyPair;
 use toxide_dht::packet::BootstrapInfoResponse;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 
 use crate::cli::Cli;
 use crate::config::{ConfigError, DEFAULT_LOG_LEVEL, FileConfig, Settings};
@@ -149,17 +149,56 @@ pub fn init_logging(settings: &Settings) -> Result<(), NodeError> {
         .clone()
         .or(from_env)
         .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
-    let filter = EnvFilter::try_new(&level).map_err(|e| NodeError::LogLevel {
-        level: level.clone(),
-        reason: e.to_string(),
-    })?;
+    // `Targets` takes the directives operators use (`info`,
+    // `toxide_dht=debug,warn`) without EnvFilter's regex engine, which
+    // alone cost a third of the node's resident code. It would read a
+    // mistyped directive as a target name, so the syntax is checked first.
+    let filter: Targets = check_log_directives(&level)
+        .and_then(|()| {
+            level
+                .parse()
+                .map_err(|e: tracing_subscriber::filter::ParseError| e.to_string())
+        })
+        .map_err(|reason| NodeError::LogLevel {
+            level: level.clone(),
+            reason,
+        })?;
     use std::io::IsTerminal;
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
+        .with_ansi(io::stderr().is_terminal());
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
         .try_init();
+    Ok(())
+}
+
+/// Checks `LEVEL` or `TARGET=LEVEL` directives, comma-separated, where a
+/// target is a Rust module path.
+fn check_log_directives(text: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target), level),
+            None => (None, directive),
+        };
+        if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return Err(format!("{level:?} is not one of {}", LEVELS.join(", ")));
+        }
+        if let Some(target) = target {
+            let valid = !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+            if !valid {
+                return Err(format!("{target:?} is not a module path"));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -191,7 +230,7 @@ pub async fn run(
     // start-up lines are read must find the handler, not the default
     // action.
     let mut stop = Stop::listen()?;
-    let handle = DhtDriver::spawn(driver_config(settings, keys)).await?;
+    let handle = Driver::spawn(driver_config(settings, keys)).await?;
     announce(&handle, out).map_err(|source| NodeError::Io {
         what: "writing the start-up lines",
         source,
@@ -220,7 +259,7 @@ pub async fn run(
 }
 
 /// Prints `DHT_PUBLIC_KEY <hex>` and one `PORT <port>` per socket.
-pub fn announce(handle: &DhtHandle, out: &mut impl Write) -> io::Result<()> {
+pub fn announce(handle: &DriverHandle, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "DHT_PUBLIC_KEY {}", handle.public_key())?;
     for addr in handle.local_addrs() {
         writeln!(out, "PORT {}", addr.port())?;
@@ -293,5 +332,33 @@ mod tests {
         assert_eq!(version, BOOTSTRAP_INFO_VERSION);
         assert_eq!(motd, b"toxide-node\0");
         assert!(config.rate_limit.is_some() && !config.lan_discovery && !config.hole_punching);
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::check_log_directives;
+
+    #[test]
+    fn log_directives_are_levels_with_optional_module_paths() {
+        for good in [
+            "info",
+            "DEBUG",
+            "toxide_dht=debug,warn",
+            "toxide::driver=trace",
+            " warn , off ",
+        ] {
+            assert_eq!(check_log_directives(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "[[[",
+            "loud",
+            "toxide=loud",
+            "=info",
+            "a-b=info",
+            "x[span]=info",
+        ] {
+            assert!(check_log_directives(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use common::RawClient;
 use common::inprocess::{loopback, runtime, start_node, start_node_at};
 use tokio::runtime::Runtime;
-use toxide::driver::{DhtDriver, DhtHandle, DriverConfig};
+use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide_core::{KeyPair, PackedNode, PublicKey};
 use toxide_interop::{Bootstrapd, CPeer, PeerOptions, fresh_udp_port};
 
@@ -44,7 +44,7 @@ fn peer(label: &str) -> CPeer {
 /// Waits (bounded) until `handle`'s close list holds every `(key, addr)`.
 fn wait_close_list(
     rt: &Runtime,
-    handle: &DhtHandle,
+    handle: &DriverHandle,
     want: &[(PublicKey, SocketAddr)],
     what: &str,
 ) -> Duration {
@@ -90,7 +90,7 @@ fn ctoxcore_peers_join_through_toxide_node_and_find_each_other() {
     // through it, and they answer its requests (else they would not be in
     // its close list).
     let client = rt
-        .block_on(DhtDriver::spawn(DriverConfig::new([loopback(0)])))
+        .block_on(Driver::spawn(DriverConfig::new([loopback(0)])))
         .unwrap();
     rt.block_on(client.bootstrap(PackedNode::udp(loopback(node_port), node.public_key())))
         .unwrap();

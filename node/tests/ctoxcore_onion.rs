@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
-use toxide::driver::{ClientIdentity, DhtDriver, DhtHandle, DriverConfig, DriverStats};
+use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle, DriverStats};
 use toxide_core::{KeyPair, NoSpam, PackedNode, ToxId};
 use toxide_interop::{CPeer, PeerOptions};
 
@@ -39,7 +39,7 @@ const NODES: usize = 4;
 
 /// [`NODES`] toxide-node instances, the first bootstrapped from nothing,
 /// the others from the first.
-fn start_nodes(rt: &Runtime) -> Vec<DhtHandle> {
+fn start_nodes(rt: &Runtime) -> Vec<DriverHandle> {
     let first = start_node(rt, Vec::new());
     let first_node = PackedNode::udp(loopback(first.local_addr().port()), first.public_key());
     let mut nodes = vec![first];
@@ -49,7 +49,7 @@ fn start_nodes(rt: &Runtime) -> Vec<DhtHandle> {
     nodes
 }
 
-fn spawn_peer(label: &str, node: &DhtHandle) -> CPeer {
+fn spawn_peer(label: &str, node: &DriverHandle) -> CPeer {
     let mut peer = CPeer::spawn(PeerOptions {
         label: Some(label.to_owned()),
         ..PeerOptions::default()
@@ -60,7 +60,7 @@ fn spawn_peer(label: &str, node: &DhtHandle) -> CPeer {
     peer
 }
 
-fn stats(rt: &Runtime, nodes: &[DhtHandle]) -> Vec<DriverStats> {
+fn stats(rt: &Runtime, nodes: &[DriverHandle]) -> Vec<DriverStats> {
     nodes
         .iter()
         .map(|n| rt.block_on(n.stats()).unwrap())
@@ -142,8 +142,8 @@ fn ctoxcore_peers_befriend_through_toxide_nodes_only() {
 /// A toxide client (DHT, onion server and onion client) on loopback.
 fn start_client(
     rt: &Runtime,
-    bootstrap: &DhtHandle,
-) -> (DhtHandle, broadcast::Receiver<StackEvent>) {
+    bootstrap: &DriverHandle,
+) -> (DriverHandle, broadcast::Receiver<StackEvent>) {
     let mut rng = rand::rng();
     let mut config = DriverConfig::new([loopback(0)]);
     config.onion = Some(ServerConfig::default());
@@ -151,7 +151,7 @@ fn start_client(
         keys: KeyPair::generate(&mut rng),
         nospam: NoSpam::random(&mut rng),
     });
-    let handle = rt.block_on(DhtDriver::spawn(config)).unwrap();
+    let handle = rt.block_on(Driver::spawn(config)).unwrap();
     let events = handle.subscribe();
     let node = PackedNode::udp(
         loopback(bootstrap.local_addr().port()),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use tokio::runtime::Runtime;
-use toxide::driver::{DhtDriver, DhtHandle};
+use toxide::driver::{Driver, DriverHandle};
 use toxide_core::{KeyPair, PackedNode};
 use toxide_node::cli::Cli;
 use toxide_node::config::Settings;
@@ -24,7 +24,7 @@ pub(crate) fn loopback(port: u16) -> SocketAddr {
 }
 
 /// toxide-node on a fresh loopback port with a fresh key.
-pub(crate) fn start_node(rt: &Runtime, bootstrap: Vec<PackedNode>) -> DhtHandle {
+pub(crate) fn start_node(rt: &Runtime, bootstrap: Vec<PackedNode>) -> DriverHandle {
     start_node_at(rt, 0, KeyPair::generate(&mut rand::rng()), bootstrap)
 }
 
@@ -35,7 +35,7 @@ pub(crate) fn start_node_at(
     port: u16,
     keys: KeyPair,
     bootstrap: Vec<PackedNode>,
-) -> DhtHandle {
+) -> DriverHandle {
     let cli = Cli {
         udp_address: vec![loopback(port)],
         ..Cli::default()
@@ -43,7 +43,7 @@ pub(crate) fn start_node_at(
     let mut settings = Settings::resolve(&cli, None).unwrap();
     settings.bootstrap_nodes = bootstrap;
     let config = toxide_node::driver_config(&settings, keys);
-    let handle = rt.block_on(DhtDriver::spawn(config)).unwrap();
+    let handle = rt.block_on(Driver::spawn(config)).unwrap();
     for node in &settings.bootstrap_nodes {
         rt.block_on(handle.bootstrap(*node)).unwrap();
     }
