@@ -80,3 +80,15 @@ pub fn arb_udp_ip_port() -> impl Strategy<Value = IpPort> {
 pub fn garbage(max: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..max)
 }
+
+/// A UDP node at 10.0.0.`n`:33445 whose key is `n` repeated.
+pub fn node_v4(n: u8) -> PackedNode {
+    let addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, n).into(), 33445);
+    PackedNode::udp(addr, PublicKey::new([n; 32]))
+}
+
+/// A UDP node at [2001:db8::`n`]:33445 whose key is `n` repeated.
+pub fn node_v6(n: u8) -> PackedNode {
+    let ip = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(n));
+    PackedNode::udp(SocketAddr::new(ip.into(), 33445), PublicKey::new([n; 32]))
+}

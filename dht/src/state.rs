@@ -227,19 +227,7 @@ mod tests {
     use proptest::prelude::*;
     use toxide_core::PublicKey;
 
-    fn v4(n: u8) -> PackedNode {
-        PackedNode::udp(
-            format!("10.0.0.{n}:33445").parse().unwrap(),
-            PublicKey::new([n; 32]),
-        )
-    }
-
-    fn v6(n: u8) -> PackedNode {
-        PackedNode::udp(
-            format!("[2001:db8::{n}]:33445").parse().unwrap(),
-            PublicKey::new([n; 32]),
-        )
-    }
+    use toxide_core::testing::{node_v4 as v4, node_v6 as v6};
 
     fn section(kind: u16, cookie: u16, body: &[u8]) -> Vec<u8> {
         let mut out = (body.len() as u32).to_le_bytes().to_vec();

@@ -4,6 +4,8 @@
 // Test code: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -17,29 +19,8 @@ fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, i as u8 + 1], 33445))
 }
 
-/// Delivers every queued datagram between the nodes until none is left or
-/// `rounds` passes; time advances by `step` per round.
-fn pump(nodes: &mut [Dht], now: &mut Instant, rounds: usize, step: Duration) {
-    for _ in 0..rounds {
-        for node in nodes.iter_mut() {
-            node.handle_timeout(*now);
-        }
-        loop {
-            let mut moved = false;
-            for i in 0..nodes.len() {
-                while let Some(t) = nodes[i].poll_transmit() {
-                    moved = true;
-                    if let Some(j) = (0..nodes.len()).find(|&j| addr(j) == t.destination) {
-                        nodes[j].handle_datagram(*now, addr(i), &t.payload);
-                    }
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
-        *now += step;
-    }
+fn pump(nodes: &mut [Dht], now: &mut Instant, rounds: usize, step: Duration) -> Vec<SocketAddr> {
+    common::pump(nodes, now, rounds, step, addr)
 }
 
 fn seed(n: u8) -> [u8; 32] {

@@ -5,6 +5,8 @@
 // Test code: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -18,32 +20,8 @@ fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([203, 0, 113, i as u8 + 1], 33445))
 }
 
-/// Delivers datagrams between `nodes` (node `i` at `addr(i)`) for `rounds`
-/// ticks of `step`; datagrams to other addresses are counted per address.
 fn pump(nodes: &mut [Dht], now: &mut Instant, rounds: usize, step: Duration) -> Vec<SocketAddr> {
-    let mut elsewhere = Vec::new();
-    for _ in 0..rounds {
-        for node in nodes.iter_mut() {
-            node.handle_timeout(*now);
-        }
-        loop {
-            let mut moved = false;
-            for i in 0..nodes.len() {
-                while let Some(t) = nodes[i].poll_transmit() {
-                    moved = true;
-                    match (0..nodes.len()).find(|&j| addr(j) == t.destination) {
-                        Some(j) => nodes[j].handle_datagram(*now, addr(i), &t.payload),
-                        None => elsewhere.push(t.destination),
-                    }
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
-        *now += step;
-    }
-    elsewhere
+    common::pump(nodes, now, rounds, step, addr)
 }
 
 fn network(now: Instant, n: u8, seed: u8) -> Vec<Dht> {

@@ -158,19 +158,7 @@ mod tests {
     use toxide_core::CryptoError;
     use toxide_core::{Nonce, PublicKey};
 
-    fn v4(n: u8) -> PackedNode {
-        PackedNode::udp(
-            format!("10.0.0.{n}:33445").parse().unwrap(),
-            PublicKey::new([n; 32]),
-        )
-    }
-
-    fn v6(n: u8) -> PackedNode {
-        PackedNode::udp(
-            format!("[2001:db8::{n}]:33445").parse().unwrap(),
-            PublicKey::new([n; 32]),
-        )
-    }
+    use toxide_core::testing::{node_v4 as v4, node_v6 as v6};
 
     fn seal(nodes: Vec<PackedNode>) -> NodesResponse {
         let payload = NodesResponsePayload::new(nodes, 42).unwrap();

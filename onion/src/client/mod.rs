@@ -910,14 +910,7 @@ impl OnionClient {
         }
         for (node, ping_id, path) in to_send {
             if self.send_announce_request(now, Target::Us, node, Some(ping_id), path) {
-                if let Some(n) = self
-                    .announce_list
-                    .alive_mut(now)
-                    .find(|n| n.public_key == node.public_key)
-                {
-                    n.last_pinged = Pinged::At(now);
-                    n.pings_since_last_response += 1;
-                }
+                self.announce_list.mark_pinged(now, &node.public_key);
                 self.last_announce = Some(now);
             }
         }
@@ -1030,14 +1023,7 @@ impl OnionClient {
         for node in to_ask {
             if self.send_announce_request(now, target, node, None, None) {
                 if let Some(friend) = self.friend_mut(friend_pk) {
-                    if let Some(n) = friend
-                        .clients
-                        .alive_mut(now)
-                        .find(|n| n.public_key == node.public_key)
-                    {
-                        n.last_pinged = Pinged::At(now);
-                        n.pings_since_last_response += 1;
-                    }
+                    friend.clients.mark_pinged(now, &node.public_key);
                     friend.time_last_pinged = Some(now);
                     friend.pings += 1;
                     if friend.pings % (MAX_ONION_CLIENTS as u32 / 2) == 0 {

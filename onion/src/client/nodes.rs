@@ -190,6 +190,14 @@ impl NodeList {
         (self.replaceable(now, 0, pk) || self.replaceable(now, 1, pk)) && !self.contains(pk)
     }
 
+    /// Records an announce request just sent to `pk`.
+    pub fn mark_pinged(&mut self, now: Instant, pk: &PublicKey) {
+        if let Some(node) = self.alive_mut(now).find(|n| n.public_key == *pk) {
+            node.last_pinged = Pinged::At(now);
+            node.pings_since_last_response += 1;
+        }
+    }
+
     /// Live nodes.
     pub fn alive(&self, now: Instant) -> impl Iterator<Item = &AnnounceNode> {
         self.slots
