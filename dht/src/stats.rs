@@ -13,6 +13,9 @@ pub struct Stats {
     pub sent: u64,
     /// Dropped: malformed or wrong-sized.
     pub dropped_malformed: u64,
+    /// Dropped: a nodes response listing no node, which c-toxcore sends
+    /// while its lists are empty (well-formed, but useless).
+    pub dropped_empty_nodes_response: u64,
     /// Dropped: the box did not open (wrong key, forged or corrupted).
     pub dropped_undecryptable: u64,
     /// Dropped: a response to no request of ours, from the wrong node or

@@ -220,3 +220,16 @@ fn bootstrap_info_only_when_configured() {
     assert_eq!(&reply.payload[1..5], &1_000_001u32.to_be_bytes());
     assert!(reply.payload[5..].starts_with(b"hello"));
 }
+
+#[test]
+fn empty_nodes_responses_are_counted_apart_from_junk() {
+    // c-toxcore answers with no node while its lists are empty: 82 bytes.
+    let now = Instant::now();
+    let mut dht = Dht::new(Config::default(), now, seed(40));
+    let mut empty = vec![0x04];
+    empty.resize(toxide_dht::packet::EMPTY_NODES_RESPONSE_SIZE, 0);
+    dht.handle_datagram(now, addr(1), &empty);
+    dht.handle_datagram(now, addr(1), &[0x04; 83]);
+    assert_eq!(dht.stats().dropped_empty_nodes_response, 1);
+    assert_eq!(dht.stats().dropped_malformed, 1);
+}

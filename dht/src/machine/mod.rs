@@ -44,7 +44,7 @@ use crate::close_list::CloseList;
 use crate::constants::{FAKE_FRIEND_NUMBER, SHARED_KEY_CACHE_SIZE};
 use crate::distance::compare;
 use crate::lan::{LanSchedule, is_lan};
-use crate::packet::{DhtPacketError, Packet};
+use crate::packet::{DhtPacketError, EMPTY_NODES_RESPONSE_SIZE, NodesResponse, Packet};
 use crate::pending::PendingRequests;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::refresh::RefreshSchedule;
@@ -291,6 +291,16 @@ impl Dht {
         self.stats.received += 1;
         let packet = match Packet::decode(bytes) {
             Ok(packet) => packet,
+            // c-toxcore answers with an empty nodes response (82 bytes, no
+            // node) while it knows nobody; that is not junk, and c-toxcore
+            // itself drops such responses unread.
+            Err(_)
+                if bytes.first() == Some(&NodesResponse::ID)
+                    && bytes.len() == EMPTY_NODES_RESPONSE_SIZE =>
+            {
+                self.stats.dropped_empty_nodes_response += 1;
+                return;
+            }
             Err(_) => {
                 self.stats.dropped_malformed += 1;
                 return;

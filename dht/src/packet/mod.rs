@@ -54,8 +54,8 @@ pub use nodes_request::{
     NodesRequestPayload,
 };
 pub use nodes_response::{
-    NODES_RESPONSE_MAX_SIZE, NODES_RESPONSE_MIN_SIZE, NodesResponse, NodesResponseKind,
-    NodesResponsePayload,
+    EMPTY_NODES_RESPONSE_SIZE, NODES_RESPONSE_MAX_SIZE, NODES_RESPONSE_MIN_SIZE, NodesResponse,
+    NodesResponseKind, NodesResponsePayload,
 };
 pub use ping_request::{
     PING_PACKET_SIZE, PING_PAYLOAD_SIZE, PingRequest, PingRequestKind, PingRequestPayload,

@@ -43,6 +43,9 @@ use super::envelope::{DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
 
 /// Size of a nodes response carrying one IPv4 node.
 pub const NODES_RESPONSE_MIN_SIZE: usize = ENVELOPE_OVERHEAD + 1 + 39 + 8;
+/// The size of a nodes response listing no node (82): c-toxcore sends
+/// these while it knows nobody, and refuses them itself, as we do.
+pub const EMPTY_NODES_RESPONSE_SIZE: usize = ENVELOPE_OVERHEAD + 1 + 8;
 /// Size of a nodes response carrying four IPv6 nodes.
 pub const NODES_RESPONSE_MAX_SIZE: usize = ENVELOPE_OVERHEAD + 1 + MAX_SENT_NODES * 51 + 8;
 
