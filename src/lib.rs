@@ -8,7 +8,9 @@
 //! messenger layer.
 
 pub use toxide_core as core;
-pub use toxide_core::{KeyPair, NoSpam, PublicKey, SecretKey, ToxId, ToxIdError};
+pub use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, SecretKey, ToxId, ToxIdError};
+pub use toxide_dht as dht;
+pub use toxide_onion as onion;
 
 pub mod driver;
 

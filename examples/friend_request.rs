@@ -1,0 +1,126 @@
+//! A whole Tox network on loopback: a bootstrap node and two clients. Alice
+//! sends Bob a friend request through the onion; Bob accepts it, and each
+//! learns the other's DHT key (the step before a friend connection, which
+//! arrives with net_crypto).
+//!
+//! Run: `cargo run --release --example friend_request`
+//!
+//! Everything binds 127.0.0.1 and every wait is bounded; LAN discovery is
+//! off, as in every example.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use toxide::driver::DriverConfig;
+use toxide::onion::ServerConfig;
+use toxide::{
+    ClientEvent, ClientIdentity, Driver, DriverHandle, KeyPair, NoSpam, PackedNode, StackEvent,
+};
+
+/// c-toxcore needs ~8 s to announce a client; allow plenty.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+type Error = Box<dyn std::error::Error>;
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A client: DHT, the onion service every node gives the network, and the
+/// onion client for `keys`.
+async fn client(keys: KeyPair, node: PackedNode) -> Result<DriverHandle, Error> {
+    let mut config = DriverConfig::new([loopback()]);
+    config.onion = Some(ServerConfig::default());
+    config.client = Some(ClientIdentity {
+        keys,
+        nospam: NoSpam::random(&mut rand::rng()),
+    });
+    let handle = Driver::spawn(config).await?;
+    handle.bootstrap(node).await?;
+    Ok(handle)
+}
+
+/// The next onion event `want` accepts, or an error after [`TIMEOUT`].
+async fn next(
+    events: &mut broadcast::Receiver<StackEvent>,
+    started: Instant,
+    mut want: impl FnMut(&ClientEvent) -> bool,
+) -> Result<ClientEvent, Error> {
+    let deadline = tokio::time::Instant::from_std(started + TIMEOUT);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Err("timed out".into()),
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(broadcast::error::RecvError::Closed)) => return Err("driver stopped".into()),
+            Ok(Ok(StackEvent::Onion(event))) if want(&event) => return Ok(event),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let started = Instant::now();
+    // The bootstrap node: what toxide-node runs (DHT and onion service).
+    let mut node_config = DriverConfig::new([loopback()]);
+    node_config.onion = Some(ServerConfig::default());
+    let node = Driver::spawn(node_config).await?;
+    let node_entry = PackedNode::udp(node.local_addr(), node.public_key());
+    println!(
+        "bootstrap node {} at {}",
+        node.public_key(),
+        node.local_addr()
+    );
+
+    let mut rng = rand::rng();
+    let (alice_keys, bob_keys) = (KeyPair::generate(&mut rng), KeyPair::generate(&mut rng));
+    let (alice_pk, bob_pk) = (alice_keys.public, bob_keys.public);
+    let alice = client(alice_keys, node_entry).await?;
+    let bob = client(bob_keys, node_entry).await?;
+    let (mut alice_events, mut bob_events) = (alice.subscribe(), bob.subscribe());
+    let bob_id = bob.tox_id().ok_or("bob has no Tox ID")?;
+    println!("alice {alice_pk}\nbob   {bob_id}");
+
+    alice
+        .send_friend_request(bob_id, b"Hi Bob, it's Alice".to_vec())
+        .await??;
+    let request = next(&mut bob_events, started, |e| {
+        matches!(e, ClientEvent::FriendRequest { .. })
+    })
+    .await?;
+    if let ClientEvent::FriendRequest {
+        public_key,
+        message,
+    } = request
+    {
+        println!(
+            "{:>5.1} s  bob got a friend request from {public_key}: {:?}",
+            started.elapsed().as_secs_f64(),
+            String::from_utf8_lossy(&message)
+        );
+        bob.add_friend(public_key).await??;
+    }
+
+    for (who, events, friend) in [
+        ("bob", &mut bob_events, alice_pk),
+        ("alice", &mut alice_events, bob_pk),
+    ] {
+        let learned = next(
+            events,
+            started,
+            |e| matches!(e, ClientEvent::FriendDhtPk { friend: f, .. } if *f == friend),
+        )
+        .await?;
+        if let ClientEvent::FriendDhtPk { dht_pk, .. } = learned {
+            println!(
+                "{:>5.1} s  {who} knows its friend's DHT key {dht_pk}",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for handle in [&alice, &bob, &node] {
+        handle.shutdown().await;
+    }
+    Ok(())
+}
