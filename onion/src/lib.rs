@@ -12,6 +12,16 @@
 //! - [`announce`]: the announce store and its request/data handling.
 //! - [`server`]: both behind one sans-IO state machine in the DHT's shape,
 //!   which is what a bootstrap node and every client serve to the network.
+//! - [`path`]: a client's three-hop path and how it wraps a request.
+//! - [`client`]: the onion client (announcing us, searching friends, DHT-PK
+//!   and friend requests through onion data).
+//! - [`stack`]: the DHT, the server and (in a client) the client as the one
+//!   state machine drivers and the simulator run.
+//!
+//! The layer sits on the DHT: the server borrows it for the close nodes
+//! its announce responses list, the client for path nodes, its own DHT key
+//! and the DHT route of DHT-PK announcements. Both receive it as an
+//! argument of each call, never as a stored handle.
 //!
 //! Like the DHT, nothing here owns a socket, a clock or a task: time and
 //! randomness are the caller's.

@@ -13,7 +13,7 @@
 //!   onion every 30 s and through the DHT every 20 s, and any friend
 //!   request we owe them.
 //!
-//! Responses are only accepted for requests we sent (see [`sendback`]) and
+//! Responses are only accepted for requests we sent (see [`Sendbacks`]) and
 //! confirm the path they came back on; friends' DHT-PK announcements only
 //! from friends and only with a growing `no_replay`; friend requests only
 //! with our nospam, from strangers, once per sender among the last 32.
