@@ -6,7 +6,11 @@
  * reads replies and events from its stdout. Every output line is flushed at once.
  *
  *   tox_peer --port N [--savedata FILE] [--tcp-port N] [--no-udp]
- *            [--recv-dir DIR] [--loop-cap MS]
+ *            [--recv-dir DIR] [--loop-cap MS] [--local-discovery]
+ *
+ * LAN discovery is off unless --local-discovery is given. With it c-toxcore
+ * broadcasts to every interface's broadcast address, so the Rust side passes
+ * it only to a peer it runs inside a network namespace of its own.
  *
  * Output lines:
  *   READY <tox-id-hex> <dht-pk-hex> <udp-port>   once, after start-up
@@ -645,6 +649,7 @@ struct args {
     uint32_t tcp_port;
     uint32_t loop_cap_ms;
     bool udp;
+    bool local_discovery;
     const char *savedata;
 };
 
@@ -654,12 +659,17 @@ static bool parse_args(int argc, char **argv, struct args *a)
     a->tcp_port = 0;
     a->loop_cap_ms = 20;
     a->udp = true;
+    a->local_discovery = false;
     a->savedata = NULL;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--no-udp") == 0) {
             a->udp = false;
+            continue;
+        }
+        if (strcmp(opt, "--local-discovery") == 0) {
+            a->local_discovery = true;
             continue;
         }
         bool ok;
@@ -699,7 +709,7 @@ static Tox *start_tox(const struct args *a)
     if (opts == NULL) return NULL;
     tox_options_set_ipv6_enabled(opts, false);
     tox_options_set_udp_enabled(opts, a->udp);
-    tox_options_set_local_discovery_enabled(opts, false);
+    tox_options_set_local_discovery_enabled(opts, a->local_discovery);
     tox_options_set_start_port(opts, (uint16_t)a->port);
     tox_options_set_end_port(opts, (uint16_t)a->port);
     tox_options_set_tcp_port(opts, (uint16_t)a->tcp_port);
@@ -774,7 +784,8 @@ int main(int argc, char **argv)
     struct args a;
     if (!parse_args(argc, argv, &a)) {
         fprintf(stderr,
-                "usage: %s --port N [--savedata FILE] [--tcp-port N] [--no-udp] [--recv-dir DIR] [--loop-cap MS]\n",
+                "usage: %s --port N [--savedata FILE] [--tcp-port N] [--no-udp] [--recv-dir DIR] [--loop-cap MS]"
+                " [--local-discovery]\n",
                 argv[0]);
         return 2;
     }

@@ -2,8 +2,9 @@
 //!
 //! toxide's unit and simulator tests prove the layers agree with themselves;
 //! this crate proves they agree with the implementation every Tox client on
-//! the network runs. It starts, on loopback only and with fresh ports and
-//! temporary directories so tests can run in parallel:
+//! the network runs. It starts, with fresh ports and temporary directories
+//! so tests can run in parallel, and on loopback only (or inside a network
+//! namespace the test created, for LAN discovery):
 //!
 //! - [`CPeer`]: one c-toxcore instance (`c/tox_peer.c`, linked against the
 //!   system's libtoxcore through the public `tox.h` only), driven by a line

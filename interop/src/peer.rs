@@ -1,5 +1,6 @@
 //! [`CPeer`]: one real c-toxcore instance (the `tox_peer` helper program).
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -24,12 +25,15 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 const TOX_ERR_NEW_PORT_ALLOC: &str = "3";
 
 /// How to start a [`CPeer`]. The default is a fresh identity on a fresh UDP
-/// port, UDP on, no TCP server.
+/// port, UDP on, no TCP server, LAN discovery off, in the test's own network
+/// namespace.
 #[derive(Debug, Clone, Default)]
 pub struct PeerOptions {
     /// UDP port to bind; `None` picks a fresh one. Only set this to restart a
-    /// profile on the port it had: a port reused with a new key confuses
-    /// c-toxcore's DHT.
+    /// profile on the port it had (a port reused with a new key confuses
+    /// c-toxcore's DHT), or to give a peer in its own
+    /// [`netns`](Self::netns), where every port is free, a well-known port
+    /// such as 33445.
     pub udp_port: Option<u16>,
     /// A c-toxcore profile (as written by [`CPeer::save`]) to start from.
     pub savedata: Option<PathBuf>,
@@ -41,6 +45,19 @@ pub struct PeerOptions {
     pub loop_cap: Option<Duration>,
     /// Name for error messages; default `tox_peer:<udp-port>`.
     pub label: Option<String>,
+    /// Run `tox_peer` inside this existing network namespace: the command
+    /// becomes `ip netns exec NAME tox_peer ...`, which needs root. `ip`
+    /// execs `tox_peer`, so killing the child still kills the peer. The peer
+    /// binds inside the namespace (on 0.0.0.0: its IPv6 is off), so the
+    /// Rust side can reach it only from there too.
+    pub netns: Option<String>,
+    /// Turn on c-toxcore's LAN discovery (`--local-discovery`, i.e.
+    /// `tox_options_set_local_discovery_enabled`); off by default. c-toxcore
+    /// then broadcasts to every interface's broadcast address and to
+    /// 255.255.255.255 every ~10 s, so this must only be used inside a
+    /// network namespace the test created: [`CPeer::spawn`] refuses it
+    /// without [`netns`](Self::netns).
+    pub local_discovery: bool,
 }
 
 /// A running c-toxcore peer, driven through `tox_peer`'s line protocol.
@@ -78,6 +95,16 @@ impl CPeer {
     }
 
     fn spawn_once(options: &PeerOptions) -> Result<Self> {
+        if options.local_discovery && options.netns.is_none() {
+            return Err(Error::Spawn {
+                program: TOX_PEER_BIN.to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "PeerOptions::local_discovery needs PeerOptions::netns: \
+                     LAN discovery broadcasts are sent only inside a network namespace",
+                ),
+            });
+        }
         let dir = TempDir::new("peer")?;
         let recv_dir = dir.path().join("recv");
         std::fs::create_dir_all(&recv_dir).map_err(|source| Error::Io {
@@ -94,7 +121,14 @@ impl CPeer {
             None
         };
 
-        let mut command = Command::new(TOX_PEER_BIN);
+        let mut command = match &options.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns.as_str(), TOX_PEER_BIN]);
+                command
+            }
+            None => Command::new(TOX_PEER_BIN),
+        };
         command
             .arg("--port")
             .arg(udp_port.to_string())
@@ -112,10 +146,16 @@ impl CPeer {
         if let Some(cap) = options.loop_cap {
             command.arg("--loop-cap").arg(cap.as_millis().to_string());
         }
+        if options.local_discovery {
+            command.arg("--local-discovery");
+        }
         let label = options
             .label
             .clone()
-            .unwrap_or_else(|| format!("tox_peer:{udp_port}"));
+            .unwrap_or_else(|| match &options.netns {
+                Some(ns) => format!("tox_peer:{udp_port}@{ns}"),
+                None => format!("tox_peer:{udp_port}"),
+            });
         let mut process = Process::spawn(label, &mut command)?;
 
         let line = process.wait_line(
@@ -329,5 +369,24 @@ impl CPeer {
             process: self.process.label().to_owned(),
             line: reply,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// LAN discovery broadcasts; without a namespace it is refused before
+    /// anything starts.
+    #[test]
+    fn local_discovery_needs_a_namespace() {
+        let result = CPeer::spawn(PeerOptions {
+            local_discovery: true,
+            ..PeerOptions::default()
+        });
+        assert!(
+            matches!(&result, Err(Error::Spawn { source, .. }) if source.kind() == io::ErrorKind::InvalidInput),
+            "{result:?}"
+        );
     }
 }
