@@ -77,7 +77,13 @@ impl Bootstrapd {
             None
         };
         let config_path = dir.path().join("bootstrapd.conf");
-        let config = config_text(dir.path(), port, tcp_port, &options.motd);
+        let config = bootstrapd_config(
+            &dir.path().join("keys"),
+            &dir.path().join("pid"),
+            port,
+            tcp_port,
+            &options.motd,
+        );
         std::fs::write(&config_path, config).map_err(|source| Error::Io {
             what: format!("writing {}", config_path.display()),
             source,
@@ -144,8 +150,17 @@ impl Bootstrapd {
     }
 }
 
-/// The daemon's libconfig configuration.
-fn config_text(dir: &Path, port: u16, tcp_port: Option<u16>, motd: &str) -> String {
+/// tox-bootstrapd's libconfig configuration as the tests want it: IPv4
+/// only, no LAN discovery, no bootstrap nodes, the MOTD on, a TCP relay on
+/// `tcp_port` if given. Public for the benchmarks, which run the daemon
+/// themselves (pinned to a core, with a chosen keys file).
+pub fn bootstrapd_config(
+    keys_file: &Path,
+    pid_file: &Path,
+    port: u16,
+    tcp_port: Option<u16>,
+    motd: &str,
+) -> String {
     let tcp = match tcp_port {
         Some(p) => format!("enable_tcp_relay = true\ntcp_relay_ports = [{p}]\n"),
         None => "enable_tcp_relay = false\n".to_owned(),
@@ -161,8 +176,8 @@ fn config_text(dir: &Path, port: u16, tcp_port: Option<u16>, motd: &str) -> Stri
          enable_motd = true\n\
          motd = {motd}\n\
          bootstrap_nodes = ()\n",
-        keys = config_string(&dir.join("keys").display().to_string()),
-        pid = config_string(&dir.join("pid").display().to_string()),
+        keys = config_string(&keys_file.display().to_string()),
+        pid = config_string(&pid_file.display().to_string()),
         motd = config_string(motd),
     )
 }

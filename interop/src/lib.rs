@@ -24,7 +24,7 @@ mod peer;
 mod process;
 mod sodium;
 
-pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD};
+pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD, bootstrapd_config};
 pub use error::{Error, Result};
 pub use event::{Connection, Event, escape, unescape};
 pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};

@@ -360,7 +360,16 @@ impl Server {
                 let dir = TempDir::new("flood-bench-bootstrapd")?;
                 let port = fresh_udp_port()?;
                 let config_path = dir.path().join("bootstrapd.conf");
-                std::fs::write(&config_path, bootstrapd_config(dir.path(), keys_file, port))?;
+                std::fs::write(
+                    &config_path,
+                    toxide_interop::bootstrapd_config(
+                        keys_file,
+                        &dir.path().join("pid"),
+                        port,
+                        None,
+                        "flood-bench",
+                    ),
+                )?;
                 let mut command = Command::new("taskset");
                 command
                     .arg("-c")
@@ -559,29 +568,6 @@ impl Memory {
             self.peak_kib, self.anon_kib, self.file_kib
         )
     }
-}
-
-/// tox-bootstrapd's libconfig file: our keys file, IPv4 only, no LAN
-/// discovery, no TCP relay, no bootstrap nodes.
-fn bootstrapd_config(dir: &Path, keys_file: &Path, port: u16) -> String {
-    let quoted = |path: &Path| {
-        let text = path.display().to_string();
-        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-    };
-    format!(
-        "port = {port}\n\
-         keys_file_path = {keys}\n\
-         pid_file_path = {pid}\n\
-         enable_ipv6 = false\n\
-         enable_ipv4_fallback = true\n\
-         enable_lan_discovery = false\n\
-         enable_tcp_relay = false\n\
-         enable_motd = true\n\
-         motd = \"flood-bench\"\n\
-         bootstrap_nodes = ()\n",
-        keys = quoted(keys_file),
-        pid = quoted(&dir.join("pid")),
-    )
 }
 
 /// Builds the release toxide-node (unless `--no-build`) and finds it.
