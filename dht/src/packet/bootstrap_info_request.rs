@@ -19,8 +19,6 @@
 use bytes::BufMut;
 use toxide_core::{Decode, DecodeError, Encode, Reader};
 
-use super::envelope::expect_id;
-
 /// Size of a bootstrap info request.
 pub const BOOTSTRAP_INFO_REQUEST_SIZE: usize = 78;
 
@@ -51,7 +49,7 @@ impl Decode for BootstrapInfoRequest {
             BOOTSTRAP_INFO_REQUEST_SIZE,
             BOOTSTRAP_INFO_REQUEST_SIZE,
         )?;
-        expect_id(reader, what, Self::ID)?;
+        reader.expect_u8(what, Self::ID)?;
         let _padding = reader.rest();
         Ok(Self)
     }

@@ -30,7 +30,6 @@ use toxide_core::{Decode, DecodeError, Encode, Reader};
 
 use super::DhtPacketError;
 use super::bootstrap_info_request::BootstrapInfoRequest;
-use super::envelope::expect_id;
 
 /// The longest message of the day, terminating NUL included
 /// (`MAX_MOTD_LENGTH`).
@@ -115,7 +114,7 @@ impl Decode for BootstrapInfoResponse {
             BOOTSTRAP_INFO_RESPONSE_MIN_SIZE,
             BOOTSTRAP_INFO_RESPONSE_MAX_SIZE,
         )?;
-        expect_id(reader, what, Self::ID)?;
+        reader.expect_u8(what, Self::ID)?;
         let version = reader.u32_be("bootstrap version")?;
         let motd = reader.rest().to_vec();
         Ok(Self { version, motd })

@@ -38,7 +38,6 @@ use toxide_core::{
 };
 
 use super::DhtPacketError;
-use super::envelope::expect_id;
 
 /// The cleartext part of a DHT request: id, two keys and the nonce
 /// (c-toxcore's `CRYPTO_SIZE`).
@@ -137,7 +136,7 @@ impl Decode for DhtRequest {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let what = "DHT request";
         reader.expect_remaining(what, DHT_REQUEST_MIN_SIZE, DHT_REQUEST_MAX_ROUTED_SIZE)?;
-        expect_id(reader, what, Self::ID)?;
+        reader.expect_u8(what, Self::ID)?;
         Ok(Self {
             receiver_pk: PublicKey::decode(reader)?,
             sender_pk: PublicKey::decode(reader)?,

@@ -120,7 +120,7 @@ impl<K: EnvelopeKind> Encode for DhtPacket<K> {
 impl<K: EnvelopeKind> Decode for DhtPacket<K> {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         reader.expect_remaining(K::NAME, K::MIN_SIZE, K::MAX_SIZE)?;
-        expect_id(reader, K::NAME, K::ID)?;
+        reader.expect_u8(K::NAME, K::ID)?;
         let sender_pk = PublicKey::decode(reader)?;
         let nonce = Nonce::decode(reader)?;
         Ok(Self::from_parts(sender_pk, nonce, reader.rest().to_vec()))
@@ -163,20 +163,3 @@ impl<K> PartialEq for DhtPacket<K> {
 }
 
 impl<K> Eq for DhtPacket<K> {}
-
-/// Reads the packet id and fails unless it is `id`.
-pub(crate) fn expect_id(
-    reader: &mut Reader<'_>,
-    what: &'static str,
-    id: u8,
-) -> Result<(), DecodeError> {
-    let found = reader.u8(what)?;
-    if found == id {
-        Ok(())
-    } else {
-        Err(DecodeError::InvalidValue {
-            what,
-            value: u64::from(found),
-        })
-    }
-}

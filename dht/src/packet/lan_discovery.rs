@@ -17,8 +17,6 @@
 use bytes::BufMut;
 use toxide_core::{Decode, DecodeError, Encode, PUBLIC_KEY_SIZE, PublicKey, Reader};
 
-use super::envelope::expect_id;
-
 /// Size of a LAN discovery packet.
 pub const LAN_DISCOVERY_SIZE: usize = 1 + PUBLIC_KEY_SIZE;
 
@@ -47,7 +45,7 @@ impl Encode for LanDiscovery {
 impl Decode for LanDiscovery {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         reader.expect_remaining("LAN discovery", LAN_DISCOVERY_SIZE, LAN_DISCOVERY_SIZE)?;
-        expect_id(reader, "LAN discovery", Self::ID)?;
+        reader.expect_u8("LAN discovery", Self::ID)?;
         Ok(Self {
             public_key: PublicKey::decode(reader)?,
         })

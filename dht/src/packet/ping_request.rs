@@ -24,7 +24,7 @@
 use bytes::BufMut;
 use toxide_core::{Decode, DecodeError, Encode, Reader};
 
-use super::envelope::{self, DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
+use super::envelope::{DhtPacket, ENVELOPE_OVERHEAD, EnvelopeKind};
 
 /// Size of a ping payload: type byte and ping id.
 pub const PING_PAYLOAD_SIZE: usize = 1 + 8;
@@ -71,7 +71,7 @@ impl Encode for PingRequestPayload {
 
 impl Decode for PingRequestPayload {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        envelope::expect_id(reader, "ping request payload type", PingRequest::ID)?;
+        reader.expect_u8("ping request payload type", PingRequest::ID)?;
         let ping_id = reader.u64_be("ping id")?;
         Ok(Self { ping_id })
     }

@@ -22,7 +22,7 @@
 use bytes::BufMut;
 use toxide_core::{Decode, DecodeError, Encode, Reader};
 
-use super::envelope::{self, DhtPacket, EnvelopeKind};
+use super::envelope::{DhtPacket, EnvelopeKind};
 use super::ping_request::{PING_PACKET_SIZE, PING_PAYLOAD_SIZE};
 
 /// A Ping response as it travels: see [`DhtPacket`](super::DhtPacket).
@@ -62,7 +62,7 @@ impl Encode for PingResponsePayload {
 
 impl Decode for PingResponsePayload {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        envelope::expect_id(reader, "ping response payload type", PingResponse::ID)?;
+        reader.expect_u8("ping response payload type", PingResponse::ID)?;
         let ping_id = reader.u64_be("ping id")?;
         Ok(Self { ping_id })
     }
