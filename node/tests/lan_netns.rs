@@ -102,28 +102,23 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::RawClient;
+use common::binary::{NODE_BIN, NodeProcess, isolate, wait_bounded};
 use toxide_core::PublicKey;
 use toxide_dht::lan::TOX_PORT_DEFAULT;
 use toxide_interop::{CPeer, PeerOptions, TempDir};
 
-const NODE_BIN: &str = env!("CARGO_BIN_EXE_toxide-node");
 /// Set (to the probe's task) in the child that probes a node from inside
 /// its namespace.
 const PROBE_ENV: &str = "TOXIDE_LAN_NETNS_PROBE";
 /// The line a probe prints when it found what it looked for: the target,
 /// its address and the milliseconds the probe took.
 const PROBE_FOUND: &str = "LAN_PROBE_FOUND";
-/// How long a node may take to print its start-up lines.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one `ip` command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the nodes have to find each other: three LAN discovery rounds.
@@ -595,44 +590,11 @@ fn ip(args: &[&str]) -> (bool, String) {
     }
 }
 
-/// Waits at most `timeout` for `child` (killing it then) and returns its
-/// status and output.
-fn wait_bounded(mut child: Child, timeout: Duration) -> (ExitStatus, String, String) {
-    let stdout = drain(child.stdout.take().unwrap());
-    let stderr = drain(child.stderr.take().unwrap());
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let collect =
-        |rx: Receiver<String>| rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
-    (status, collect(stdout), collect(stderr))
-}
-
-/// Reads a pipe to its end on a thread; the text arrives on the channel.
-fn drain(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    rx
-}
-
 // ----- the nodes -------------------------------------------------------------
 
 /// A `toxide-node` running inside a namespace; killed on drop.
 struct NetnsNode {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
+    process: NodeProcess,
     public_key: PublicKey,
     /// The first socket's port.
     port: u16,
@@ -648,101 +610,26 @@ impl NetnsNode {
         for addr in addrs {
             command.args(["--udp-address", addr]);
         }
-        let mut child = command
+        command
             .arg("--keys-file")
             .arg(&keys)
-            .args(["--log-level", "debug"])
-            .env_remove("TOXIDE_NODE_SECRET_KEY")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = line_reader(child.stdout.take().unwrap());
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let mut next_line = |prefix: &str| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines.recv_timeout(left).unwrap_or_else(|e| {
-                let _ = child.kill();
-                panic!(
-                    "no {prefix} line from toxide-node in {ns} ({e}); stderr:\n{}",
-                    stderr.lock().unwrap()
-                )
-            });
-            line.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix(' '))
-                .unwrap_or_else(|| panic!("expected {prefix}, got: {line}"))
-                .to_owned()
-        };
-        let public_key: PublicKey = next_line("DHT_PUBLIC_KEY").parse().unwrap();
-        let ports: Vec<u16> = addrs
-            .iter()
-            .map(|_| next_line("PORT").parse().unwrap())
-            .collect();
+            .args(["--log-level", "debug"]);
+        isolate(&mut command);
+        let process = NodeProcess::start(command, addrs.len());
         Self {
-            child,
-            stderr,
-            public_key,
-            port: ports[0],
+            public_key: process.public_key,
+            port: process.ports[0],
+            process,
         }
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.process.stderr()
     }
 
     /// Stops the node with SIGTERM and checks it exits cleanly (bounded).
-    /// `ip netns exec` execs the node, so the child's pid is the node's.
-    fn terminate(mut self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "toxide-node ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "{status:?}:\n{}", self.stderr());
+    fn terminate(self) {
+        let (status, stderr) = self.process.terminate();
+        assert!(status.success(), "{status:?}:\n{stderr}");
     }
-}
-
-impl Drop for NetnsNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends each line of `pipe` on the channel.
-fn line_reader(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }

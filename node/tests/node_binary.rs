@@ -12,162 +12,34 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use common::RawClient;
-use toxide_core::{KeyPair, PublicKey, SecretKey};
+use common::binary::{EXIT_TIMEOUT, NODE_BIN, NodeProcess, isolate, wait_exit};
+use toxide_core::{KeyPair, SecretKey};
 use toxide_interop::TempDir;
 
-const NODE_BIN: &str = env!("CARGO_BIN_EXE_toxide-node");
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
-const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A running `toxide-node`; killed on drop if still running.
-struct Node {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    public_key: PublicKey,
-    ports: Vec<u16>,
+/// The node with `args`, as every test here runs it.
+fn node_command(args: &[&str]) -> Command {
+    let mut command = Command::new(NODE_BIN);
+    isolate(command.args(args));
+    command
 }
 
-impl Node {
-    fn command(args: &[&str]) -> Command {
-        let mut command = Command::new(NODE_BIN);
-        command
-            .args(args)
-            .env_remove("TOXIDE_NODE_SECRET_KEY")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Starts the node and reads its start-up lines (`ports` PORT lines).
-    fn start(args: &[&str], ports: usize) -> Self {
-        Self::start_with(Self::command(args), ports)
-    }
-
-    fn start_with(mut command: Command, port_lines: usize) -> Self {
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let next_line = |what: &str| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            lines.recv_timeout(left).unwrap_or_else(|e| {
-                panic!(
-                    "no {what} line from toxide-node ({e}); stderr:\n{}",
-                    stderr.lock().unwrap()
-                )
-            })
-        };
-        let key_line = next_line("DHT_PUBLIC_KEY");
-        let hex = key_line.strip_prefix("DHT_PUBLIC_KEY ").expect(&key_line);
-        assert_eq!(hex.len(), 64, "{key_line}");
-        assert!(
-            hex.chars()
-                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()),
-            "key must be uppercase hex: {key_line}"
-        );
-        let public_key: PublicKey = hex.parse().unwrap();
-        let ports = (0..port_lines)
-            .map(|_| {
-                let line = next_line("PORT");
-                line.strip_prefix("PORT ")
-                    .and_then(|p| p.parse::<u16>().ok())
-                    .unwrap_or_else(|| panic!("bad PORT line: {line}"))
-            })
-            .collect::<Vec<_>>();
-        assert!(
-            ports.iter().all(|&p| p != 0),
-            "the real port is printed, not 0"
-        );
-        Self {
-            child,
-            stdout: lines,
-            stderr,
-            public_key,
-            ports,
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.ports[0]))
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Sends SIGTERM and waits (bounded) for the exit.
-    fn terminate(mut self) -> (ExitStatus, String) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
-        // Let the stderr reader catch up with the last lines.
-        std::thread::sleep(Duration::from_millis(100));
-        (status, self.stderr())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("toxide-node did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Starts the node with `args` and reads its start-up lines (`ports` PORT
+/// lines).
+fn start_node(args: &[&str], ports: usize) -> NodeProcess {
+    NodeProcess::start(node_command(args), ports)
 }
 
 /// Runs the binary to completion (bounded) and returns status, stdout and
 /// stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
-    run_command_to_exit(Node::command(args))
+    run_command_to_exit(node_command(args))
 }
 
 /// [`run_to_exit`] for a prepared command (extra environment, say).
@@ -199,7 +71,7 @@ fn path_str(path: &Path) -> &str {
 fn serves_dht_and_bootstrap_info_then_exits_cleanly_on_sigterm() {
     let dir = TempDir::new("node-bin").unwrap();
     let keys = dir.path().join("keys");
-    let node = Node::start(
+    let node = start_node(
         &[
             "--udp-address",
             "127.0.0.1:0",
@@ -268,7 +140,7 @@ fn keys_file_keeps_the_key_and_is_private() {
         path_str(&keys),
     ];
 
-    let first = Node::start(&args, 1);
+    let first = start_node(&args, 1);
     let key = first.public_key;
     let (status, stderr) = first.terminate();
     assert!(status.success(), "{stderr}");
@@ -289,14 +161,14 @@ fn keys_file_keeps_the_key_and_is_private() {
         assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
     }
 
-    let second = Node::start(&args, 1);
+    let second = start_node(&args, 1);
     assert_eq!(second.public_key, key, "a restart keeps the DHT key");
     let (status, _) = second.terminate();
     assert!(status.success());
 
     // Without a keys file every run has a fresh key.
-    let a = Node::start(&["--udp-address", "127.0.0.1:0"], 1);
-    let b = Node::start(&["--udp-address", "127.0.0.1:0"], 1);
+    let a = start_node(&["--udp-address", "127.0.0.1:0"], 1);
+    let b = start_node(&["--udp-address", "127.0.0.1:0"], 1);
     assert_ne!(a.public_key, b.public_key);
 }
 
@@ -309,13 +181,13 @@ fn secret_key_from_the_environment() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let mut command = Node::command(&["--udp-address", "127.0.0.1:0"]);
+    let mut command = node_command(&["--udp-address", "127.0.0.1:0"]);
     command.env("TOXIDE_NODE_SECRET_KEY", &hex);
-    let node = Node::start_with(command, 1);
+    let node = NodeProcess::start(command, 1);
     assert_eq!(node.public_key, keys.public);
     drop(node);
 
-    let mut command = Node::command(&["--udp-address", "127.0.0.1:0"]);
+    let mut command = node_command(&["--udp-address", "127.0.0.1:0"]);
     command.env("TOXIDE_NODE_SECRET_KEY", "not hex");
     let (status, _, stderr) = run_command_to_exit(command);
     assert!(!status.success());
@@ -328,7 +200,7 @@ fn secret_key_from_the_environment() {
 
 #[test]
 fn several_sockets_print_one_port_line_each() {
-    let node = Node::start(
+    let node = start_node(
         &[
             "--udp-address",
             "127.0.0.1:0",
@@ -413,7 +285,7 @@ fn unknown_config_keys_warn_and_flags_override_the_file() {
         "udp-address = \"127.0.0.1:1\"\nmotd = \"from the file\"\nudp-adress = \"typo\"\n",
     )
     .unwrap();
-    let node = Node::start(
+    let node = start_node(
         &[
             "--config",
             path_str(&config),

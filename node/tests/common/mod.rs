@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses part of it
 
+pub(crate) mod binary;
 pub(crate) mod inprocess;
 
 use std::net::{SocketAddr, UdpSocket};
