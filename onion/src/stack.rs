@@ -49,13 +49,6 @@ impl Stack {
         }
     }
 
-    /// Whether a datagram starting with `id` is for this stack.
-    pub fn handles(&self, id: u8) -> bool {
-        toxide_dht::packet::PACKET_IDS.contains(&id)
-            || (crate::packet::PACKET_IDS.contains(&id)
-                && (self.server.is_some() || self.client.is_some()))
-    }
-
     /// Handles one datagram; `false` if no layer here takes its id.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
         let Some(&id) = bytes.first() else {

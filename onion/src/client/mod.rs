@@ -308,7 +308,7 @@ impl OnionClient {
         if real_pk == self.real.public {
             return Err(FriendError::OwnKey);
         }
-        if self.friend_index(&real_pk).is_none() {
+        if friend_position(&self.friends, &real_pk).is_none() {
             let friend = Friend::new(&mut self.rng, &self.real, real_pk);
             self.friends.push(friend);
         }
@@ -318,7 +318,7 @@ impl OnionClient {
     /// Stops searching for `real_pk` and forgets it; its DHT search is
     /// the caller's to stop (the returned DHT key, if one was known).
     pub fn remove_friend(&mut self, real_pk: &PublicKey) -> Option<PublicKey> {
-        let index = self.friend_index(real_pk)?;
+        let index = friend_position(&self.friends, real_pk)?;
         let friend = self.friends.swap_remove(index);
         friend.dht_pk
     }
@@ -330,7 +330,7 @@ impl OnionClient {
 
     /// The friend's DHT key, once they told us.
     pub fn friend_dht_pk(&self, real_pk: &PublicKey) -> Option<PublicKey> {
-        self.friend_index(real_pk)
+        friend_position(&self.friends, real_pk)
             .and_then(|i| self.friends.get(i))
             .and_then(|f| f.dht_pk)
     }
@@ -338,7 +338,7 @@ impl OnionClient {
     /// Marks a friend connected (searching stops and requests are no
     /// longer sent) or disconnected (searching resumes).
     pub fn set_friend_online(&mut self, real_pk: &PublicKey, online: bool) {
-        if let Some(friend) = self.friend_mut(real_pk) {
+        if let Some(friend) = find_friend_mut(&mut self.friends, real_pk) {
             friend.is_online = online;
             if online {
                 friend.request = None;
@@ -361,9 +361,8 @@ impl OnionClient {
             });
         }
         self.add_friend(id.public_key)?;
-        let friend = self
-            .friend_mut(&id.public_key)
-            .ok_or(FriendError::NotFound)?;
+        let friend =
+            find_friend_mut(&mut self.friends, &id.public_key).ok_or(FriendError::NotFound)?;
         friend.request = Some(OutgoingRequest {
             nospam: id.nospam,
             message: message.to_vec(),
@@ -371,14 +370,6 @@ impl OnionClient {
             backoff: FRIEND_REQUEST_TIMEOUT,
         });
         Ok(())
-    }
-
-    fn friend_index(&self, real_pk: &PublicKey) -> Option<usize> {
-        self.friends.iter().position(|f| f.real_pk == *real_pk)
-    }
-
-    fn friend_mut(&mut self, real_pk: &PublicKey) -> Option<&mut Friend> {
-        self.friends.iter_mut().find(|f| f.real_pk == *real_pk)
     }
 
     /// When [`Self::handle_timeout`] wants to run next.
@@ -421,7 +412,7 @@ impl OnionClient {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let Some(friend) = self.friends.iter().find(|f| f.real_pk == real_pk) else {
+        let Some(friend) = find_friend(&self.friends, &real_pk) else {
             self.stats.dropped_dht_pk += 1;
             return;
         };
@@ -461,7 +452,7 @@ impl OnionClient {
         };
         let secret = match pending.target {
             Target::Us => &self.real.secret,
-            Target::Friend(pk) => match self.friends.iter().find(|f| f.real_pk == pk) {
+            Target::Friend(pk) => match find_friend(&self.friends, &pk) {
                 Some(friend) => &friend.temp.secret,
                 None => {
                     self.stats.dropped_unsolicited += 1;
@@ -505,7 +496,7 @@ impl OnionClient {
                 if is_stored >= 2 {
                     return;
                 }
-                match self.friends.iter_mut().find(|f| f.real_pk == pk) {
+                match find_friend_mut(&mut self.friends, &pk) {
                     Some(friend) => &mut friend.clients,
                     None => return,
                 }
@@ -529,7 +520,7 @@ impl OnionClient {
             }
             let (list, recent) = match pending.target {
                 Target::Us => (&mut self.announce_list, &mut self.recent),
-                Target::Friend(pk) => match self.friends.iter_mut().find(|f| f.real_pk == pk) {
+                Target::Friend(pk) => match find_friend_mut(&mut self.friends, &pk) {
                     Some(friend) => (&mut friend.clients, &mut friend.recent),
                     None => return,
                 },
@@ -583,7 +574,7 @@ impl OnionClient {
         announce: DhtPkAnnounce,
         dht: &mut Dht,
     ) -> bool {
-        let Some(friend) = self.friends.iter_mut().find(|f| f.real_pk == sender) else {
+        let Some(friend) = find_friend_mut(&mut self.friends, &sender) else {
             self.stats.dropped_dht_pk += 1;
             return false;
         };
@@ -618,7 +609,9 @@ impl OnionClient {
             self.stats.dropped_wrong_nospam += 1;
             return;
         }
-        if self.received_requests.contains(&sender) || self.friend_index(&sender).is_some() {
+        if self.received_requests.contains(&sender)
+            || friend_position(&self.friends, &sender).is_some()
+        {
             self.stats.dropped_repeated_request += 1;
             return;
         }
@@ -687,7 +680,7 @@ impl OnionClient {
                 },
             ),
             Target::Friend(pk) => {
-                let Some(friend) = self.friends.iter().find(|f| f.real_pk == pk) else {
+                let Some(friend) = find_friend(&self.friends, &pk) else {
                     return false;
                 };
                 AnnounceRequest::new(
@@ -720,7 +713,7 @@ impl OnionClient {
     /// Sends `data` to a friend through every announce node that knows
     /// them (c-toxcore `send_onion_data`); the number of packets sent.
     fn send_onion_data(&mut self, now: Instant, friend_pk: &PublicKey, data: &[u8]) -> usize {
-        let Some(friend) = self.friends.iter().find(|f| f.real_pk == *friend_pk) else {
+        let Some(friend) = find_friend(&self.friends, friend_pk) else {
             return 0;
         };
         if data.is_empty() || data.len() > MAX_ONION_DATA_PAYLOAD {
@@ -789,7 +782,7 @@ impl OnionClient {
         if !via_dht {
             return self.send_onion_data(now, friend_pk, &data);
         }
-        let Some(friend) = self.friends.iter().find(|f| f.real_pk == *friend_pk) else {
+        let Some(friend) = find_friend(&self.friends, friend_pk) else {
             return 0;
         };
         let Some(friend_dht) = friend.dht_pk else {
@@ -959,7 +952,7 @@ impl OnionClient {
     /// Searches for one friend and sends them our DHT key (c-toxcore
     /// `do_friend`).
     fn do_friend(&mut self, now: Instant, friend_pk: &PublicKey, dht: &mut Dht) {
-        let Some(friend) = self.friends.iter().find(|f| f.real_pk == *friend_pk) else {
+        let Some(friend) = find_friend(&self.friends, friend_pk) else {
             return;
         };
         if friend.is_online {
@@ -981,7 +974,7 @@ impl OnionClient {
             now,
         ) && self.send_dht_pk(now, friend_pk, false, dht) >= 1
         {
-            if let Some(f) = self.friend_mut(friend_pk) {
+            if let Some(f) = find_friend_mut(&mut self.friends, friend_pk) {
                 f.last_dht_pk_onion_sent = Some(now);
             }
         }
@@ -991,11 +984,11 @@ impl OnionClient {
             .find(|f| f.real_pk == *friend_pk)
             .is_some_and(|f| expired(f.last_dht_pk_dht_sent, DHT_DHTPK_SEND_INTERVAL, now));
         if due_dht && self.send_dht_pk(now, friend_pk, true, dht) >= 1 {
-            if let Some(f) = self.friend_mut(friend_pk) {
+            if let Some(f) = find_friend_mut(&mut self.friends, friend_pk) {
                 f.last_dht_pk_dht_sent = Some(now);
             }
         }
-        let Some(friend) = self.friends.iter_mut().find(|f| f.real_pk == *friend_pk) else {
+        let Some(friend) = find_friend_mut(&mut self.friends, friend_pk) else {
             return;
         };
         let mut count = 0;
@@ -1022,7 +1015,7 @@ impl OnionClient {
         let target = Target::Friend(*friend_pk);
         for node in to_ask {
             if self.send_announce_request(now, target, node, None, None) {
-                if let Some(friend) = self.friend_mut(friend_pk) {
+                if let Some(friend) = find_friend_mut(&mut self.friends, friend_pk) {
                     friend.clients.mark_pinged(now, &node.public_key);
                     friend.time_last_pinged = Some(now);
                     friend.pings += 1;
@@ -1032,7 +1025,7 @@ impl OnionClient {
                 }
             }
         }
-        let Some(friend) = self.friends.iter_mut().find(|f| f.real_pk == *friend_pk) else {
+        let Some(friend) = find_friend_mut(&mut self.friends, friend_pk) else {
             return;
         };
         if count == MAX_ONION_CLIENTS {
@@ -1075,11 +1068,29 @@ impl OnionClient {
             .collect();
         for (pk, packet) in due {
             if self.send_onion_data(now, &pk, &packet) > 0 {
-                if let Some(request) = self.friend_mut(&pk).and_then(|f| f.request.as_mut()) {
+                if let Some(request) =
+                    find_friend_mut(&mut self.friends, &pk).and_then(|f| f.request.as_mut())
+                {
                     request.next_send = now + request.backoff;
                     request.backoff = request.backoff.saturating_mul(2);
                 }
             }
         }
     }
+}
+
+/// The friend with real key `real_pk`. Free functions rather than methods
+/// so that they borrow the friend list alone, next to other fields.
+fn find_friend<'a>(friends: &'a [Friend], real_pk: &PublicKey) -> Option<&'a Friend> {
+    friends.iter().find(|f| f.real_pk == *real_pk)
+}
+
+/// [`find_friend`], mutably.
+fn find_friend_mut<'a>(friends: &'a mut [Friend], real_pk: &PublicKey) -> Option<&'a mut Friend> {
+    friends.iter_mut().find(|f| f.real_pk == *real_pk)
+}
+
+/// Where the friend with real key `real_pk` is in the list.
+fn friend_position(friends: &[Friend], real_pk: &PublicKey) -> Option<usize> {
+    friends.iter().position(|f| f.real_pk == *real_pk)
 }

@@ -224,8 +224,8 @@ impl NodeList {
 #[derive(Debug, Default)]
 pub struct PathNodes {
     nodes: Vec<PackedNode>,
-    next: usize,
-    /// Additions ever made (c-toxcore's `path_nodes_index`).
+    /// Additions ever made (c-toxcore's `path_nodes_index`); modulo the
+    /// capacity it is also the slot the next addition overwrites.
     added: usize,
 }
 
@@ -240,10 +240,9 @@ impl PathNodes {
         }
         if self.nodes.len() < MAX_PATH_NODES {
             self.nodes.push(node);
-        } else if let Some(slot) = self.nodes.get_mut(self.next % MAX_PATH_NODES) {
+        } else if let Some(slot) = self.nodes.get_mut(self.added % MAX_PATH_NODES) {
             *slot = node;
         }
-        self.next = (self.next + 1) % MAX_PATH_NODES;
         self.added = self.added.saturating_add(1);
     }
 
