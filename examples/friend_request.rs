@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
-use toxide::driver::DriverConfig;
+use toxide::driver::{DriverConfig, next_onion_event};
 use toxide::onion::ServerConfig;
 use toxide::{
     ClientEvent, ClientIdentity, Driver, DriverHandle, KeyPair, NoSpam, PackedNode, StackEvent,
@@ -45,18 +45,11 @@ async fn client(keys: KeyPair, node: PackedNode) -> Result<DriverHandle, Error> 
 async fn next(
     events: &mut broadcast::Receiver<StackEvent>,
     started: Instant,
-    mut want: impl FnMut(&ClientEvent) -> bool,
+    want: impl FnMut(&ClientEvent) -> bool,
 ) -> Result<ClientEvent, Error> {
-    let deadline = tokio::time::Instant::from_std(started + TIMEOUT);
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => return Err("timed out".into()),
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(broadcast::error::RecvError::Closed)) => return Err("driver stopped".into()),
-            Ok(Ok(StackEvent::Onion(event))) if want(&event) => return Ok(event),
-            Ok(Ok(_)) => {}
-        }
-    }
+    next_onion_event(events, started + TIMEOUT, want)
+        .await
+        .ok_or_else(|| "timed out (or a driver stopped)".into())
 }
 
 #[tokio::main(flavor = "current_thread")]

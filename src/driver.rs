@@ -33,7 +33,8 @@ use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
 use toxide_onion::client::{ClientStats, FriendError};
 use toxide_onion::{
-    ClientConfig, OnionClient, OnionServer, ServerConfig, ServerStats, Stack, StackEvent,
+    ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats, Stack,
+    StackEvent,
 };
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
@@ -322,6 +323,25 @@ impl DriverHandle {
             .await
             .map_err(|_| DriverClosed)?;
         rx.await.map_err(|_| DriverClosed)
+    }
+}
+
+/// Waits until `deadline` for the next onion-client event that `want`
+/// accepts, skipping the others; `None` at the deadline or once the driver
+/// has stopped. A subscriber that fell behind carries on with what is left.
+pub async fn next_onion_event(
+    events: &mut broadcast::Receiver<StackEvent>,
+    deadline: std::time::Instant,
+    mut want: impl FnMut(&ClientEvent) -> bool,
+) -> Option<ClientEvent> {
+    let deadline = TokioInstant::from_std(deadline);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Ok(StackEvent::Onion(event))) if want(&event) => return Some(event),
+            Ok(Ok(_)) => {}
+        }
     }
 }
 

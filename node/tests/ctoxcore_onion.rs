@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
-use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle, DriverStats};
+use toxide::driver::{
+    ClientIdentity, Driver, DriverConfig, DriverHandle, DriverStats, next_onion_event,
+};
 use toxide_core::{KeyPair, NoSpam, PackedNode, ToxId};
 use toxide_interop::{CPeer, PeerOptions};
 
@@ -166,20 +168,9 @@ fn wait_onion_event(
     rt: &Runtime,
     events: &mut broadcast::Receiver<StackEvent>,
     timeout: Duration,
-    mut want: impl FnMut(&ClientEvent) -> bool,
+    want: impl FnMut(&ClientEvent) -> bool,
 ) -> Option<ClientEvent> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    rt.block_on(async {
-        loop {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Err(_) => return None,
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Ok(Ok(StackEvent::Onion(event))) if want(&event) => return Some(event),
-                Ok(Ok(_)) => {}
-            }
-        }
-    })
+    rt.block_on(next_onion_event(events, Instant::now() + timeout, want))
 }
 
 #[test]
@@ -193,15 +184,16 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
     let mut peer = spawn_peer("peer", &nodes[1]);
 
     // Our client announces itself through the toxide nodes.
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    while !rt.block_on(client.is_onion_connected()).unwrap() {
-        assert!(
-            Instant::now() < deadline,
-            "toxide client never announced: {:#?}",
-            rt.block_on(client.stats()).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let announced = common::wait_for(CONNECT_TIMEOUT, || {
+        rt.block_on(client.is_onion_connected())
+            .unwrap()
+            .then_some(())
+    });
+    assert!(
+        announced.is_some(),
+        "toxide client never announced: {:#?}",
+        rt.block_on(client.stats()).unwrap()
+    );
     let announced_after = started.elapsed();
 
     // c-toxcore → toxide: the request arrives with its text.
@@ -260,15 +252,14 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
         NoSpam::from_u32(our_id.nospam.to_u32() ^ 1),
     );
     other.add_friend(&wrong, "wrong nospam").unwrap();
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    while stats_now().client.dropped_wrong_nospam == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the wrong-nospam request never arrived: {:#?}",
-            stats_now()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let dropped = common::wait_for(CONNECT_TIMEOUT, || {
+        (stats_now().client.dropped_wrong_nospam > 0).then_some(())
+    });
+    assert!(
+        dropped.is_some(),
+        "the wrong-nospam request never arrived: {:#?}",
+        stats_now()
+    );
     let leaked = wait_onion_event(
         &rt,
         &mut events,
