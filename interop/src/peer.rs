@@ -336,27 +336,34 @@ impl CPeer {
 
     /// Waits for a friend request: the sender's key and the message.
     pub fn wait_friend_request(&mut self, timeout: Duration) -> Result<(PublicKey, String)> {
-        match self.wait_event(|e| matches!(e, Event::FriendRequest { .. }), timeout)? {
+        self.wait_map(timeout, |e| match e {
             Event::FriendRequest {
                 public_key,
                 message,
-            } => Ok((public_key, message)),
-            other => Err(Error::Protocol {
-                process: self.label().to_owned(),
-                line: format!("{other:?}"),
-            }),
-        }
+            } => Some((*public_key, message.clone())),
+            _ => None,
+        })
     }
 
     /// Waits for a message: the friend number and the text.
     pub fn wait_message(&mut self, timeout: Duration) -> Result<(u32, String)> {
-        match self.wait_event(|e| matches!(e, Event::Message { .. }), timeout)? {
-            Event::Message { friend, text } => Ok((friend, text)),
-            other => Err(Error::Protocol {
-                process: self.label().to_owned(),
-                line: format!("{other:?}"),
-            }),
-        }
+        self.wait_map(timeout, |e| match e {
+            Event::Message { friend, text } => Some((*friend, text.clone())),
+            _ => None,
+        })
+    }
+
+    /// Waits for the first event `extract` takes a value from.
+    fn wait_map<T>(
+        &mut self,
+        timeout: Duration,
+        extract: impl Fn(&Event) -> Option<T>,
+    ) -> Result<T> {
+        let event = self.wait_event(|e| extract(e).is_some(), timeout)?;
+        extract(&event).ok_or_else(|| Error::Protocol {
+            process: self.label().to_owned(),
+            line: format!("{event:?}"),
+        })
     }
 
     /// Asks `tox_peer` to exit cleanly (`tox_kill`) and waits for its answer.
