@@ -48,6 +48,14 @@ pub fn arb_pk() -> impl Strategy<Value = PublicKey> {
     any::<[u8; 32]>().prop_map(PublicKey::new)
 }
 
+/// The key whose first byte is `first` and all others zero: XOR distances
+/// between such keys are ordered by their first bytes.
+pub fn key_first(first: u8) -> PublicKey {
+    let mut bytes = [0u8; 32];
+    bytes[0] = first;
+    PublicKey::new(bytes)
+}
+
 /// Any nonce.
 pub fn arb_nonce() -> impl Strategy<Value = Nonce> {
     any::<[u8; 24]>().prop_map(Nonce::new)

@@ -37,11 +37,7 @@ pub fn bucket_index(own: &PublicKey, other: &PublicKey, buckets: usize) -> usize
 mod tests {
     use super::*;
 
-    fn key(first: u8) -> PublicKey {
-        let mut bytes = [0u8; 32];
-        bytes[0] = first;
-        PublicKey::new(bytes)
-    }
+    use toxide_core::testing::key_first as key;
 
     #[test]
     fn xor_ordering() {

@@ -148,11 +148,7 @@ pub fn queue_closest(list: &mut Vec<PackedNode>, node: PackedNode, target: &Publ
 mod tests {
     use super::*;
 
-    fn key(first: u8) -> PublicKey {
-        let mut bytes = [0u8; 32];
-        bytes[0] = first;
-        PublicKey::new(bytes)
-    }
+    use toxide_core::testing::key_first as key;
 
     #[test]
     fn keeps_the_closest_nodes() {
