@@ -17,6 +17,27 @@ pub fn compare(base: &PublicKey, a: &PublicKey, b: &PublicKey) -> Ordering {
     Ordering::Equal
 }
 
+/// Puts `item` in place of the element of `list` farthest from `target`
+/// if `item` is closer; whether it did. This is how every full list of
+/// nodes (search lists, the onion's announce store) keeps the closest.
+pub fn replace_farthest<T>(
+    list: &mut [T],
+    item: T,
+    target: &PublicKey,
+    key: impl Fn(&T) -> &PublicKey,
+) -> bool {
+    let farthest = list
+        .iter_mut()
+        .max_by(|a, b| compare(target, key(a), key(b)));
+    match farthest {
+        Some(slot) if compare(target, key(&item), key(slot)).is_lt() => {
+            *slot = item;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The number of leading bits `a` and `b` share, which is the close-list
 /// bucket a key falls into (c-toxcore `bit_by_bit_cmp`), capped so every key
 /// has a bucket.

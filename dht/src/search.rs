@@ -15,7 +15,7 @@ use toxide_core::{PackedNode, PublicKey};
 
 use crate::client::Client;
 use crate::constants::SEARCH_LIST_SIZE;
-use crate::distance::compare;
+use crate::distance::{compare, replace_farthest};
 use crate::nat::NatState;
 use crate::refresh::RefreshSchedule;
 
@@ -134,14 +134,7 @@ pub fn queue_closest(list: &mut Vec<PackedNode>, node: PackedNode, target: &Publ
         list.push(node);
         return;
     }
-    let farthest = list
-        .iter_mut()
-        .max_by(|a, b| compare(target, &a.public_key, &b.public_key));
-    if let Some(slot) = farthest {
-        if compare(target, &node.public_key, &slot.public_key) == Ordering::Less {
-            *slot = node;
-        }
-    }
+    replace_farthest(list, node, target, |n| &n.public_key);
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use toxide_core::{Encode, IpPort, PackedNode, PublicKey, TimedAuth, TransportProtocol};
-use toxide_dht::distance::compare;
+use toxide_dht::distance::replace_farthest;
 
 use crate::constants::{ANNOUNCE_MAX_ENTRIES, ANNOUNCE_TIMEOUT_SECS, PING_ID_SIZE};
 use crate::packet::{AnnounceRequestPayload, AnnounceStatus, OnionReturn3};
@@ -106,18 +106,7 @@ impl AnnounceStore {
             self.entries.push(entry);
             return true;
         }
-        let own = self.own_pk;
-        let farthest = self
-            .entries
-            .iter_mut()
-            .max_by(|a, b| compare(&own, &a.public_key, &b.public_key));
-        match farthest {
-            Some(far) if compare(&own, &entry.public_key, &far.public_key).is_lt() => {
-                *far = entry;
-                true
-            }
-            _ => false,
-        }
+        replace_farthest(&mut self.entries, entry, &self.own_pk, |e| &e.public_key)
     }
 }
 
