@@ -8,7 +8,7 @@
 //! motd = "toxide-node"
 //! lan-discovery = false
 //! dual-stack = false
-//! rate-limit = 50        # requests/s per source address; 0 = off
+//! rate-limit = 200       # requests/s per host (IPv4 address, IPv6 /64); 0 = off
 //! log-level = "info"
 //!
 //! [[bootstrap-nodes]]
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toxide_core::{PackedNode, PublicKey};
 use toxide_dht::RateLimit;
-use toxide_dht::packet::MAX_MOTD_SIZE;
+use toxide_dht::packet::{AMBIGUOUS_MOTD_SIZE, BOOTSTRAP_INFO_REQUEST_SIZE, MAX_MOTD_SIZE};
 
 use crate::cli::Cli;
 
@@ -38,9 +38,9 @@ pub const DEFAULT_PORT: u16 = 33445;
 pub const DEFAULT_MOTD: &str = "toxide-node";
 /// The log filter unless configured (and RUST_LOG is unset).
 pub const DEFAULT_LOG_LEVEL: &str = "info";
-/// Requests per second answered per source address unless configured:
-/// the DHT's own default ([`RateLimit::default`]).
-pub const DEFAULT_RATE_LIMIT: u32 = 50;
+/// Requests per second answered per host (IPv4 address or IPv6 /64)
+/// unless configured: the DHT's own default ([`RateLimit::default`]).
+pub const DEFAULT_RATE_LIMIT: u32 = 200;
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +189,8 @@ pub struct Settings {
     pub lan_discovery: bool,
     /// IPv6 sockets carry IPv4 too.
     pub dual_stack: bool,
-    /// Requests answered per second per source address; 0 is no limit.
+    /// Requests answered per second per host (IPv4 address or IPv6 /64);
+    /// 0 is no limit.
     pub rate_limit: u32,
     /// The log filter given, if any.
     pub log_level: Option<String>,
@@ -288,6 +289,20 @@ impl Settings {
         if motd.contains('\0') {
             return Err(invalid("motd", motd.clone(), "contains a NUL character"));
         }
+        if motd.len() + 1 == AMBIGUOUS_MOTD_SIZE {
+            // from_text would pad it with a second NUL; say so rather than
+            // send something other than what the operator wrote.
+            return Err(invalid(
+                "motd",
+                motd.clone(),
+                format!(
+                    "{} bytes make a bootstrap info response the size of a request \
+                     ({} bytes), which other nodes would answer; add or remove a character",
+                    motd.len(),
+                    BOOTSTRAP_INFO_REQUEST_SIZE
+                ),
+            ));
+        }
 
         Ok(Self {
             udp_addresses,
@@ -378,13 +393,26 @@ mod tests {
     }
 
     #[test]
+    fn motd_the_size_of_a_request_is_refused() {
+        let cli = |motd: &str| Cli {
+            motd: Some(motd.to_owned()),
+            ..Cli::default()
+        };
+        let err = Settings::resolve(&cli(&"m".repeat(72)), None).unwrap_err();
+        assert!(err.to_string().contains("the size of a request"), "{err}");
+        for ok in [71, 73] {
+            assert!(Settings::resolve(&cli(&"m".repeat(ok)), None).is_ok());
+        }
+    }
+
+    #[test]
     fn rate_limit_from_file_and_flag() {
         let file = parse("rate-limit = 200\n").unwrap();
         let s = Settings::resolve(&Cli::default(), Some(file.clone())).unwrap();
         assert_eq!(s.rate_limit, 200);
         let limit = s.dht_rate_limit().unwrap();
         assert_eq!((limit.per_second, limit.burst), (200.0, 400.0));
-        assert_eq!(limit.max_sources, RateLimit::default().max_sources);
+        assert_eq!(limit.max_hosts, RateLimit::default().max_hosts);
 
         let off = Cli {
             rate_limit: Some(0),

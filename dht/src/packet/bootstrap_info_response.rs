@@ -21,7 +21,12 @@
 //! version is `1_000_000_000 + major * 1_000_000 + minor * 1_000 + patch`.
 //!
 //! The id is shared with the request; [`Packet`](super::Packet) tells them
-//! apart by length as a bootstrap node does (78 bytes is a request).
+//! apart by length as a bootstrap node does (78 bytes is a request). So a
+//! 73-byte MOTD (72 characters and the NUL) would make a response that
+//! every node reads as a request, and two such nodes would answer one
+//! spoofed request to each other forever. [`BootstrapInfoResponse::new`]
+//! refuses that size; [`BootstrapInfoResponse::from_text`] pads such a
+//! text with a second NUL, which clients reading a C string never see.
 
 use std::borrow::Cow;
 
@@ -29,11 +34,15 @@ use bytes::BufMut;
 use toxide_core::{Decode, DecodeError, Encode, Reader};
 
 use super::DhtPacketError;
-use super::bootstrap_info_request::BootstrapInfoRequest;
+use super::bootstrap_info_request::{BOOTSTRAP_INFO_REQUEST_SIZE, BootstrapInfoRequest};
 
 /// The longest message of the day, terminating NUL included
 /// (`MAX_MOTD_LENGTH`).
 pub const MAX_MOTD_SIZE: usize = 256;
+/// The MOTD size (NUL included) whose response would be exactly a
+/// request's size.
+pub const AMBIGUOUS_MOTD_SIZE: usize =
+    BOOTSTRAP_INFO_REQUEST_SIZE - BOOTSTRAP_INFO_RESPONSE_MIN_SIZE;
 /// The shortest response: id and version.
 pub const BOOTSTRAP_INFO_RESPONSE_MIN_SIZE: usize = 1 + 4;
 /// The longest response.
@@ -52,8 +61,15 @@ impl BootstrapInfoResponse {
     /// The packet id, shared with [`BootstrapInfoRequest`].
     pub const ID: u8 = BootstrapInfoRequest::ID;
 
-    /// A response carrying exactly the `motd` bytes given.
+    /// A response carrying exactly the `motd` bytes given; refused if it
+    /// would be the size of a request ([`AMBIGUOUS_MOTD_SIZE`]).
     pub fn new(version: u32, motd: Vec<u8>) -> Result<Self, DhtPacketError> {
+        if motd.len() == AMBIGUOUS_MOTD_SIZE {
+            return Err(DhtPacketError::AmbiguousSize {
+                what: "bootstrap info response",
+                len: BOOTSTRAP_INFO_REQUEST_SIZE,
+            });
+        }
         if motd.len() > MAX_MOTD_SIZE {
             return Err(DhtPacketError::Unsendable {
                 what: "bootstrap info MOTD",
@@ -75,6 +91,9 @@ impl BootstrapInfoResponse {
         }
         let mut motd = text.as_bytes().get(..end).unwrap_or_default().to_vec();
         motd.push(0);
+        if motd.len() == AMBIGUOUS_MOTD_SIZE {
+            motd.push(0);
+        }
         Self { version, motd }
     }
 
@@ -149,6 +168,23 @@ mod tests {
     }
 
     #[test]
+    fn no_response_is_the_size_of_a_request() {
+        // Before: a 72-character MOTD made a 78-byte response, which
+        // every node (toxide's and c-toxcore's) takes for a request.
+        assert!(matches!(
+            BootstrapInfoResponse::new(1, vec![b'a'; AMBIGUOUS_MOTD_SIZE]),
+            Err(DhtPacketError::AmbiguousSize { len: 78, .. })
+        ));
+        for len in 0..300 {
+            let bytes = BootstrapInfoResponse::from_text(1, &"m".repeat(len)).to_bytes();
+            assert_ne!(bytes.len(), BOOTSTRAP_INFO_REQUEST_SIZE, "{len}");
+        }
+        let padded = BootstrapInfoResponse::from_text(1, &"m".repeat(72));
+        assert_eq!(padded.motd_text(), "m".repeat(72));
+        assert_eq!(padded.to_bytes().len(), 79);
+    }
+
+    #[test]
     fn lengths_outside_5_to_261_are_refused() {
         for len in [0, 1, 4, 262] {
             assert!(matches!(
@@ -164,7 +200,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trips(version in any::<u32>(), motd in proptest::collection::vec(any::<u8>(), 0..=MAX_MOTD_SIZE)) {
+        fn round_trips(version in any::<u32>(), motd in proptest::collection::vec(any::<u8>(), 0..=MAX_MOTD_SIZE)
+                .prop_filter("a request's size", |m| m.len() != AMBIGUOUS_MOTD_SIZE)) {
             let response = BootstrapInfoResponse::new(version, motd).unwrap();
             prop_assert_eq!(BootstrapInfoResponse::from_bytes(&response.to_bytes()), Ok(response));
         }

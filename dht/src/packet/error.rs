@@ -66,4 +66,13 @@ pub enum DhtPacketError {
         /// The largest acceptable length.
         max: usize,
     },
+    /// A packet we were asked to build would have the size of another
+    /// packet sharing its id, and be taken for it.
+    #[error("{what} of {len} bytes would be read as another packet")]
+    AmbiguousSize {
+        /// The packet being built.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+    },
 }
