@@ -113,7 +113,7 @@ async fn dual_stack_socket_hands_ipv4_peers_in_as_ipv4() {
     // back; once answered, the peer is in the close list as 127.0.0.1.
     let raw = tokio::net::UdpSocket::bind(loopback(0)).await.unwrap();
     let keys = KeyPair::generate(&mut rand::rng());
-    let shared = SharedKey::new(&node.public_key(), &keys.secret);
+    let shared = SharedKey::new(&node.public_key(), &keys.secret).unwrap();
     let ping = PingRequest::new(
         &shared,
         keys.public,

@@ -6,11 +6,21 @@
 //! key, the same cipher as `secretbox`, which Tox uses with random keys for
 //! cookies and onion return paths. The ciphertext layout is NaCl's:
 //! `[MAC 16][encrypted plaintext]`.
+//!
+//! A shared key is refused when the peer's public key is a low-order point
+//! (all zeros, one, and the few others of order dividing 8): X25519 then
+//! yields the all-zero secret whatever our key, so anyone could open and
+//! forge such boxes. libsodium's `crypto_box_beforenm` refuses these keys,
+//! so c-toxcore never opens such a packet, and neither do we.
 
 use std::fmt;
 use std::sync::Arc;
 
-use crypto_box::aead::{AeadInPlace, KeyInit, consts::U24, generic_array::GenericArray};
+use crypto_box::aead::{
+    AeadInPlace, KeyInit,
+    consts::{U10, U24},
+    generic_array::GenericArray,
+};
 use thiserror::Error;
 use xsalsa20poly1305::XSalsa20Poly1305;
 use zeroize::Zeroizing;
@@ -21,6 +31,40 @@ use crate::nonce::Nonce;
 
 /// Size of the Poly1305 authenticator every box adds.
 pub const MAC_SIZE: usize = 16;
+
+/// The public keys of low order on Curve25519 and its twist, as libsodium
+/// lists them (`has_small_order`): 0, 1, two points of order 8, and p − 1,
+/// p, p + 1 (non-canonical encodings of small-order points). Each also
+/// counts with its top bit set, which X25519 ignores. [`SharedKey::new`]
+/// refuses all of them; tests and the libsodium agreement test use the list.
+pub const LOW_ORDER_KEYS: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0; 32];
+    one[0] = 1;
+    [
+        [0; 32],
+        one,
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
 
 /// Why a box could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -36,6 +80,10 @@ pub enum CryptoError {
     /// The MAC did not verify: wrong key, wrong nonce or altered bytes.
     #[error("authentication failed")]
     AuthenticationFailed,
+    /// The peer's public key is a low-order point: the Diffie-Hellman
+    /// result is all zeros and the "shared" key public knowledge.
+    #[error("peer public key is a low-order point (non-contributory X25519)")]
+    LowOrderKey,
 }
 
 /// The precomputed key for talking to one peer (`crypto_box_beforenm`).
@@ -46,18 +94,46 @@ pub enum CryptoError {
 ///
 /// Cloning is cheap (a reference count): caches hand the key out per packet.
 #[derive(Clone)]
-pub struct SharedKey(Arc<crypto_box::SalsaBox>);
+pub struct SharedKey(Arc<XSalsa20Poly1305>);
 
 impl SharedKey {
     /// X25519 between `our_secret` and `their_public`, then HSalsa20, as
-    /// libsodium's `crypto_box_beforenm` does. This is the expensive step
+    /// libsodium's `crypto_box_beforenm` does, including its refusal of a
+    /// non-contributory (all-zero) result. This is the expensive step
     /// (one scalar multiplication); layers cache the result per peer.
-    pub fn new(their_public: &PublicKey, our_secret: &SecretKey) -> Self {
-        let theirs = crypto_box::PublicKey::from_bytes(*their_public.as_bytes());
-        Self(Arc::new(crypto_box::SalsaBox::new(
-            &theirs,
-            our_secret.as_box_key(),
-        )))
+    ///
+    /// The scalar multiplication is x25519-dalek's rather than the one
+    /// inside `crypto_box::SalsaBox::new`, because only x25519-dalek
+    /// reports a non-contributory result.
+    pub fn new(their_public: &PublicKey, our_secret: &SecretKey) -> Result<Self, CryptoError> {
+        if their_public.is_low_order() {
+            return Err(CryptoError::LowOrderKey);
+        }
+        Self::derive(their_public, our_secret)
+    }
+
+    /// The Diffie-Hellman and HSalsa20 behind [`SharedKey::new`], whose
+    /// own zero check is what stands if the list of low-order points ever
+    /// misses one.
+    fn derive(their_public: &PublicKey, our_secret: &SecretKey) -> Result<Self, CryptoError> {
+        let theirs = x25519_dalek::PublicKey::from(*their_public.as_bytes());
+        let dh = our_secret.diffie_hellman(&theirs);
+        if !dh.was_contributory() {
+            return Err(CryptoError::LowOrderKey);
+        }
+        let key = Zeroizing::new(salsa20::hsalsa::<U10>(
+            GenericArray::from_slice(dh.as_bytes()),
+            &GenericArray::default(),
+        ));
+        Ok(Self(Arc::new(XSalsa20Poly1305::new(&key))))
+    }
+
+    /// The key anyone derives with a low-order peer key: HSalsa20 of the
+    /// all-zero X25519 result. Only for tests that forge such packets.
+    #[cfg(feature = "testing")]
+    pub(crate) fn low_order_forgery() -> Self {
+        let key = salsa20::hsalsa::<U10>(&GenericArray::default(), &GenericArray::default());
+        Self(Arc::new(XSalsa20Poly1305::new(&key)))
     }
 
     /// Seals `plaintext`: returns `[MAC][ciphertext]`, 16 bytes longer.
@@ -172,8 +248,8 @@ mod tests {
     fn shared_key_is_symmetric() {
         let (a, b) = pairs();
         let nonce = Nonce::new([3; 24]);
-        let ab = SharedKey::new(&b.public, &a.secret);
-        let ba = SharedKey::new(&a.public, &b.secret);
+        let ab = SharedKey::new(&b.public, &a.secret).unwrap();
+        let ba = SharedKey::new(&a.public, &b.secret).unwrap();
         let sealed = ab.encrypt(&nonce, b"hello");
         assert_eq!(sealed.len(), 5 + MAC_SIZE);
         assert_eq!(ba.decrypt(&nonce, &sealed).unwrap(), b"hello");
@@ -198,7 +274,7 @@ mod tests {
             "be075fc53c81f2d5cf141316ebeb0c7b5228c52a4c62cbd44b66849b64244ffc",
         )
         .unwrap();
-        let key = SharedKey::new(&bob_pk, &SecretKey::from_bytes(alice_sk));
+        let key = SharedKey::new(&bob_pk, &SecretKey::from_bytes(alice_sk)).unwrap();
         let sealed = key.encrypt(&nonce, &msg);
         // NaCl's box output for the full message starts with these 16 bytes
         // of ciphertext after the MAC; the keystream does not depend on the
@@ -211,7 +287,7 @@ mod tests {
     #[test]
     fn tampering_is_detected() {
         let (a, b) = pairs();
-        let key = SharedKey::new(&b.public, &a.secret);
+        let key = SharedKey::new(&b.public, &a.secret).unwrap();
         let nonce = Nonce::new([9; 24]);
         let mut sealed = key.encrypt(&nonce, b"data");
         sealed[MAC_SIZE] ^= 1;
@@ -225,6 +301,27 @@ mod tests {
             key.decrypt(&other, &sealed),
             Err(CryptoError::AuthenticationFailed)
         );
+    }
+
+    #[test]
+    fn low_order_keys_are_refused() {
+        let (a, _) = pairs();
+        for mut key in LOW_ORDER_KEYS {
+            for _top_bit in 0..2 {
+                let pk = PublicKey::new(key);
+                assert!(pk.is_low_order());
+                // Both the cheap list test and the Diffie-Hellman's own
+                // zero check refuse it.
+                for result in [
+                    SharedKey::new(&pk, &a.secret),
+                    SharedKey::derive(&pk, &a.secret),
+                ] {
+                    assert_eq!(result.err(), Some(CryptoError::LowOrderKey), "{key:02x?}");
+                }
+                key[31] ^= 0x80;
+            }
+        }
+        assert!(!a.public.is_low_order());
     }
 
     #[test]

@@ -38,6 +38,20 @@ impl PublicKey {
         &self.0
     }
 
+    /// Whether this is one of the low-order points
+    /// ([`crate::crypto::LOW_ORDER_KEYS`], top bit ignored as X25519 does)
+    /// with which no secret can be shared. A cheap test before any
+    /// Diffie-Hellman; [`crate::SharedKey::new`] checks the result too.
+    pub fn is_low_order(&self) -> bool {
+        let (last, head) = match self.0.split_last() {
+            Some((last, head)) => (last & 0x7f, head),
+            None => return false,
+        };
+        crate::crypto::LOW_ORDER_KEYS
+            .iter()
+            .any(|key| key.split_last() == Some((&last, head)))
+    }
+
     /// Parses 64 hex digits (either case).
     pub fn from_hex(text: &str) -> Result<Self, HexError> {
         hex::decode_array(text).map(Self)
@@ -110,8 +124,13 @@ impl SecretKey {
         PublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes())
     }
 
-    pub(crate) fn as_box_key(&self) -> &crypto_box::SecretKey {
-        &self.0
+    /// X25519 with `their_public` (the caller checks the result is
+    /// contributory).
+    pub(crate) fn diffie_hellman(
+        &self,
+        their_public: &x25519_dalek::PublicKey,
+    ) -> x25519_dalek::SharedSecret {
+        x25519_dalek::StaticSecret::from(self.0.to_bytes()).diffie_hellman(their_public)
     }
 }
 

@@ -86,6 +86,18 @@ impl PendingRequests {
         }
     }
 
+    /// Whether a live request went to `public_key` at `addr`: a response
+    /// from anyone else is dropped before the Diffie-Hellman that opening
+    /// it would cost. (The id is inside the box, so this is the most that
+    /// can be checked first.)
+    pub fn awaits(&self, now: Instant, public_key: &PublicKey, addr: &SocketAddr) -> bool {
+        self.entries.values().any(|e| {
+            e.public_key == *public_key
+                && e.addr == *addr
+                && now.saturating_duration_since(e.sent) < REQUEST_TIMEOUT
+        })
+    }
+
     /// Forgets requests older than [`REQUEST_TIMEOUT`].
     pub fn expire(&mut self, now: Instant) {
         while let Some(&oldest) = self.order.front() {
@@ -134,7 +146,11 @@ mod tests {
             "wrong address"
         );
         assert!(!p.take(now, id ^ 1, &pk, &addr), "wrong id");
+        assert!(p.awaits(now, &pk, &addr));
+        assert!(!p.awaits(now, &PublicKey::new([2; 32]), &addr));
+        assert!(!p.awaits(now + REQUEST_TIMEOUT, &pk, &addr));
         assert!(p.take(now, id, &pk, &addr));
+        assert!(!p.awaits(now, &pk, &addr), "answered");
         assert!(!p.take(now, id, &pk, &addr), "replay");
 
         let id = p.insert(&mut rng, now, pk, addr);

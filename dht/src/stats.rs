@@ -23,8 +23,14 @@ pub struct Stats {
     pub dropped_unsolicited: u64,
     /// Dropped: the sender used our own key (a reflection).
     pub dropped_from_self: u64,
-    /// Dropped: the sender exceeded its request budget.
+    /// Dropped: the sender's host exceeded its request budget.
     pub dropped_rate_limited: u64,
+    /// Dropped: the sender's key was not cached and the global budget for
+    /// computing new shared keys was spent.
+    pub dropped_key_budget: u64,
+    /// Dropped: the sender's key is a low-order point (no secret can be
+    /// shared with it; libsodium refuses it too).
+    pub dropped_low_order_key: u64,
     /// Dropped: LAN discovery while disabled, or from a non-LAN address.
     pub dropped_lan_discovery: u64,
     /// Dropped: a DHT request for a key not in our close list.

@@ -84,7 +84,7 @@ fn forged_responses_are_dropped_and_counted() {
     let mut dht = Dht::new(Config::default(), now, seed(20));
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let stranger = KeyPair::generate(&mut rng);
-    let shared = SharedKey::new(&dht.public_key(), &stranger.secret);
+    let shared = SharedKey::new(&dht.public_key(), &stranger.secret).unwrap();
     let forged = PingResponse::new(
         &shared,
         stranger.public,
@@ -106,7 +106,8 @@ fn requests_beyond_the_budget_are_dropped() {
         rate_limit: Some(RateLimit {
             per_second: 1.0,
             burst: 2.0,
-            max_sources: 16,
+            max_hosts: 16,
+            new_keys_per_second: 100.0,
         }),
         ..Config::default()
     };
@@ -135,7 +136,7 @@ fn nat_pings_from_strangers_are_ignored() {
     );
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     let stranger = KeyPair::generate(&mut rng);
-    let shared = SharedKey::new(&dht.public_key(), &stranger.secret);
+    let shared = SharedKey::new(&dht.public_key(), &stranger.secret).unwrap();
     let ping = DhtRequest::new(
         &shared,
         dht.public_key(),
@@ -164,7 +165,7 @@ fn dht_requests_are_routed_only_to_close_nodes() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let sender = KeyPair::generate(&mut rng);
     let make = |receiver| {
-        let shared = SharedKey::new(&receiver, &sender.secret);
+        let shared = SharedKey::new(&receiver, &sender.secret).unwrap();
         DhtRequest::new(
             &shared,
             receiver,

@@ -3,7 +3,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use toxide_core::{Nonce, SecretKey, SharedKey, SymmetricKey};
+use toxide_core::crypto::LOW_ORDER_KEYS;
+use toxide_core::{CryptoError, Nonce, PublicKey, SecretKey, SharedKey, SymmetricKey};
 use toxide_interop::Sodium;
 
 const CASES: usize = 300;
@@ -55,7 +56,7 @@ fn crypto_box_matches_libsodium_both_ways() {
         let len = random_len(&mut rng);
         let message = random_vec(&mut rng, len);
 
-        let shared = SharedKey::new(&their_pk, &SecretKey::from_bytes(our_sk));
+        let shared = SharedKey::new(&their_pk, &SecretKey::from_bytes(our_sk)).unwrap();
         let ours = shared.encrypt(&Nonce::new(nonce), &message);
         let theirs = sodium
             .box_seal(&our_sk, their_pk.as_bytes(), &nonce, &message)
@@ -100,7 +101,8 @@ fn tampered_boxes_are_rejected_by_both() {
         let flip = case * 7 % sealed.len();
         sealed[flip] ^= 0x01;
 
-        let shared = SharedKey::new(&SecretKey::from_bytes(our_sk).public_key(), &their_sk);
+        let shared =
+            SharedKey::new(&SecretKey::from_bytes(our_sk).public_key(), &their_sk).unwrap();
         assert!(
             shared.decrypt(&Nonce::new(nonce), &sealed).is_err(),
             "case {case}"
@@ -142,4 +144,42 @@ fn secretbox_matches_libsodium_both_ways() {
             "case {case}"
         );
     }
+}
+
+#[test]
+fn low_order_keys_are_refused_by_both() {
+    // libsodium's crypto_box_beforenm fails for these, so c-toxcore never
+    // opens a packet from such a key; toxide must refuse them too (crypto_box
+    // 0.9's SalsaBox::new accepted them).
+    let mut sodium = Sodium::spawn().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(0x70c1_de05);
+    let our_sk = random_bytes::<32>(&mut rng);
+    let nonce = random_bytes::<24>(&mut rng);
+    let mut refused = 0;
+    for low in LOW_ORDER_KEYS {
+        for top_bit in [0u8, 0x80] {
+            let mut key = low;
+            key[31] |= top_bit;
+            let theirs = sodium.box_seal(&our_sk, &key, &nonce, b"x");
+            assert!(
+                matches!(&theirs, Err(toxide_interop::Error::Command { reply, .. }) if reply == "ERR beforenm"),
+                "libsodium accepted {key:02x?}: {theirs:?}"
+            );
+            assert_eq!(
+                SharedKey::new(&PublicKey::new(key), &SecretKey::from_bytes(our_sk)).err(),
+                Some(CryptoError::LowOrderKey),
+                "{key:02x?}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 14);
+    // And both accept an ordinary key.
+    let pk = SecretKey::from_bytes(random_bytes::<32>(&mut rng)).public_key();
+    assert!(
+        sodium
+            .box_seal(&our_sk, pk.as_bytes(), &nonce, b"x")
+            .is_ok()
+    );
+    assert!(SharedKey::new(&pk, &SecretKey::from_bytes(our_sk)).is_ok());
 }

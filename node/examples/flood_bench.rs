@@ -16,7 +16,7 @@
 //!
 //! 1. Start it under `taskset -c 1` on 127.0.0.1 (toxide-node with
 //!    `--rate-limit 0`, so the benchmark measures the request path and not
-//!    the per-source budget).
+//!    the per-host budget).
 //! 2. Fill its close list: fake DHT nodes on their own sockets ping it and
 //!    answer its pings until a probe's nodes response carries 4 nodes, as
 //!    real responses do. They keep answering pings in the background.
@@ -50,7 +50,7 @@
 //!    ("noise").
 //!
 //! Finally toxide-node is started again with its default rate limit and
-//! flooded from one source: the answered rate shows the defence working.
+//! flooded from one address: the answered rate shows the defence working.
 //!
 //! Needs two cores, `taskset` (util-linux) and `/usr/bin/tox-bootstrapd`
 //! (Debian's toxcore-utils). All traffic goes to 127.0.0.1. The release
@@ -940,7 +940,7 @@ fn build_pool(server_pk: &PublicKey, count: usize) -> Result<Vec<Request>> {
     }
     let mut out = Vec::with_capacity(count * VARIANTS_PER_KEY);
     for (key, pair) in keys.iter().enumerate() {
-        let shared = SharedKey::new(server_pk, &pair.secret);
+        let shared = SharedKey::new(server_pk, &pair.secret)?;
         for _ in 0..VARIANTS_PER_KEY {
             out.push(nodes_request(pair, &shared, key));
         }
@@ -963,10 +963,10 @@ fn build_fresh(server_pk: &PublicKey, count: usize) -> Result<Vec<Request>> {
                     (start..end)
                         .map(|key| {
                             let pair = KeyPair::generate(&mut rand::rng());
-                            let shared = SharedKey::new(server_pk, &pair.secret);
-                            nodes_request(&pair, &shared, key)
+                            SharedKey::new(server_pk, &pair.secret)
+                                .map(|shared| nodes_request(&pair, &shared, key))
                         })
-                        .collect::<Vec<_>>()
+                        .collect::<std::result::Result<Vec<_>, _>>()
                 })
             })
             .collect();
@@ -974,7 +974,7 @@ fn build_fresh(server_pk: &PublicKey, count: usize) -> Result<Vec<Request>> {
     });
     let mut out = Vec::with_capacity(count);
     for part in parts {
-        out.extend(part.map_err(|_| "a builder thread panicked")?);
+        out.extend(part.map_err(|_| "a builder thread panicked")??);
     }
     Ok(out)
 }
@@ -1063,7 +1063,7 @@ fn populate(
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_nonblocking(true)?;
         let keys = KeyPair::generate(&mut rand::rng());
-        let shared = SharedKey::new(server_pk, &keys.secret);
+        let shared = SharedKey::new(server_pk, &keys.secret)?;
         nodes.push(FakeNode {
             socket,
             keys,
@@ -1074,7 +1074,7 @@ fn populate(
     let probe = UdpSocket::bind("127.0.0.1:0")?;
     probe.set_nonblocking(true)?;
     let probe_keys = KeyPair::generate(&mut rand::rng());
-    let probe_shared = SharedKey::new(server_pk, &probe_keys.secret);
+    let probe_shared = SharedKey::new(server_pk, &probe_keys.secret)?;
 
     let started = Instant::now();
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -1763,7 +1763,7 @@ fn bench_rate_limited(
     wait_quiet(env, Duration::from_secs(args.quiet_wait))?;
     let mut server = Server::start(kind, args.server_core, keys_file, server_pk)?;
     println!(
-        "{} (pid {}) with the default rate limit ({}/s per source): filling its close list",
+        "{} (pid {}) with the default rate limit ({}/s per host): filling its close list",
         server.label,
         server.pid,
         toxide_node::config::DEFAULT_RATE_LIMIT

@@ -51,11 +51,13 @@ pub struct Cli {
     #[arg(long)]
     pub dual_stack: bool,
 
-    /// Requests answered per second per source address (DHT pings, nodes
-    /// requests, bootstrap info, routed DHT requests; onion requests, each
-    /// layer counting its own), with bursts of twice that; 0 turns the limit
-    /// off (for benchmarks on a trusted network, never on a public node).
-    /// [default: 50]
+    /// Requests answered per second per host, an IPv4 address or an IPv6
+    /// /64 (DHT pings, nodes requests, bootstrap info, routed DHT
+    /// requests; onion requests from clients, and from relays, each with
+    /// a budget of its own), with bursts of twice that; charged only once
+    /// a request's box opens. Also turns on the global budget for new
+    /// shared keys. 0 turns all limits off (for benchmarks on a trusted
+    /// network, never on a public node). [default: 200]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
 

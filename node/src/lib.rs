@@ -72,7 +72,7 @@ pub enum NodeError {
 }
 
 /// The DHT configuration of a bootstrap node: bootstrap info answered,
-/// requests rate-limited per source (unless `rate-limit` is 0), LAN
+/// requests rate-limited per host (unless `rate-limit` is 0), LAN
 /// discovery as configured, no hole punching (a bootstrap node has no
 /// friends to punch towards).
 pub fn dht_config(settings: &Settings) -> toxide_dht::Config {

@@ -8,7 +8,8 @@
 use std::net::SocketAddr;
 
 use toxide_core::{
-    CryptoRng, Encode, IpPort, KeyPair, Nonce, PackedNode, PublicKey, SharedKey, TransportProtocol,
+    CryptoError, CryptoRng, Encode, IpPort, KeyPair, Nonce, PackedNode, PublicKey, SharedKey,
+    TransportProtocol,
 };
 
 use crate::constants::ONION_MAX_DATA_SIZE;
@@ -33,19 +34,24 @@ pub struct PayloadSizeError {
 impl OnionPath {
     /// A path through `nodes` (A, B, C) for a client whose DHT key pair is
     /// `dht`. Costs three Diffie-Hellmans; build once, use many times.
-    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, dht: &KeyPair, nodes: [PackedNode; 3]) -> Self {
+    /// Refused if a relay's key is a low-order point.
+    pub fn new<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        dht: &KeyPair,
+        nodes: [PackedNode; 3],
+    ) -> Result<Self, CryptoError> {
         let [a, b, c] = &nodes;
         let temp_b = KeyPair::generate(rng);
         let temp_c = KeyPair::generate(rng);
-        Self {
+        Ok(Self {
             public_keys: [dht.public, temp_b.public, temp_c.public],
             shared: [
-                SharedKey::new(&a.public_key, &dht.secret),
-                SharedKey::new(&b.public_key, &temp_b.secret),
-                SharedKey::new(&c.public_key, &temp_c.secret),
+                SharedKey::new(&a.public_key, &dht.secret)?,
+                SharedKey::new(&b.public_key, &temp_b.secret)?,
+                SharedKey::new(&c.public_key, &temp_c.secret)?,
             ],
             nodes,
-        }
+        })
     }
 
     /// The relays, A first.

@@ -8,13 +8,22 @@
 //! passes the rest on. Nothing is remembered per packet, which is what lets
 //! a relay serve any number of paths in constant memory.
 //!
+//! Next hops are checked before anything is sent ([`next_hop_allowed`]):
+//! c-toxcore forwards to any address a layer names, which lets anyone make
+//! a relay send to a broadcast or multicast group (reaching its whole LAN
+//! when LAN discovery enabled broadcasting), to itself, or into the LAN
+//! behind it. A toxide relay refuses those.
+//!
 //! The return key is replaced every [`RETURN_KEY_REFRESH_SECS`] (2 h, as
 //! c-toxcore), with no overlap: a path built earlier stops carrying
 //! responses, so clients rebuild paths well before (they retire them after
 //! 20 minutes anyway).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use toxide_core::packed_node::canonical_ip;
+use toxide_dht::lan::is_lan;
 
 use toxide_core::{
     CryptoRng, Decode, DecodeError, Encode, IpPort, Nonce, SharedKey, SymmetricKey,
@@ -49,6 +58,10 @@ pub enum RelayError {
     /// reached that way, and this node runs no TCP relay.
     #[error("next hop is a TCP address")]
     TcpDestination,
+    /// The next hop is an address no onion packet should go to from
+    /// where this one came from (see [`next_hop_allowed`]).
+    #[error("next hop {0} refused")]
+    NextHop(IpAddr),
     /// The exit was asked to deliver something other than an announce or
     /// data request.
     #[error("exit refuses packet id {0:#04x}")]
@@ -109,7 +122,7 @@ impl Relay {
         let ret = OnionReturn1::seal(&self.return_key, Nonce::random(rng), &udp(from), &[])
             .ok_or(RelayError::TooLarge(0))?;
         let out = OnionRequest1::new(packet.nonce, next.temporary_pk, next.sealed, ret);
-        forward(hop.destination, out.to_bytes())
+        forward_request(from, hop.destination, out.to_bytes())
     }
 
     /// Hop B: forwards 0x81 as 0x82 to C.
@@ -130,7 +143,7 @@ impl Relay {
         )
         .ok_or(RelayError::TooLarge(0))?;
         let out = OnionRequest2::new(packet.nonce, next.temporary_pk, next.sealed, ret);
-        forward(hop.destination, out.to_bytes())
+        forward_request(from, hop.destination, out.to_bytes())
     }
 
     /// Hop C (the exit): delivers the request inside 0x82 to its
@@ -156,7 +169,7 @@ impl Relay {
         .ok_or(RelayError::TooLarge(0))?;
         let mut out = hop.data;
         out.extend_from_slice(ret.as_bytes());
-        forward(hop.destination, out)
+        forward_request(from, hop.destination, out)
     }
 
     /// Hop C on the way back: 0x8c from the destination becomes 0x8d to B.
@@ -212,6 +225,43 @@ fn check_response(data: &[u8]) -> Result<(), RelayError> {
     }
 }
 
+/// Whether a request that arrived from `from` may go on to `to`.
+///
+/// Never to a broadcast, multicast or unspecified address (or 0.0.0.0/8,
+/// "this network"): no Tox node listens there, and the packet would fan
+/// out or bounce back. To loopback only from loopback, and into a LAN only
+/// from a LAN: a node's own machine and the private network behind it are
+/// not for the Internet to reach through it. (Test networks on one
+/// machine, or on one LAN, keep working.)
+pub fn next_hop_allowed(from: IpAddr, to: IpAddr) -> bool {
+    let (from, to) = (canonical_ip(from), canonical_ip(to));
+    let unroutable = match to {
+        IpAddr::V4(v4) => {
+            v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets().first() == Some(&0)
+        }
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+    };
+    if unroutable {
+        return false;
+    }
+    if to.is_loopback() {
+        return from.is_loopback();
+    }
+    !is_lan(to) || is_lan(from)
+}
+
+/// [`forward`] for a request layer: the next hop must pass
+/// [`next_hop_allowed`] for the address the packet came from.
+fn forward_request(from: SocketAddr, to: IpPort, payload: Vec<u8>) -> Result<Forward, RelayError> {
+    if !next_hop_allowed(from.ip(), to.addr.ip()) {
+        return Err(RelayError::NextHop(to.addr.ip()));
+    }
+    forward(to, payload)
+}
+
 fn forward(to: IpPort, payload: Vec<u8>) -> Result<Forward, RelayError> {
     if to.protocol != TransportProtocol::Udp {
         return Err(RelayError::TcpDestination);
@@ -227,4 +277,62 @@ fn forward(to: IpPort, payload: Vec<u8>) -> Result<Forward, RelayError> {
 
 fn udp(addr: SocketAddr) -> IpPort {
     IpPort::new(TransportProtocol::Udp, addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn next_hops_that_fan_out_or_turn_inwards_are_refused() {
+        let internet = ip("198.51.100.7");
+        for to in [
+            "255.255.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "224.0.0.1",
+            "239.255.255.250",
+            "::",
+            "ff02::1",
+            "ff05::2",
+            "::ffff:255.255.255.255",
+        ] {
+            for from in [internet, ip("127.0.0.1"), ip("192.168.1.2")] {
+                assert!(!next_hop_allowed(from, ip(to)), "{from} -> {to}");
+            }
+        }
+        for to in [
+            "127.0.0.1",
+            "::1",
+            "::ffff:127.0.0.1",
+            "192.168.1.1",
+            "10.0.0.1",
+            "fe80::1",
+            "fd00::1",
+        ] {
+            assert!(!next_hop_allowed(internet, ip(to)), "internet -> {to}");
+        }
+        assert!(
+            !next_hop_allowed(ip("192.168.1.2"), ip("127.0.0.1")),
+            "LAN -> loopback"
+        );
+        assert!(
+            next_hop_allowed(ip("127.0.0.1"), ip("127.0.0.1")),
+            "tests on one machine"
+        );
+        assert!(
+            next_hop_allowed(ip("10.0.0.2"), ip("10.0.0.3")),
+            "LAN -> LAN"
+        );
+        assert!(
+            next_hop_allowed(ip("127.0.0.1"), ip("10.0.0.3")),
+            "loopback counts as LAN"
+        );
+        assert!(next_hop_allowed(internet, ip("203.0.113.9")));
+        assert!(next_hop_allowed(ip("10.0.0.2"), ip("2001:db8::1")));
+    }
 }

@@ -8,10 +8,17 @@
 //! refreshed and announce entries expire lazily, on the next packet.
 //!
 //! Defence: sizes are checked before any Diffie-Hellman; shared keys are
-//! cached (path keys repeat for the life of a path); requests entering
-//! the onion here (0x80, from the client itself) are rate-limited per
-//! source, while later layers come from relays that aggregate many
-//! clients and are not; every drop is counted by reason.
+//! cached (path keys repeat for the life of a path) and new ones are
+//! computed within a global budget; every kind that costs a
+//! Diffie-Hellman is budgeted per host (IPv4 address or IPv6 /64), charged
+//! only once its box opens (see `toxide_dht::rate_limit`). Requests
+//! entering the onion here (0x80, from the client itself) and those
+//! arriving from other relays (0x81, 0x82 and announce requests) have
+//! separate budgets, so clients cannot crowd out the relays that
+//! aggregate many clients' paths, nor the reverse. Next hops that would
+//! reach broadcast, multicast, unspecified or loopback addresses, or the
+//! LAN from outside it, are refused (see [`crate::relay`]). Every drop is
+//! counted by reason.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,7 +30,7 @@ use toxide_core::{Encode, KeyPair, Nonce, PublicKey, TimedAuth};
 use toxide_dht::Transmit;
 use toxide_dht::lan::is_lan;
 use toxide_dht::rate_limit::{RateLimit, RateLimiter};
-use toxide_dht::shared_keys::SharedKeyCache;
+use toxide_dht::shared_keys::{IncomingKeyError, SharedKeyCache};
 
 use crate::announce::{self, AnnounceStore, CloseNodes};
 use crate::constants::ANNOUNCE_TIMEOUT_SECS;
@@ -40,8 +47,10 @@ const SHARED_KEY_CACHE: usize = 1024;
 /// How an [`OnionServer`] behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Budget per source address for packets entering the onion at this
-    /// node (0x80); `None` for no limit.
+    /// Budget per host for packets entering the onion at this node
+    /// (0x80), and the same again for packets from other relays (0x81,
+    /// 0x82, announce requests); also sets the global budget for new
+    /// shared keys. `None` for no limit.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -81,11 +90,28 @@ pub struct ServerStats {
     pub dropped_tcp: u64,
     /// Dropped: onion data for a key not announced here.
     pub dropped_not_announced: u64,
-    /// Dropped: the source exceeded its budget.
+    /// Dropped: the source's host exceeded its budget.
     pub dropped_rate_limited: u64,
+    /// Dropped: the sender's key was not cached and the global budget for
+    /// new shared keys was spent.
+    pub dropped_key_budget: u64,
+    /// Dropped: the sender's key is a low-order point.
+    pub dropped_low_order_key: u64,
+    /// Dropped: the next hop is a broadcast, multicast, unspecified or
+    /// loopback address, or on a LAN the packet did not come from.
+    pub dropped_next_hop: u64,
     /// Dropped: a client-side packet (announce or data response) that a
     /// server has no use for.
     pub dropped_unserved: u64,
+}
+
+/// Where a request layer came from, which decides whose budget it spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    /// 0x80: straight from a client.
+    Client,
+    /// 0x81, 0x82, announce requests: from another relay.
+    Relay,
 }
 
 /// The onion relay and announce service of one node.
@@ -96,7 +122,10 @@ pub struct OnionServer {
     store: AnnounceStore,
     auth: TimedAuth,
     shared_keys: SharedKeyCache,
-    limiter: Option<RateLimiter>,
+    /// Budgets of hosts sending 0x80 (clients).
+    client_limiter: Option<RateLimiter>,
+    /// Budgets of hosts sending 0x81, 0x82 and announce requests (relays).
+    relay_limiter: Option<RateLimiter>,
     rng: ChaCha20Rng,
     start: Instant,
     transmits: VecDeque<Transmit>,
@@ -112,8 +141,14 @@ impl OnionServer {
             relay: Relay::new(now, &mut rng),
             store: AnnounceStore::new(keys.public),
             auth: TimedAuth::generate(&mut rng, ANNOUNCE_TIMEOUT_SECS),
-            shared_keys: SharedKeyCache::new(SHARED_KEY_CACHE),
-            limiter: config.rate_limit.map(RateLimiter::new),
+            shared_keys: match config.rate_limit {
+                Some(limit) => {
+                    SharedKeyCache::with_budget(SHARED_KEY_CACHE, limit.new_keys_per_second)
+                }
+                None => SharedKeyCache::new(SHARED_KEY_CACHE),
+            },
+            client_limiter: config.rate_limit.map(RateLimiter::new),
+            relay_limiter: config.rate_limit.map(RateLimiter::new),
             keys,
             rng,
             start: now,
@@ -160,30 +195,27 @@ impl OnionServer {
             }
         };
         let result = match packet {
-            Packet::Request0(p) => {
-                if let Some(limiter) = &mut self.limiter {
-                    if !limiter.allow(now, from) {
-                        self.stats.dropped_rate_limited += 1;
-                        return;
-                    }
-                }
-                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
-                self.relay
-                    .forward_request0(&mut self.rng, from, &shared, &p)
-                    .map(Some)
-            }
-            Packet::Request1(p) => {
-                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
-                self.relay
-                    .forward_request1(&mut self.rng, from, &shared, &p)
-                    .map(Some)
-            }
-            Packet::Request2(p) => {
-                let shared = self.shared_keys.get(&p.temporary_pk, &self.keys.secret);
-                self.relay
-                    .forward_request2(&mut self.rng, from, &shared, &p)
-                    .map(Some)
-            }
+            Packet::Request0(p) => self.peel(
+                now,
+                from,
+                Hop::Client,
+                &p.temporary_pk,
+                |relay, rng, shared| relay.forward_request0(rng, from, shared, &p),
+            ),
+            Packet::Request1(p) => self.peel(
+                now,
+                from,
+                Hop::Relay,
+                &p.temporary_pk,
+                |relay, rng, shared| relay.forward_request1(rng, from, shared, &p),
+            ),
+            Packet::Request2(p) => self.peel(
+                now,
+                from,
+                Hop::Relay,
+                &p.temporary_pk,
+                |relay, rng, shared| relay.forward_request2(rng, from, shared, &p),
+            ),
             Packet::Response3(p) => self.relay.return_response3(&p).map(Some),
             Packet::Response2(p) => self.relay.return_response2(&p).map(Some),
             Packet::Response1(p) => self.relay.return_response1(&p).map(Some),
@@ -222,12 +254,82 @@ impl OnionServer {
         }
     }
 
+    /// One request layer: the host's budget, the shared key (within the
+    /// global budget), the relay's work, and the charge once the layer
+    /// opened. `Ok(None)` when dropped before any work (counted here).
+    fn peel(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        hop: Hop,
+        sender: &PublicKey,
+        work: impl FnOnce(
+            &Relay,
+            &mut ChaCha20Rng,
+            &toxide_core::SharedKey,
+        ) -> Result<Forward, RelayError>,
+    ) -> Result<Option<Forward>, RelayError> {
+        let Some(shared) = self.shared_incoming(now, from, hop, sender) else {
+            return Ok(None);
+        };
+        let result = work(&self.relay, &mut self.rng, &shared);
+        if !matches!(result, Err(RelayError::Layer(OnionPacketError::Crypto(_)))) {
+            self.charge(now, from, hop);
+        }
+        result.map(Some)
+    }
+
+    /// The limiter for packets from `hop`.
+    fn limiter(&mut self, hop: Hop) -> Option<&mut RateLimiter> {
+        match hop {
+            Hop::Client => self.client_limiter.as_mut(),
+            Hop::Relay => self.relay_limiter.as_mut(),
+        }
+    }
+
+    /// The key shared with `sender`, if `from`'s host has budget left and
+    /// the key is cached or may be computed now; counts the drop if not.
+    fn shared_incoming(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        hop: Hop,
+        sender: &PublicKey,
+    ) -> Option<toxide_core::SharedKey> {
+        if self.limiter(hop).is_some_and(|l| !l.has_budget(now, &from)) {
+            self.stats.dropped_rate_limited += 1;
+            return None;
+        }
+        match self
+            .shared_keys
+            .get_incoming(now, sender, &self.keys.secret)
+        {
+            Ok(key) => Some(key),
+            Err(IncomingKeyError::OverBudget) => {
+                self.stats.dropped_key_budget += 1;
+                None
+            }
+            Err(IncomingKeyError::Crypto(_)) => {
+                self.stats.dropped_low_order_key += 1;
+                None
+            }
+        }
+    }
+
+    /// Charges `from`'s host for a request whose box opened.
+    fn charge(&mut self, now: Instant, from: SocketAddr, hop: Hop) {
+        if let Some(limiter) = self.limiter(hop) {
+            limiter.charge(now, &from);
+        }
+    }
+
     fn count(&mut self, error: &RelayError) {
         let counter = match error {
             RelayError::Layer(OnionPacketError::Crypto(_)) => &mut self.stats.dropped_undecryptable,
             RelayError::Layer(_) | RelayError::TooLarge(_) => &mut self.stats.dropped_malformed,
             RelayError::Return(_) => &mut self.stats.dropped_bad_return,
             RelayError::TcpDestination => &mut self.stats.dropped_tcp,
+            RelayError::NextHop(_) => &mut self.stats.dropped_next_hop,
             RelayError::ExitFilter(_) | RelayError::ResponseFilter(_) => {
                 &mut self.stats.dropped_filtered
             }
@@ -243,9 +345,14 @@ impl OnionServer {
         ret: OnionReturn3,
         nodes: &impl CloseNodes,
     ) {
-        let shared = self.shared_keys.get(&request.sender_pk, &self.keys.secret);
+        let Some(shared) = self.shared_incoming(now, from, Hop::Relay, &request.sender_pk) else {
+            return;
+        };
         let payload = match request.open(&shared) {
-            Ok(payload) => payload,
+            Ok(payload) => {
+                self.charge(now, from, Hop::Relay);
+                payload
+            }
             Err(error) => {
                 let stats = &mut self.stats;
                 *drop_counter(

@@ -17,6 +17,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{Decode, Encode, KeyPair, Nonce, PackedNode, PublicKey, SharedKey};
 use toxide_onion::announce::CloseNodes;
+use toxide_onion::constants::RETURN_3_SIZE;
 use toxide_onion::packet::{
     AnnounceRequest, AnnounceRequestPayload, AnnounceResponse, AnnounceStatus, AnnounceVersion,
     OnionDataRequest, OnionDataResponse, OnionRequest0,
@@ -117,7 +118,7 @@ impl Client {
         ping_id: [u8; 32],
         rng: &mut ChaCha20Rng,
     ) -> Vec<u8> {
-        let shared = SharedKey::new(&to.public_key, &self.real.secret);
+        let shared = SharedKey::new(&to.public_key, &self.real.secret).unwrap();
         let payload = AnnounceRequestPayload {
             ping_id,
             search_pk: self.real.public,
@@ -143,6 +144,7 @@ fn wrap(
     rng: &mut ChaCha20Rng,
 ) -> (SocketAddr, OnionRequest0) {
     OnionPath::new(rng, &client.dht, path_nodes)
+        .unwrap()
         .wrap(rng, dest, data)
         .unwrap()
 }
@@ -167,7 +169,7 @@ fn announce_round_trip_stores_and_a_friend_can_deliver_data() {
     let response = AnnounceResponse::from_bytes(&got[0]).unwrap();
     assert_eq!(response.sendback, [0x5b; 8]);
     let payload = response
-        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret).unwrap())
         .unwrap();
     let AnnounceStatus::NotStored(ping_id) = payload.status else {
         panic!("stored without a ping id: {payload:?}");
@@ -181,7 +183,7 @@ fn announce_round_trip_stores_and_a_friend_can_deliver_data() {
     let got = net.delivered.remove(&alice.addr).unwrap();
     let payload = AnnounceResponse::from_bytes(&got[0])
         .unwrap()
-        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret).unwrap())
         .unwrap();
     assert!(
         matches!(payload.status, AnnounceStatus::Stored(_)),
@@ -194,7 +196,9 @@ fn announce_round_trip_stores_and_a_friend_can_deliver_data() {
     let bob = Client::new(50_002, &mut rng);
     let temp = KeyPair::generate(&mut rng);
     let nonce = Nonce::random(&mut rng);
-    let sealed = SharedKey::new(&alice.data.public, &temp.secret).encrypt(&nonce, &[0x42; 80]);
+    let sealed = SharedKey::new(&alice.data.public, &temp.secret)
+        .unwrap()
+        .encrypt(&nonce, &[0x42; 80]);
     let data = OnionDataRequest {
         destination_pk: alice.real.public,
         nonce,
@@ -209,6 +213,7 @@ fn announce_round_trip_stores_and_a_friend_can_deliver_data() {
         .expect("data reached alice");
     let response = OnionDataResponse::from_bytes(&got[0]).unwrap();
     let plain = SharedKey::new(&response.temporary_pk, &alice.data.secret)
+        .unwrap()
         .decrypt(&response.nonce, &response.sealed)
         .unwrap();
     assert_eq!(plain, vec![0x42; 80]);
@@ -345,8 +350,141 @@ fn the_new_announce_pair_is_served_and_relayed() {
     let response = AnnounceResponse::from_bytes(&got[0]).unwrap();
     assert_eq!(response.version, AnnounceVersion::New);
     let payload = response
-        .open(&SharedKey::new(&d.public_key, &alice.real.secret))
+        .open(&SharedKey::new(&d.public_key, &alice.real.secret).unwrap())
         .unwrap();
     assert!(matches!(payload.status, AnnounceStatus::NotStored(_)));
     assert_eq!(payload.nodes.len(), 4);
+}
+
+/// One server alone, rate-limited as a node is, and a client's request
+/// whose path names `hops` after it.
+fn lone_server(rng: &mut ChaCha20Rng) -> (OnionServer, PackedNode) {
+    let keys = KeyPair::generate(rng);
+    let node = PackedNode::udp("127.0.0.1:40100".parse().unwrap(), keys.public);
+    let server = OnionServer::new(ServerConfig::default(), keys, Instant::now(), [9; 32]);
+    (server, node)
+}
+
+#[test]
+fn next_hops_that_fan_out_or_reach_inside_are_refused_and_counted() {
+    // Before: a relay forwarded to whatever address a layer named.
+    let mut rng = ChaCha20Rng::seed_from_u64(77);
+    let (mut server, a) = lone_server(&mut rng);
+    let alice = Client::new(50_010, &mut rng);
+    let nodes = Nodes(Vec::new());
+    let hop = |addr: &str| PackedNode::udp(addr.parse().unwrap(), PublicKey::new([3; 32]));
+    let cases = [
+        // (next hop, where the request came from)
+        ("255.255.255.255:33445", "127.0.0.1:50010"),
+        ("0.0.0.0:33445", "127.0.0.1:50010"),
+        ("[ff02::1]:33445", "127.0.0.1:50010"),
+        ("224.0.0.251:5353", "203.0.113.5:33445"),
+        ("127.0.0.1:33445", "203.0.113.5:33445"),
+        ("192.168.1.1:33445", "203.0.113.5:33445"),
+    ];
+    for (i, (next, from)) in cases.iter().enumerate() {
+        let request = alice.announce_request(&a, [0; 32], &mut rng);
+        let (_, packet) = wrap(
+            &alice,
+            [a, hop(next), hop("198.51.100.1:1")],
+            a.addr,
+            &request,
+            &mut rng,
+        );
+        server.handle_datagram(
+            Instant::now(),
+            from.parse().unwrap(),
+            &packet.to_bytes(),
+            &nodes,
+        );
+        assert!(server.poll_transmit().is_none(), "{next} from {from}");
+        assert_eq!(server.stats().dropped_next_hop, i as u64 + 1);
+    }
+    // The same path to a public next hop goes through, and so does a
+    // loopback one from loopback (a test network on one machine).
+    for (next, from) in [
+        ("198.51.100.2:33445", "203.0.113.5:33445"),
+        ("127.0.0.1:33445", "127.0.0.1:50010"),
+    ] {
+        let request = alice.announce_request(&a, [0; 32], &mut rng);
+        let (_, packet) = wrap(
+            &alice,
+            [a, hop(next), hop("198.51.100.1:1")],
+            a.addr,
+            &request,
+            &mut rng,
+        );
+        server.handle_datagram(
+            Instant::now(),
+            from.parse().unwrap(),
+            &packet.to_bytes(),
+            &nodes,
+        );
+        let sent = server.poll_transmit().expect("forwarded");
+        assert_eq!(sent.destination, next.parse::<SocketAddr>().unwrap());
+    }
+    assert_eq!(server.stats().requests_relayed, 2);
+}
+
+#[test]
+fn a_layer_from_a_low_order_key_is_dropped_and_counted() {
+    let mut rng = ChaCha20Rng::seed_from_u64(78);
+    let (mut server, a) = lone_server(&mut rng);
+    let alice = Client::new(50_011, &mut rng);
+    let request = alice.announce_request(&a, [0; 32], &mut rng);
+    let (_, packet) = wrap(&alice, [a, a, a], a.addr, &request, &mut rng);
+    let mut bytes = packet.to_bytes();
+    // 0x80: [id][nonce 24][temporary pk 32]...: claim the all-zero key.
+    bytes[25..57].fill(0);
+    server.handle_datagram(Instant::now(), alice.addr, &bytes, &Nodes(Vec::new()));
+    assert!(server.poll_transmit().is_none());
+    assert_eq!(server.stats().dropped_low_order_key, 1);
+    assert_eq!(server.stats().dropped_undecryptable, 0, "no box was tried");
+}
+
+#[test]
+fn relayed_layers_are_budgeted_per_host_after_they_open() {
+    // Before: 0x81/0x82 and announce requests cost a Diffie-Hellman each
+    // with no budget at all.
+    let mut rng = ChaCha20Rng::seed_from_u64(79);
+    let (mut server, a) = lone_server(&mut rng);
+    let alice = Client::new(50_012, &mut rng);
+    let nodes = Nodes(Vec::new());
+    let now = Instant::now();
+    let relay: SocketAddr = "203.0.113.7:33445".parse().unwrap();
+    // Junk first (fresh keys, boxes that do not open): charges nothing.
+    for _ in 0..500 {
+        let request = alice.announce_request(&a, [0; 32], &mut rng);
+        let mut bytes = request.clone();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        server.handle_datagram(
+            now,
+            relay,
+            &[bytes, vec![0; RETURN_3_SIZE]].concat(),
+            &nodes,
+        );
+    }
+    let junk = server.stats().dropped_undecryptable + server.stats().dropped_malformed;
+    assert_eq!(junk, 500);
+    // Genuine announce requests from one relay host: a burst, then drops.
+    let limit = toxide_dht::RateLimit::default();
+    let mut answered = 0;
+    let sent = 2 * limit.burst as u16;
+    for port in 0..sent {
+        let request = alice.announce_request(&a, [0; 32], &mut rng);
+        let from = SocketAddr::new(relay.ip(), 40_000 + port);
+        server.handle_datagram(
+            now,
+            from,
+            &[request, vec![0; RETURN_3_SIZE]].concat(),
+            &nodes,
+        );
+        answered += std::iter::from_fn(|| server.poll_transmit()).count();
+    }
+    assert_eq!(answered as f64, limit.burst);
+    assert_eq!(
+        server.stats().dropped_rate_limited,
+        u64::from(sent) - limit.burst as u64
+    );
 }

@@ -49,7 +49,7 @@ use crate::pending::PendingRequests;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::refresh::RefreshSchedule;
 use crate::search::{SearchList, queue_closest};
-use crate::shared_keys::SharedKeyCache;
+use crate::shared_keys::{IncomingKeyError, SharedKeyCache};
 use crate::stats::Stats;
 
 /// How a DHT instance behaves; the defaults are a client's.
@@ -156,6 +156,12 @@ impl Dht {
     /// stream first, so a seed replays exactly as before `with_keys` existed.
     fn with_rng_and_keys(config: Config, now: Instant, rng: ChaCha20Rng, keys: KeyPair) -> Self {
         let rate_limiter = config.rate_limit.map(RateLimiter::new);
+        let shared_keys = match config.rate_limit {
+            Some(limit) => {
+                SharedKeyCache::with_budget(SHARED_KEY_CACHE_SIZE, limit.new_keys_per_second)
+            }
+            None => SharedKeyCache::new(SHARED_KEY_CACHE_SIZE),
+        };
         let mut dht = Self {
             config,
             close: CloseList::new(keys.public),
@@ -173,7 +179,7 @@ impl Dht {
             last_to_ping: None,
             pings: PendingRequests::default(),
             nodes_requests: PendingRequests::default(),
-            shared_keys: SharedKeyCache::new(SHARED_KEY_CACHE_SIZE),
+            shared_keys,
             rate_limiter,
             next_tick: now,
             lan: LanSchedule::default(),
@@ -324,15 +330,34 @@ impl Dht {
         }
     }
 
-    /// Whether `from` is within its budget of answered requests; counts
-    /// the drop if not.
-    fn allowed(&mut self, now: Instant, from: SocketAddr) -> bool {
+    /// Whether the host of `from` has budget left for a request; counts
+    /// the drop if not. Spends nothing: [`Dht::charge`] does, once the
+    /// request's box has opened, so junk spoofed from an address cannot
+    /// spend its budget.
+    fn has_budget(&mut self, now: Instant, from: SocketAddr) -> bool {
         let ok = self
             .rate_limiter
             .as_mut()
-            .is_none_or(|rl| rl.allow(now, from));
+            .is_none_or(|rl| rl.has_budget(now, &from));
         if !ok {
             self.stats.dropped_rate_limited += 1;
+        }
+        ok
+    }
+
+    /// Charges the host of `from` for a request that proved genuine.
+    fn charge(&mut self, now: Instant, from: SocketAddr) {
+        if let Some(rl) = &mut self.rate_limiter {
+            rl.charge(now, &from);
+        }
+    }
+
+    /// [`Dht::has_budget`] and [`Dht::charge`] at once, for work that needs
+    /// no box opened first.
+    fn allowed(&mut self, now: Instant, from: SocketAddr) -> bool {
+        let ok = self.has_budget(now, from);
+        if ok {
+            self.charge(now, from);
         }
         ok
     }
@@ -347,9 +372,31 @@ impl Dht {
         own
     }
 
-    /// The key shared with `pk`, from the cache.
-    fn shared(&mut self, pk: &PublicKey) -> toxide_core::SharedKey {
-        self.shared_keys.get(pk, &self.keys.secret)
+    /// The key shared with `pk`, for a packet we send; `None` (counted) if
+    /// `pk` is a low-order point no secret can be shared with.
+    fn shared(&mut self, pk: &PublicKey) -> Option<toxide_core::SharedKey> {
+        let key = self.shared_keys.get(pk, &self.keys.secret).ok();
+        if key.is_none() {
+            self.stats.dropped_low_order_key += 1;
+        }
+        key
+    }
+
+    /// The key shared with the sender `pk` of a packet we received, within
+    /// the global budget for new keys; `None` (counted) if over budget or
+    /// if `pk` is a low-order point.
+    fn shared_incoming(&mut self, now: Instant, pk: &PublicKey) -> Option<toxide_core::SharedKey> {
+        match self.shared_keys.get_incoming(now, pk, &self.keys.secret) {
+            Ok(key) => Some(key),
+            Err(IncomingKeyError::OverBudget) => {
+                self.stats.dropped_key_budget += 1;
+                None
+            }
+            Err(IncomingKeyError::Crypto(_)) => {
+                self.stats.dropped_low_order_key += 1;
+                None
+            }
+        }
     }
 
     // ----- output ------------------------------------------------------------

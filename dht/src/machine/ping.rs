@@ -25,11 +25,14 @@ impl Dht {
         from: SocketAddr,
         p: &PingRequest,
     ) -> Result<(), DhtPacketError> {
-        if self.is_reflection(&p.sender_pk) || !self.allowed(now, from) {
+        if self.is_reflection(&p.sender_pk) || !self.has_budget(now, from) {
             return Ok(());
         }
-        let shared = self.shared(&p.sender_pk);
+        let Some(shared) = self.shared_incoming(now, &p.sender_pk) else {
+            return Ok(());
+        };
         let payload = p.open(&shared)?;
+        self.charge(now, from);
         let nonce = Nonce::random(&mut self.rng);
         let response = PingResponse::new(
             &shared,
@@ -55,7 +58,13 @@ impl Dht {
         if self.is_reflection(&p.sender_pk) {
             return Ok(());
         }
-        let shared = self.shared(&p.sender_pk);
+        if !self.pings.awaits(now, &p.sender_pk, &from) {
+            self.stats.dropped_unsolicited += 1;
+            return Ok(());
+        }
+        let Some(shared) = self.shared_incoming(now, &p.sender_pk) else {
+            return Ok(());
+        };
         let payload = p.open(&shared)?;
         if !self.pings.take(now, payload.ping_id, &p.sender_pk, &from) {
             self.stats.dropped_unsolicited += 1;
@@ -114,8 +123,10 @@ impl Dht {
         if pk == self.keys.public {
             return;
         }
+        let Some(shared) = self.shared(&pk) else {
+            return;
+        };
         let ping_id = self.pings.insert(&mut self.rng, now, pk, addr);
-        let shared = self.shared(&pk);
         let nonce = Nonce::random(&mut self.rng);
         let packet = PingRequest::new(
             &shared,

@@ -51,11 +51,15 @@ impl Dht {
             }
             return Ok(());
         }
-        if self.is_reflection(&p.sender_pk) {
+        if self.is_reflection(&p.sender_pk) || !self.has_budget(now, from) {
             return Ok(());
         }
-        let shared = self.shared(&p.sender_pk);
-        match p.open(&shared)? {
+        let Some(shared) = self.shared_incoming(now, &p.sender_pk) else {
+            return Ok(());
+        };
+        let payload = p.open(&shared)?;
+        self.charge(now, from);
+        match payload {
             DhtRequestPayload::DhtPk(data) => self.events.push_back(Event::DhtPkRequest {
                 sender: p.sender_pk,
                 source: from,
@@ -123,7 +127,9 @@ impl Dht {
             let pick = (self.rng.next_u32() as usize) % relays.len();
             relays = relays.get(pick).copied().into_iter().collect();
         }
-        let shared = self.shared(&friend);
+        let Some(shared) = self.shared(&friend) else {
+            return 0;
+        };
         let mut sent = 0;
         for addr in relays {
             let nonce = Nonce::random(&mut self.rng);

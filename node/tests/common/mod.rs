@@ -49,7 +49,7 @@ impl RawClient {
     }
 
     fn shared(&self, pk: &PublicKey) -> SharedKey {
-        SharedKey::new(pk, &self.keys.secret)
+        SharedKey::new(pk, &self.keys.secret).unwrap()
     }
 
     /// Receives until `want` accepts a datagram or `deadline` passes;

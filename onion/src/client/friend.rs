@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use toxide_core::{CryptoRng, KeyPair, NoSpam, PublicKey, SharedKey};
+use toxide_core::{CryptoError, CryptoRng, KeyPair, NoSpam, PublicKey, SharedKey};
 
 use super::nodes::{NodeList, RecentPings};
 
@@ -64,11 +64,15 @@ pub struct Friend {
 
 impl Friend {
     /// A friend known by `real_pk`, for a client whose real key pair is
-    /// `ours`.
-    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, ours: &KeyPair, real_pk: PublicKey) -> Self {
-        Self {
+    /// `ours`; refused if `real_pk` is a low-order point.
+    pub fn new<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        ours: &KeyPair,
+        real_pk: PublicKey,
+    ) -> Result<Self, CryptoError> {
+        Ok(Self {
             real_pk,
-            shared_real: SharedKey::new(&real_pk, &ours.secret),
+            shared_real: SharedKey::new(&real_pk, &ours.secret)?,
             temp: KeyPair::generate(rng),
             clients: NodeList::new(real_pk, MAX_ONION_CLIENTS),
             recent: RecentPings::default(),
@@ -82,6 +86,6 @@ impl Friend {
             last_dht_pk_dht_sent: None,
             is_online: false,
             request: None,
-        }
+        })
     }
 }

@@ -35,6 +35,7 @@ use toxide_core::{
     TransportProtocol,
 };
 use toxide_dht::lan::is_lan;
+use toxide_dht::rate_limit::TokenBucket;
 use toxide_dht::{Dht, Transmit};
 
 pub use friend::{FRIEND_REQUEST_TIMEOUT, Friend, MAX_ONION_CLIENTS, OutgoingRequest};
@@ -138,7 +139,16 @@ pub enum FriendError {
     /// No friend with that key.
     #[error("no such friend")]
     NotFound,
+    /// The key is a low-order point: nothing can be shared with it.
+    #[error("friend key is a low-order point")]
+    LowOrderKey,
 }
+
+/// Onion data responses opened per second at most (bursts of as many).
+/// Each costs two Diffie-Hellmans on keys never seen before (the sender's
+/// fresh temporary key, then its real key), and their source cannot be
+/// checked first; honest traffic is a few per minute per friend.
+const DATA_RESPONSES_PER_SECOND: f64 = 100.0;
 
 /// The longest friend-request message that reaches a 0.2.18 receiver
 /// through the onion (checklist F4: 943).
@@ -173,6 +183,8 @@ pub struct ClientStats {
     pub dropped_repeated_request: u64,
     /// Dropped: onion data of a type nobody handles.
     pub dropped_unknown_data: u64,
+    /// Dropped: onion data beyond [`DATA_RESPONSES_PER_SECOND`].
+    pub dropped_rate_limited: u64,
 }
 
 /// The onion client of one Tox instance.
@@ -206,6 +218,8 @@ pub struct OnionClient {
     sendbacks: Sendbacks,
     friends: Vec<Friend>,
     received_requests: VecDeque<PublicKey>,
+    /// Budget of onion data responses to open.
+    data_budget: TokenBucket,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ClientEvent>,
     stats: ClientStats,
@@ -248,6 +262,7 @@ impl OnionClient {
             sendbacks: Sendbacks::default(),
             friends: Vec::new(),
             received_requests: VecDeque::new(),
+            data_budget: TokenBucket::new(DATA_RESPONSES_PER_SECOND, DATA_RESPONSES_PER_SECOND),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: ClientStats::default(),
@@ -309,7 +324,8 @@ impl OnionClient {
             return Err(FriendError::OwnKey);
         }
         if friend_position(&self.friends, &real_pk).is_none() {
-            let friend = Friend::new(&mut self.rng, &self.real, real_pk);
+            let friend = Friend::new(&mut self.rng, &self.real, real_pk)
+                .map_err(|_| FriendError::LowOrderKey)?;
             self.friends.push(friend);
         }
         Ok(())
@@ -460,7 +476,10 @@ impl OnionClient {
                 }
             },
         };
-        let payload = match response.open(&SharedKey::new(&pending.node_pk, secret)) {
+        let payload = match SharedKey::new(&pending.node_pk, secret)
+            .map_err(OnionPacketError::from)
+            .and_then(|shared| response.open(&shared))
+        {
             Ok(payload) => payload,
             Err(error) => return self.count_drop(&error),
         };
@@ -539,8 +558,12 @@ impl OnionClient {
             self.stats.dropped_malformed += 1;
             return;
         };
+        if !self.data_budget.take(now) {
+            self.stats.dropped_rate_limited += 1;
+            return;
+        }
         let opened = SharedKey::new(&response.temporary_pk, &self.data_keys.secret)
-            .decrypt(&response.nonce, &response.sealed)
+            .and_then(|shared| shared.decrypt(&response.nonce, &response.sealed))
             .map_err(OnionPacketError::from)
             .and_then(|inner| open_inner(&response.nonce, &self.real.secret, &inner));
         let (sender, plain) = match opened {
@@ -666,11 +689,21 @@ impl OnionClient {
         );
         let ping_id = ping_id.unwrap_or([0; 32]);
         let nonce = Nonce::random(&mut self.rng);
+        let (secret, sender) = match target {
+            Target::Us => (&self.real.secret, self.real.public),
+            Target::Friend(pk) => match find_friend(&self.friends, &pk) {
+                Some(friend) => (&friend.temp.secret, friend.temp.public),
+                None => return false,
+            },
+        };
+        let Ok(shared) = SharedKey::new(&node.public_key, secret) else {
+            return false;
+        };
         let request = match target {
             Target::Us => AnnounceRequest::new(
                 AnnounceVersion::Old,
-                &SharedKey::new(&node.public_key, &self.real.secret),
-                self.real.public,
+                &shared,
+                sender,
                 nonce,
                 &AnnounceRequestPayload {
                     ping_id,
@@ -679,23 +712,18 @@ impl OnionClient {
                     sendback,
                 },
             ),
-            Target::Friend(pk) => {
-                let Some(friend) = find_friend(&self.friends, &pk) else {
-                    return false;
-                };
-                AnnounceRequest::new(
-                    AnnounceVersion::Old,
-                    &SharedKey::new(&node.public_key, &friend.temp.secret),
-                    friend.temp.public,
-                    nonce,
-                    &AnnounceRequestPayload {
-                        ping_id,
-                        search_pk: pk,
-                        data_pk: PublicKey::new([0; 32]),
-                        sendback,
-                    },
-                )
-            }
+            Target::Friend(pk) => AnnounceRequest::new(
+                AnnounceVersion::Old,
+                &shared,
+                sender,
+                nonce,
+                &AnnounceRequestPayload {
+                    ping_id,
+                    search_pk: pk,
+                    data_pk: PublicKey::new([0; 32]),
+                    sendback,
+                },
+            ),
         };
         match path.wrap(&mut self.rng, node.addr, &request.to_bytes()) {
             Ok((first_hop, packet)) => {
@@ -745,11 +773,14 @@ impl OnionClient {
             };
             let path = path.clone();
             let temp = KeyPair::generate(&mut self.rng);
+            let Ok(shared) = SharedKey::new(&data_pk, &temp.secret) else {
+                continue;
+            };
             let request = OnionDataRequest {
                 destination_pk: *friend_pk,
                 nonce,
                 temporary_pk: temp.public,
-                sealed: SharedKey::new(&data_pk, &temp.secret).encrypt(&nonce, &inner),
+                sealed: shared.encrypt(&nonce, &inner),
             };
             if let Ok((first_hop, packet)) = path.wrap(&mut self.rng, addr, &request.to_bytes()) {
                 self.transmits.push_back(Transmit {

@@ -49,6 +49,13 @@ impl Slot {
     }
 }
 
+/// A random path number whose remainder mod 6 is `index` (< 6). The
+/// random part is reduced first so the sum cannot overflow, whatever the
+/// draw (`random / 6 * 6 + index` did for the top 4 values of 2^32).
+fn path_number(random: u32, index: u32) -> u32 {
+    random % (u32::MAX / NUMBER_ONION_PATHS) * NUMBER_ONION_PATHS + index % NUMBER_ONION_PATHS
+}
+
 /// One purpose's paths.
 #[derive(Debug, Default)]
 pub struct PathSet {
@@ -77,9 +84,9 @@ impl PathSet {
         let slot = self.slots.get_mut(index as usize)?;
         if slot.as_ref().is_none_or(|s| s.timed_out(now)) {
             let nodes = pick(rng)?;
-            let number = rng.next_u32() / NUMBER_ONION_PATHS * NUMBER_ONION_PATHS + index;
+            let number = path_number(rng.next_u32(), index);
             *slot = Some(Slot {
-                path: OnionPath::new(rng, dht_keys, nodes),
+                path: OnionPath::new(rng, dht_keys, nodes).ok()?,
                 path_num: number,
                 created: now,
                 last_success: now,
@@ -189,6 +196,24 @@ mod tests {
         );
         assert!(set.exists(t0 + Duration::from_secs(1199), num));
         assert!(!set.exists(t0 + Duration::from_secs(1200), num));
+    }
+
+    #[test]
+    fn path_numbers_keep_their_slot_and_never_overflow() {
+        for random in [
+            0,
+            1,
+            5,
+            6,
+            u32::MAX - 6,
+            u32::MAX - 3,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            for index in 0..NUMBER_ONION_PATHS {
+                assert_eq!(path_number(random, index) % NUMBER_ONION_PATHS, index);
+            }
+        }
     }
 
     #[test]

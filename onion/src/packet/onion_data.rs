@@ -61,7 +61,7 @@ pub fn open_inner(
 ) -> Result<(PublicKey, Vec<u8>), OnionPacketError> {
     let mut reader = Reader::new(inner);
     let sender = PublicKey::decode(&mut reader)?;
-    let plain = SharedKey::new(&sender, our_real).decrypt(nonce, reader.rest())?;
+    let plain = SharedKey::new(&sender, our_real)?.decrypt(nonce, reader.rest())?;
     if plain.is_empty() {
         return Err(OnionPacketError::Payload(DecodeError::Truncated {
             what: "onion data type",
