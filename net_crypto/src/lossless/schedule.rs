@@ -1,0 +1,201 @@
+//! When to send the next request packet (checklist N10; c-toxcore 0.2.18
+//! `send_crypto_packets` in `net_crypto.c`).
+//!
+//! A session that is past the handshake sends one at least every
+//! [`CRYPTO_SEND_PACKET_INTERVAL`] (1 s). Once established, while lossless
+//! packets arrive faster than [`CRYPTO_PACKET_MIN_RATE`] per second
+//! (measured over windows of [`PACKET_COUNTER_AVERAGE_INTERVAL`]), it
+//! sends them more often, every
+//!
+//! ```text
+//! min( 12.5 ms × (rate + 1) / (window + 1),  4 / rate × 1000 ms + 50 ms )
+//! ```
+//!
+//! clamped to 50–1000 ms, where `rate` is packets per second and `window`
+//! the receive window's length (holes included). The constant 12.5 is
+//! c-toxcore's `REQUEST_PACKETS_COMPARE_CONSTANT` (0.125 × 100); the spec
+//! says 50 — the code is what the network runs (checklist: SPEC≠CODE).
+//!
+//! c-toxcore compares whole milliseconds with `>`; here a request is due
+//! once the interval has fully elapsed (`>=`) so that a driver waking at
+//! [`RequestSchedule::poll_timeout`] finds it due. The difference is under
+//! a millisecond.
+
+use std::time::{Duration, Instant};
+
+use crate::packet::CRYPTO_SEND_PACKET_INTERVAL;
+
+/// The window over which the receive rate is measured, and the shortest
+/// request interval (`PACKET_COUNTER_AVERAGE_INTERVAL`, 50 ms).
+pub const PACKET_COUNTER_AVERAGE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Milliseconds between requests at a receive window of one second's
+/// worth of packets (`REQUEST_PACKETS_COMPARE_CONSTANT`, 0.125 × 100).
+pub const REQUEST_PACKETS_COMPARE_CONSTANT: f64 = 0.125 * 100.0;
+
+/// Packets per second below which only the 1-second requests go out
+/// (`CRYPTO_PACKET_MIN_RATE`).
+pub const CRYPTO_PACKET_MIN_RATE: f64 = 4.0;
+
+/// The request-packet timer of one session, with the receive-rate meter it
+/// depends on.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSchedule {
+    last_sent: Option<Instant>,
+    counter: u32,
+    counter_since: Option<Instant>,
+    recv_rate: f64,
+}
+
+impl RequestSchedule {
+    /// A schedule whose first request is due at once.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts a lossless packet stored in the receive window (c-toxcore's
+    /// `packet_counter`).
+    pub fn packet_received(&mut self, now: Instant) {
+        if self.counter == 0 && self.recv_rate == 0.0 {
+            // The meter was idle and may not have been polled since: start
+            // a fresh window rather than average over the silence.
+            self.counter_since = Some(now);
+        }
+        self.counter = self.counter.saturating_add(1);
+    }
+
+    /// Lossless packets received per second over the last measured window.
+    pub const fn recv_rate(&self) -> f64 {
+        self.recv_rate
+    }
+
+    /// The current interval between requests.
+    pub fn interval(&self, established: bool, window_len: u32) -> Duration {
+        if !established || self.recv_rate <= CRYPTO_PACKET_MIN_RATE {
+            return CRYPTO_SEND_PACKET_INTERVAL;
+        }
+        let rate = self.recv_rate;
+        let by_queue =
+            REQUEST_PACKETS_COMPARE_CONSTANT / ((f64::from(window_len) + 1.0) / (rate + 1.0));
+        let by_rate = CRYPTO_PACKET_MIN_RATE / rate * millis(CRYPTO_SEND_PACKET_INTERVAL)
+            + millis(PACKET_COUNTER_AVERAGE_INTERVAL);
+        let ms = by_queue.min(by_rate).clamp(
+            millis(PACKET_COUNTER_AVERAGE_INTERVAL),
+            millis(CRYPTO_SEND_PACKET_INTERVAL),
+        );
+        Duration::from_secs_f64(ms / 1000.0)
+    }
+
+    /// Whether to send a request packet now; if so it counts as sent at
+    /// `now`. `established`: a data packet has arrived (before that only
+    /// the 1-second requests go out and the rate is not measured);
+    /// `window_len`: [`super::ReceiveBuffer::window_len`].
+    pub fn poll(&mut self, now: Instant, established: bool, window_len: u32) -> bool {
+        let interval = self.interval(established, window_len);
+        let due = self
+            .last_sent
+            .is_none_or(|last| now.saturating_duration_since(last) >= interval);
+        if due {
+            self.last_sent = Some(now);
+        }
+        if established {
+            self.measure(now);
+        }
+        due
+    }
+
+    /// When [`RequestSchedule::poll`] next has something to do. `None`
+    /// before the first poll, which is always due.
+    pub fn poll_timeout(&self, established: bool, window_len: u32) -> Option<Instant> {
+        let last = self.last_sent?;
+        let request = last + self.interval(established, window_len);
+        let measure = match self.counter_since {
+            Some(since) if established && (self.counter > 0 || self.recv_rate > 0.0) => {
+                Some(since + PACKET_COUNTER_AVERAGE_INTERVAL)
+            }
+            _ => None,
+        };
+        Some(measure.map_or(request, |m| m.min(request)))
+    }
+
+    fn measure(&mut self, now: Instant) {
+        let Some(since) = self.counter_since else {
+            self.counter_since = Some(now);
+            self.counter = 0;
+            return;
+        };
+        let dt = now.saturating_duration_since(since);
+        if dt >= PACKET_COUNTER_AVERAGE_INTERVAL {
+            self.recv_rate = f64::from(self.counter) / dt.as_secs_f64();
+            self.counter = 0;
+            self.counter_since = Some(now);
+        }
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn once_a_second_when_idle() {
+        let t = Instant::now();
+        let mut s = RequestSchedule::new();
+        assert!(s.poll(t, false, 0));
+        assert!(!s.poll(t + ms(999), false, 0));
+        assert_eq!(s.poll_timeout(false, 0), Some(t + ms(1000)));
+        assert!(s.poll(t + ms(1000), false, 0));
+        assert!(!s.poll(t + ms(1500), true, 0));
+        assert!(s.poll(t + ms(2000), true, 0));
+    }
+
+    #[test]
+    fn faster_while_packets_pour_in() {
+        let t = Instant::now();
+        let mut s = RequestSchedule::new();
+        assert!(s.poll(t, true, 0));
+        // 100 packets in 100 ms: 1000 packets/s.
+        for i in 0..100 {
+            s.packet_received(t + ms(i));
+        }
+        s.poll(t + ms(100), true, 0);
+        assert!((s.recv_rate() - 1000.0).abs() < 1.0);
+        // by_queue = 12.5 × 1001 / (window + 1); by_rate = 4 + 50 = 54 ms.
+        let close = |d: Duration, want: f64| (d.as_secs_f64() * 1000.0 - want).abs() < 0.01;
+        assert!(close(s.interval(true, 10_000), 50.0));
+        assert!(close(s.interval(true, 0), 54.0));
+        assert!(close(s.interval(true, 220), 54.0));
+        assert!(close(s.interval(true, 240), 12.5 * 1001.0 / 241.0));
+        assert_eq!(s.interval(false, 240), ms(1000));
+        assert!(s.poll(t + ms(160), true, 10_000));
+    }
+
+    #[test]
+    fn slow_rates_keep_the_one_second_interval() {
+        let t = Instant::now();
+        let mut s = RequestSchedule::new();
+        s.poll(t, true, 0);
+        s.packet_received(t);
+        s.poll(t + ms(1000), true, 0);
+        assert!(s.recv_rate() <= CRYPTO_PACKET_MIN_RATE);
+        assert_eq!(s.interval(true, 5), ms(1000));
+    }
+
+    #[test]
+    fn the_meter_sleeps_when_nothing_arrives() {
+        let t = Instant::now();
+        let mut s = RequestSchedule::new();
+        s.poll(t, true, 0);
+        assert_eq!(s.poll_timeout(true, 0), Some(t + ms(1000)));
+        s.packet_received(t + ms(10));
+        assert_eq!(s.poll_timeout(true, 0), Some(t + ms(60)));
+    }
+}
