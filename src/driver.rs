@@ -33,9 +33,10 @@ use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
 use toxide_onion::client::{ClientStats, FriendError};
 use toxide_onion::{
-    ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats, Stack,
-    StackEvent,
+    ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats,
 };
+
+use crate::stack::{Stack, StackEvent};
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
 /// any Tox layer sends is longer.

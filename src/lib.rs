@@ -13,6 +13,8 @@ pub use toxide_dht as dht;
 pub use toxide_onion as onion;
 
 pub mod driver;
+pub mod stack;
 
 pub use driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
-pub use toxide_onion::{ClientEvent, StackEvent};
+pub use stack::{Stack, StackEvent};
+pub use toxide_onion::ClientEvent;

@@ -29,7 +29,8 @@ use toxide_core::{KeyPair, NoSpam, PackedNode, ToxId};
 use toxide_interop::{CPeer, PeerOptions};
 
 use common::inprocess::{loopback, runtime, start_node};
-use toxide_onion::{ClientEvent, ServerConfig, StackEvent};
+use toxide::StackEvent;
+use toxide_onion::{ClientEvent, ServerConfig};
 
 /// c-toxcore reaches a friend connection in ~10 s on loopback through
 /// tox-bootstrapd (see shared/ctoxcore-observed.md); allow generously.

@@ -15,8 +15,6 @@
 //! - [`path`]: a client's three-hop path and how it wraps a request.
 //! - [`client`]: the onion client (announcing us, searching friends, DHT-PK
 //!   and friend requests through onion data).
-//! - [`stack`]: the DHT, the server and (in a client) the client as the one
-//!   state machine drivers and the simulator run.
 //!
 //! The layer sits on the DHT: the server borrows it for the close nodes
 //! its announce responses list, the client for path nodes, its own DHT key
@@ -33,9 +31,7 @@ pub mod packet;
 pub mod path;
 pub mod relay;
 pub mod server;
-pub mod stack;
 
 pub use client::{ClientConfig, ClientEvent, OnionClient};
 pub use packet::{OnionPacketError, Packet};
 pub use server::{OnionServer, ServerConfig, ServerStats};
-pub use stack::{Stack, StackEvent};

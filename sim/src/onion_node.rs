@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use toxide::stack::{Stack, StackEvent};
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
 use toxide_dht::{Config, Dht};
-use toxide_onion::{
-    ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, Stack, StackEvent,
-};
+use toxide_onion::{ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig};
 
 use crate::{LinkConfig, NetStats, Network, Node};
 

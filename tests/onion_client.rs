@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use toxide::stack::Stack;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
 use toxide_dht::{Config, Dht};
 use toxide_onion::announce::CloseNodes;
-use toxide_onion::{ClientConfig, OnionClient, OnionServer, ServerConfig, Stack};
+use toxide_onion::{ClientConfig, OnionClient, OnionServer, ServerConfig};
 
 struct NoNodes;
 

@@ -1,20 +1,23 @@
-//! The DHT and the onion as one sans-IO state machine: what a Tox node
-//! (bootstrap node or client) runs below net_crypto.
+//! Every layer of a Tox node as one sans-IO state machine: the type the
+//! tokio driver, the simulator (and later the C API's synchronous driver)
+//! all run.
 //!
-//! It owns the [`Dht`], the [`OnionServer`] every node provides, and, in a
-//! client, the [`OnionClient`]; it dispatches datagrams by their first
-//! byte, gives the onion layers the DHT they need (close nodes, DHT-PK
-//! routing, searches), and turns the DHT's DHT-PK requests into onion
-//! client input. Drivers and the simulator run this one type.
+//! The composition lives here, above every layer, because no layer holds
+//! another: the stack owns the [`Dht`], the [`OnionServer`] every node
+//! provides and, in a client, the [`OnionClient`]; it dispatches datagrams
+//! by their first byte (checklist §0), gives each layer what it needs of
+//! the ones below as an argument (the onion borrows the DHT for close
+//! nodes, DHT-PK routing and searches), and turns one layer's events into
+//! another's input (the DHT's DHT-PK requests go to the onion client).
+//! Calls go down, events come up.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use toxide_dht::{Dht, Transmit};
-
-use crate::client::{ClientEvent, OnionClient};
-use crate::server::OnionServer;
+use toxide_onion::client::{ClientEvent, OnionClient};
+use toxide_onion::server::OnionServer;
 
 /// Something the stack reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub enum StackEvent {
     Onion(ClientEvent),
 }
 
-/// The layers up to the onion.
+/// The layers of one node.
 #[derive(Debug)]
 pub struct Stack {
     /// The DHT.
@@ -62,7 +65,7 @@ impl Stack {
                 client.handle_datagram(now, from, bytes, &mut self.dht);
             }
             true
-        } else if crate::packet::PACKET_IDS.contains(&id) {
+        } else if toxide_onion::packet::PACKET_IDS.contains(&id) {
             match &mut self.server {
                 Some(server) => {
                     server.handle_datagram(now, from, bytes, &self.dht);
