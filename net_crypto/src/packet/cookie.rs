@@ -124,8 +124,7 @@ impl Cookie {
     pub fn open(&self, key: &SymmetricKey) -> Result<CookieContents, NetCryptoPacketError> {
         let (nonce, sealed) = self.0.split_at(NONCE_SIZE);
         let nonce = Nonce::decode(&mut Reader::new(nonce))?;
-        let plain = key.decrypt(&nonce, sealed)?;
-        CookieContents::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)
+        super::open_payload(key.decrypt(&nonce, sealed))
     }
 
     /// Opens a cookie we made and checks it is fresh at `now_secs` (same

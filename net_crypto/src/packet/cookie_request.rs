@@ -64,8 +64,7 @@ impl CookieRequest {
     /// Opens the payload with the DHT shared key of the sender's DHT key
     /// and our DHT secret key; the response is sealed with the same key.
     pub fn open(&self, shared: &SharedKey) -> Result<CookieRequestPayload, NetCryptoPacketError> {
-        let plain = shared.decrypt(&self.nonce, &self.sealed)?;
-        CookieRequestPayload::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)
+        super::open_payload(shared.decrypt(&self.nonce, &self.sealed))
     }
 }
 

@@ -50,8 +50,7 @@ impl CookieResponse {
     /// Opens the payload with the DHT shared key our request was sealed
     /// with.
     pub fn open(&self, shared: &SharedKey) -> Result<CookieResponsePayload, NetCryptoPacketError> {
-        let plain = shared.decrypt(&self.nonce, &self.sealed)?;
-        CookieResponsePayload::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)
+        super::open_payload(shared.decrypt(&self.nonce, &self.sealed))
     }
 }
 

@@ -62,8 +62,7 @@ impl CryptoData {
         session: &SharedKey,
         nonce: &Nonce,
     ) -> Result<DataPlaintext, NetCryptoPacketError> {
-        let plain = session.decrypt(nonce, &self.sealed)?;
-        DataPlaintext::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)
+        super::open_payload(session.decrypt(nonce, &self.sealed))
     }
 
     /// Rebuilds the nonce from `saved` (the saved receive nonce), opens the
@@ -78,9 +77,11 @@ impl CryptoData {
         saved: &mut Nonce,
     ) -> Result<DataPlaintext, NetCryptoPacketError> {
         let guess = receive_nonce(saved, self.nonce_low);
-        let plain = session.decrypt(&guess.nonce, &self.sealed)?;
-        advance_saved_nonce(saved, guess.diff);
-        DataPlaintext::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)
+        let plain = session.decrypt(&guess.nonce, &self.sealed);
+        if plain.is_ok() {
+            advance_saved_nonce(saved, guess.diff);
+        }
+        super::open_payload(plain)
     }
 }
 

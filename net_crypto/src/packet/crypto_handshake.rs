@@ -75,9 +75,8 @@ impl CryptoHandshake {
     /// packet's cookie ([`NetCryptoPacketError::CookieHashMismatch`]
     /// otherwise). Open the cookie first: see the module documentation.
     pub fn open(&self, shared_real: &SharedKey) -> Result<HandshakePayload, NetCryptoPacketError> {
-        let plain = shared_real.decrypt(&self.nonce, &self.sealed)?;
-        let payload =
-            HandshakePayload::from_bytes(&plain).map_err(NetCryptoPacketError::Payload)?;
+        let payload: HandshakePayload =
+            super::open_payload(shared_real.decrypt(&self.nonce, &self.sealed))?;
         if payload.answers(&self.cookie) {
             Ok(payload)
         } else {

@@ -281,6 +281,14 @@ impl Encode for Packet {
     }
 }
 
+/// Decodes what a box opened to (or passes on why it did not open): the
+/// one step every sealed packet here ends with.
+pub(crate) fn open_payload<P: Decode>(
+    opened: Result<Vec<u8>, CryptoError>,
+) -> Result<P, NetCryptoPacketError> {
+    P::from_bytes(&opened?).map_err(NetCryptoPacketError::Payload)
+}
+
 /// The counter a box-opening error belongs in: a box that did not open
 /// (`undecryptable`) or anything else (`malformed`), as the onion counts
 /// its drops.
