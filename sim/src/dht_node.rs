@@ -51,11 +51,11 @@ impl Node for DhtNode {
         self.drain_events();
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self, _now: Instant) -> Option<Instant> {
         self.dht.poll_timeout()
     }
 
-    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+    fn poll_transmit(&mut self, _now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
         self.dht.poll_transmit().map(|t| (t.destination, t.payload))
     }
 }

@@ -71,13 +71,13 @@ impl Node for OnionNode {
         self.drain(now);
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.stack.poll_timeout()
+    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        self.stack.poll_timeout(now)
     }
 
-    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
         self.stack
-            .poll_transmit()
+            .poll_transmit(now)
             .map(|t| (t.destination, t.payload))
     }
 }
@@ -189,7 +189,7 @@ impl FriendScenario {
                 real: real.public,
                 dht: dht_keys.public,
             });
-            net.add(OnionNode::new(Stack::new(dht, Some(server), client)));
+            net.add(OnionNode::new(Stack::new(dht, Some(server), client, None)));
         }
         let Some(bootstrap_pk) = identities.first().map(|s| s.dht) else {
             return self.measure(&net, &[], start);
