@@ -31,6 +31,7 @@ use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
+use toxide_net_crypto::{NetCrypto, SendPacketError};
 use toxide_onion::client::{ClientStats, FriendError};
 use toxide_onion::{
     ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats,
@@ -133,6 +134,8 @@ pub struct DriverStats {
     pub onion: ServerStats,
     /// What the onion client counted (zeros when it is not running).
     pub client: ClientStats,
+    /// What net_crypto counted (zeros when it is not running).
+    pub net_crypto: toxide_net_crypto::Stats,
     /// Datagrams read from the sockets.
     pub datagrams_received: u64,
     /// Their bytes.
@@ -239,6 +242,11 @@ impl DriverHandle {
                 .as_ref()
                 .map(|c| c.stats().clone())
                 .unwrap_or_default(),
+            net_crypto: stack
+                .net_crypto
+                .as_ref()
+                .map(|n| n.stats().clone())
+                .unwrap_or_default(),
             ..io.clone()
         })
         .await
@@ -264,22 +272,37 @@ impl DriverHandle {
         id: ToxId,
         message: Vec<u8>,
     ) -> Result<Result<(), FriendError>, DriverClosed> {
-        self.call(move |stack, now, _| match &mut stack.client {
-            Some(client) => client.send_friend_request(now, &id, &message),
-            None => Err(FriendError::NotFound),
-        })
-        .await
+        self.call(move |stack, now, _| stack.send_friend_request(now, &id, &message))
+            .await
     }
 
     /// Adds a friend without a request (accepting theirs): the onion
-    /// client searches for them and tells them our DHT key.
+    /// client searches for them and tells them our DHT key, and a session
+    /// opens once they are found ([`StackEvent::Session`] events).
     pub async fn add_friend(
         &self,
         real_pk: PublicKey,
     ) -> Result<Result<(), FriendError>, DriverClosed> {
-        self.call(move |stack, _, _| match &mut stack.client {
-            Some(client) => client.add_friend(real_pk),
-            None => Err(FriendError::NotFound),
+        self.call(move |stack, _, _| stack.add_friend(real_pk))
+            .await
+    }
+
+    /// Sends a lossless packet (packet id 16–191 first) to a friend over
+    /// its session; returns the packet number an acknowledgement will
+    /// pass ([`toxide_net_crypto::Event::Acked`]).
+    pub async fn send_lossless(
+        &self,
+        friend: PublicKey,
+        data: bytes::Bytes,
+    ) -> Result<Result<u32, SendPacketError>, DriverClosed> {
+        self.call(move |stack, _, _| {
+            let id = stack
+                .friend_connection(&friend)
+                .ok_or(SendPacketError::NoConnection)?;
+            match &mut stack.net_crypto {
+                Some(net_crypto) => net_crypto.send_lossless(id, data),
+                None => Err(SendPacketError::NoConnection),
+            }
         })
         .await
     }
@@ -430,6 +453,15 @@ impl Driver {
             .client
             .as_ref()
             .map(|c| ToxId::new(c.keys.public, c.nospam));
+        let net_crypto = config.client.as_ref().map(|identity| {
+            NetCrypto::new(
+                identity.keys.clone(),
+                keys.clone(),
+                config.dht.rate_limit,
+                now(),
+                layer_seed(),
+            )
+        });
         let client = config.client.map(|identity| {
             // UNIX seconds: a restarted client's DHT-PK announcements must
             // still look new to friends (see `ClientConfig`).
@@ -459,7 +491,7 @@ impl Driver {
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
         Ok(Self {
-            stack: Stack::new(dht, server, client),
+            stack: Stack::new(dht, server, client, net_crypto),
             sockets,
             commands,
             handle,
@@ -505,7 +537,7 @@ impl Driver {
         };
         let shutdown_ack = loop {
             io.flush(&mut stack, &events).await;
-            let deadline = stack.poll_timeout().map(TokioInstant::from_std);
+            let deadline = stack.poll_timeout(now()).map(TokioInstant::from_std);
             let first = next_socket;
             let step = tokio::select! {
                 (index, received) = recv_any(io.sockets, first, &mut buf) => Step::Received(index, received),
@@ -572,7 +604,7 @@ impl Io<'_> {
 
     /// Sends everything the layers queued and publishes their events.
     async fn flush(&mut self, stack: &mut Stack, events: &broadcast::Sender<StackEvent>) {
-        while let Some(transmit) = stack.poll_transmit() {
+        while let Some(transmit) = stack.poll_transmit(now()) {
             self.send(transmit).await;
         }
         while let Some(event) = stack.poll_event() {

@@ -10,11 +10,13 @@
 pub use toxide_core as core;
 pub use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, SecretKey, ToxId, ToxIdError};
 pub use toxide_dht as dht;
+pub use toxide_net_crypto as net_crypto;
 pub use toxide_onion as onion;
 
 pub mod driver;
 pub mod stack;
 
+pub use bytes::Bytes;
 pub use driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
 pub use stack::{Stack, StackEvent};
 pub use toxide_onion::ClientEvent;

@@ -4,19 +4,28 @@
 //!
 //! The composition lives here, above every layer, because no layer holds
 //! another: the stack owns the [`Dht`], the [`OnionServer`] every node
-//! provides and, in a client, the [`OnionClient`]; it dispatches datagrams
-//! by their first byte (checklist §0), gives each layer what it needs of
-//! the ones below as an argument (the onion borrows the DHT for close
-//! nodes, DHT-PK routing and searches), and turns one layer's events into
-//! another's input (the DHT's DHT-PK requests go to the onion client).
-//! Calls go down, events come up.
+//! provides and, in a client, the [`OnionClient`] and [`NetCrypto`]; it
+//! dispatches datagrams by their first byte (checklist §0), gives each
+//! layer what it needs of the ones below as an argument (the onion borrows
+//! the DHT for close nodes, DHT-PK routing and searches), and turns one
+//! layer's events into another's input. Calls go down, events come up.
+//!
+//! Friend sessions ([`Stack::add_friend`]) are the events' main route
+//! today: the onion client learns a friend's DHT key, the DHT finds the
+//! address that key answers from, and net_crypto opens (or accepts) a
+//! session there; when the session ends it is opened again while the
+//! friend is wanted. This is the core of c-toxcore's `friend_connection`
+//! (checklist F1) without its alive packets and relays, which the
+//! messenger layer adds on top.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
-use toxide_onion::client::{ClientEvent, OnionClient};
+use toxide_net_crypto::{ConnectionId, NetCrypto, Path};
+use toxide_onion::client::{ClientEvent, FriendError, OnionClient};
 use toxide_onion::server::OnionServer;
 
 /// Something the stack reports.
@@ -27,6 +36,22 @@ pub enum StackEvent {
     Dht(toxide_dht::Event),
     /// From the onion client.
     Onion(ClientEvent),
+    /// From net_crypto, for a friend's session.
+    Session {
+        /// The friend's long-term key.
+        friend: PublicKey,
+        /// What happened.
+        event: toxide_net_crypto::Event,
+    },
+}
+
+/// What the stack knows of one friend's session.
+#[derive(Debug, Clone, Default)]
+struct FriendSession {
+    /// The friend's DHT key, as last announced.
+    dht_pk: Option<PublicKey>,
+    /// The net_crypto connection, while there is one.
+    connection: Option<ConnectionId>,
 }
 
 /// The layers of one node.
@@ -38,18 +63,116 @@ pub struct Stack {
     pub server: Option<OnionServer>,
     /// The onion client; `None` on a bootstrap node.
     pub client: Option<OnionClient>,
+    /// Encrypted sessions with friends; `None` on a bootstrap node.
+    pub net_crypto: Option<NetCrypto>,
+    /// Whether the stack opens sessions to friends itself (the default),
+    /// or only accepts the sessions friends open: each side opens as soon
+    /// as it knows the other's DHT key and address, so the accepting side
+    /// is exercised on its own only with this off (tests against
+    /// c-toxcore do that).
+    pub open_sessions: bool,
+    friends: HashMap<PublicKey, FriendSession>,
     events: VecDeque<StackEvent>,
 }
 
 impl Stack {
     /// A stack of the given layers.
-    pub fn new(dht: Dht, server: Option<OnionServer>, client: Option<OnionClient>) -> Self {
+    pub fn new(
+        dht: Dht,
+        server: Option<OnionServer>,
+        client: Option<OnionClient>,
+        net_crypto: Option<NetCrypto>,
+    ) -> Self {
         Self {
             dht,
             server,
             client,
+            net_crypto,
+            open_sessions: true,
+            friends: HashMap::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// Makes `real_pk` a friend: the onion client searches for them and
+    /// announces our DHT key to them, and a session is opened (or
+    /// accepted) as soon as their DHT key and address are known.
+    pub fn add_friend(&mut self, real_pk: PublicKey) -> Result<(), FriendError> {
+        let (Some(client), Some(net_crypto)) = (&mut self.client, &mut self.net_crypto) else {
+            return Err(FriendError::NotFound);
+        };
+        client.add_friend(real_pk)?;
+        net_crypto.accept_from(real_pk);
+        self.friends.entry(real_pk).or_default();
+        Ok(())
+    }
+
+    /// Sends a friend request to the owner of `id` (resent until they
+    /// accept) and makes them a friend, as [`Stack::add_friend`].
+    pub fn send_friend_request(
+        &mut self,
+        now: Instant,
+        id: &toxide_core::ToxId,
+        message: &[u8],
+    ) -> Result<(), FriendError> {
+        let (Some(client), Some(net_crypto)) = (&mut self.client, &mut self.net_crypto) else {
+            return Err(FriendError::NotFound);
+        };
+        client.send_friend_request(now, id, message)?;
+        net_crypto.accept_from(id.public_key);
+        self.friends.entry(id.public_key).or_default();
+        Ok(())
+    }
+
+    /// Forgets a friend: the search stops and the session ends with a
+    /// kill packet, so the friend sees us offline at once.
+    pub fn remove_friend(&mut self, real_pk: &PublicKey) {
+        let Some(friend) = self.friends.remove(real_pk) else {
+            return;
+        };
+        if let Some(client) = &mut self.client {
+            if let Some(dht_pk) = client.remove_friend(real_pk) {
+                self.dht.stop_search(&dht_pk);
+            }
+        }
+        if let Some(net_crypto) = &mut self.net_crypto {
+            net_crypto.refuse(real_pk);
+            if let Some(id) = friend.connection {
+                net_crypto.kill(id);
+            }
+        }
+    }
+
+    /// Opens a session to a friend whose DHT key and address are already
+    /// known (from a save, the LAN, or a benchmark's setup), without the
+    /// onion search: the friend is registered as by [`Stack::add_friend`]
+    /// for sessions only. Fails on a bootstrap node or a low-order key.
+    pub fn connect_friend_at(
+        &mut self,
+        real_pk: PublicKey,
+        dht_pk: PublicKey,
+        addr: SocketAddr,
+    ) -> Result<ConnectionId, FriendError> {
+        let Some(net_crypto) = &mut self.net_crypto else {
+            return Err(FriendError::NotFound);
+        };
+        let id = net_crypto
+            .connect(real_pk, dht_pk)
+            .ok_or(FriendError::LowOrderKey)?;
+        net_crypto.set_direct_addr(id, addr);
+        self.friends.insert(
+            real_pk,
+            FriendSession {
+                dht_pk: Some(dht_pk),
+                connection: Some(id),
+            },
+        );
+        Ok(id)
+    }
+
+    /// The session with `real_pk`, if one exists.
+    pub fn friend_connection(&self, real_pk: &PublicKey) -> Option<ConnectionId> {
+        self.friends.get(real_pk)?.connection
     }
 
     /// Handles one datagram; `false` if no layer here takes its id.
@@ -60,6 +183,14 @@ impl Stack {
         let handled = if toxide_dht::packet::PACKET_IDS.contains(&id) {
             self.dht.handle_datagram(now, from, bytes);
             true
+        } else if toxide_net_crypto::packet::PACKET_IDS.contains(&id) {
+            match &mut self.net_crypto {
+                Some(net_crypto) => {
+                    net_crypto.handle_datagram(now, Path::Udp(from), bytes);
+                    true
+                }
+                None => false,
+            }
         } else if matches!(id, 0x84 | 0x86 | 0x88) && self.client.is_some() {
             if let Some(client) = &mut self.client {
                 client.handle_datagram(now, from, bytes, &mut self.dht);
@@ -90,24 +221,40 @@ impl Stack {
                 client.handle_timeout(now, &mut self.dht);
             }
         }
+        if let Some(net_crypto) = &mut self.net_crypto {
+            net_crypto.handle_timeout(now);
+        }
         self.pump(now);
     }
 
     /// The earliest timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
-        match (self.dht.poll_timeout(), client) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
+        [self.dht.poll_timeout(), client, net_crypto]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next datagram to send, from whichever layer has one.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         self.dht
             .poll_transmit()
             .or_else(|| self.server.as_mut().and_then(OnionServer::poll_transmit))
             .or_else(|| self.client.as_mut().and_then(OnionClient::poll_transmit))
+            .or_else(|| {
+                let transmit = self.net_crypto.as_mut()?.poll_transmit(now)?;
+                match transmit.path {
+                    Path::Udp(destination) => Some(Transmit {
+                        destination,
+                        payload: transmit.payload,
+                    }),
+                    // Relay paths arrive with the TCP relay layer.
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            })
     }
 
     /// The next event.
@@ -122,13 +269,133 @@ impl Stack {
                 (toxide_dht::Event::DhtPkRequest { sender, data, .. }, Some(client)) => {
                     client.handle_dht_pk_request(now, sender, &data, &mut self.dht)
                 }
-                (event, _) => self.events.push_back(StackEvent::Dht(event)),
+                (event, _) => {
+                    if let toxide_dht::Event::Found { public_key, addr } = &event {
+                        self.friend_found(*public_key, *addr);
+                    }
+                    self.events.push_back(StackEvent::Dht(event));
+                }
             }
         }
-        if let Some(client) = &mut self.client {
-            while let Some(event) = client.poll_event() {
-                self.events.push_back(StackEvent::Onion(event));
+        while let Some(event) = self.client.as_mut().and_then(OnionClient::poll_event) {
+            if let ClientEvent::FriendDhtPk { friend, dht_pk, .. } = &event {
+                self.friend_dht_pk(now, *friend, *dht_pk);
+            }
+            self.events.push_back(StackEvent::Onion(event));
+        }
+        while let Some(event) = self.net_crypto.as_mut().and_then(NetCrypto::poll_event) {
+            self.session_event(now, event);
+        }
+    }
+
+    /// A friend announced its (new) DHT key: a session to the old key is
+    /// over, one to the new key starts.
+    fn friend_dht_pk(&mut self, now: Instant, friend: PublicKey, dht_pk: PublicKey) {
+        let Some(session) = self.friends.get_mut(&friend) else {
+            return;
+        };
+        if session.dht_pk == Some(dht_pk) && session.connection.is_some() {
+            return;
+        }
+        let old = session.connection.take();
+        session.dht_pk = Some(dht_pk);
+        if let (Some(net_crypto), Some(id)) = (&mut self.net_crypto, old) {
+            net_crypto.kill(id);
+        }
+        self.open_session(now, friend);
+    }
+
+    /// Opens a session to `friend` at its DHT key, with the address the
+    /// DHT knows for it if any.
+    fn open_session(&mut self, now: Instant, friend: PublicKey) {
+        if !self.open_sessions {
+            return;
+        }
+        let (Some(net_crypto), Some(session)) =
+            (&mut self.net_crypto, self.friends.get_mut(&friend))
+        else {
+            return;
+        };
+        let Some(dht_pk) = session.dht_pk else {
+            return;
+        };
+        let Some(id) = net_crypto.connect(friend, dht_pk) else {
+            return;
+        };
+        session.connection = Some(id);
+        if let Some(addr) = self.dht.found_addr(now, &dht_pk) {
+            net_crypto.set_direct_addr(id, addr);
+        }
+    }
+
+    /// The DHT found the address a DHT key answers from: if a friend has
+    /// that key, its session goes there.
+    fn friend_found(&mut self, dht_pk: PublicKey, addr: SocketAddr) {
+        let Some(net_crypto) = &mut self.net_crypto else {
+            return;
+        };
+        for session in self.friends.values() {
+            if let (Some(id), Some(key)) = (session.connection, session.dht_pk) {
+                if key == dht_pk {
+                    net_crypto.set_direct_addr(id, addr);
+                }
             }
         }
+    }
+
+    fn session_event(&mut self, now: Instant, event: toxide_net_crypto::Event) {
+        use toxide_net_crypto::Event;
+        let friend = match &event {
+            Event::Accepted {
+                id,
+                real_pk,
+                dht_pk,
+            } => {
+                if let Some(session) = self.friends.get_mut(real_pk) {
+                    session.connection = Some(*id);
+                    if session.dht_pk != Some(*dht_pk) {
+                        if let Some(old) = session.dht_pk.replace(*dht_pk) {
+                            self.dht.stop_search(&old);
+                        }
+                        self.dht.search(*dht_pk);
+                    }
+                }
+                Some(*real_pk)
+            }
+            Event::Closed { real_pk, .. } => {
+                let reopen = self.friends.get_mut(real_pk).is_some_and(|s| {
+                    s.connection = None;
+                    true
+                });
+                if let Some(client) = &mut self.client {
+                    client.set_friend_online(real_pk, false);
+                }
+                if reopen {
+                    self.open_session(now, *real_pk);
+                }
+                Some(*real_pk)
+            }
+            Event::Established { id } => {
+                let friend = self.friend_of(*id);
+                if let (Some(client), Some(friend)) = (&mut self.client, friend) {
+                    client.set_friend_online(&friend, true);
+                }
+                friend
+            }
+            Event::Lossless { id, .. }
+            | Event::Lossy { id, .. }
+            | Event::Acked { id, .. }
+            | Event::PeerDhtKey { id, .. } => self.friend_of(*id),
+        };
+        if let Some(friend) = friend {
+            self.events.push_back(StackEvent::Session { friend, event });
+        }
+    }
+
+    fn friend_of(&self, id: ConnectionId) -> Option<PublicKey> {
+        self.friends
+            .iter()
+            .find(|(_, s)| s.connection == Some(id))
+            .map(|(pk, _)| *pk)
     }
 }

@@ -64,7 +64,7 @@ impl World {
             now,
             server,
             server_node,
-            client: Stack::new(dht, None, Some(client)),
+            client: Stack::new(dht, None, Some(client), None),
             to_client: Vec::new(),
         }
     }
@@ -76,7 +76,7 @@ impl World {
         let client: SocketAddr = CLIENT.parse().unwrap();
         let mut queue: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
         for _ in 0..10_000 {
-            while let Some(t) = self.client.poll_transmit() {
+            while let Some(t) = self.client.poll_transmit(self.now) {
                 queue.push((client, t.destination, t.payload));
             }
             while let Some(t) = self.server.poll_transmit() {
@@ -164,10 +164,10 @@ fn a_client_without_any_node_stays_quiet_and_unannounced() {
         now,
         [3; 32],
     );
-    let mut stack = Stack::new(dht, None, Some(client));
+    let mut stack = Stack::new(dht, None, Some(client), None);
     for s in 1..30 {
         stack.handle_timeout(now + Duration::from_secs(s));
-        assert!(stack.poll_transmit().is_none());
+        assert!(stack.poll_transmit(now).is_none());
     }
     assert!(!stack.client.as_ref().unwrap().is_connected());
 }

@@ -266,6 +266,15 @@ static void on_friend_name(Tox *tox, uint32_t friend_number, const uint8_t *name
     out_line_text(name, len, "FRIEND_NAME %u ", friend_number);
 }
 
+/* Custom lossless packets (ids 160-191): printed as LOSSLESS <friend> <hex>, id first. */
+static void on_friend_lossless(Tox *tox, uint32_t friend_number, const uint8_t *data, size_t len, void *ud)
+{
+    (void)tox; (void)ud;
+    printf("LOSSLESS %u ", friend_number);
+    out_hex(data, len);
+    out_line("%s", "");
+}
+
 static void on_read_receipt(Tox *tox, uint32_t friend_number, uint32_t message_id, void *ud)
 {
     (void)tox; (void)ud;
@@ -490,6 +499,26 @@ static void cmd_send(Tox *tox, const char *cmd, char *args, Tox_Message_Type typ
     if (err == TOX_ERR_FRIEND_SEND_MESSAGE_OK) out_line("OK %u", id); else REPLY_ERR(cmd, err);
 }
 
+/* Custom lossless packets: send-lossless <friend> <hex, id 160-191 first>. */
+static void cmd_send_lossless(Tox *tox, const char *cmd, char *args)
+{
+    uint32_t friend_number;
+    if (!parse_u32(next_word(&args), UINT32_MAX, &friend_number)) {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    const char *hex = next_word(&args);
+    size_t len = hex == NULL ? 0 : strlen(hex) / 2;
+    uint8_t data[TOX_MAX_CUSTOM_PACKET_SIZE];
+    if (len == 0 || len > sizeof data || !hex_decode(hex, data, len)) {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    Tox_Err_Friend_Custom_Packet err;
+    if (tox_friend_send_lossless_packet(tox, friend_number, data, len, &err)) out_line("OK");
+    else REPLY_ERR(cmd, err);
+}
+
 static void cmd_send_file(Tox *tox, const char *cmd, char *args)
 {
     uint32_t friend_number;
@@ -595,6 +624,8 @@ static void handle_command(Tox *tox, char *line)
         cmd_send(tox, cmd, args, TOX_MESSAGE_TYPE_ACTION);
     } else if (strcmp(cmd, "send-file") == 0) {
         cmd_send_file(tox, cmd, args);
+    } else if (strcmp(cmd, "send-lossless") == 0) {
+        cmd_send_lossless(tox, cmd, args);
     } else if (strcmp(cmd, "savedata") == 0) {
         cmd_savedata(tox, cmd, args);
     } else if (strcmp(cmd, "set-name") == 0) {
@@ -743,6 +774,7 @@ static void register_callbacks(Tox *tox)
     tox_callback_friend_message(tox, on_friend_message);
     tox_callback_friend_name(tox, on_friend_name);
     tox_callback_friend_read_receipt(tox, on_read_receipt);
+    tox_callback_friend_lossless_packet(tox, on_friend_lossless);
     tox_callback_file_recv(tox, on_file_recv);
     tox_callback_file_recv_chunk(tox, on_file_recv_chunk);
     tox_callback_file_chunk_request(tox, on_file_chunk_request);

@@ -76,6 +76,14 @@ pub enum Event {
         /// The friend's new name.
         name: String,
     },
+    /// `LOSSLESS <friend> <hex>`: a custom lossless packet (id 160–191
+    /// first).
+    Lossless {
+        /// Friend number.
+        friend: u32,
+        /// The packet, id first.
+        data: Vec<u8>,
+    },
     /// `RECEIPT <friend> <message-id>`: the friend got our message.
     Receipt {
         /// Friend number.
@@ -211,6 +219,13 @@ impl Event {
                     "MESSAGE" => Self::Message { friend, text },
                     "ACTION" => Self::Action { friend, text },
                     _ => Self::FriendName { friend, name: text },
+                }
+            }
+            "LOSSLESS" => {
+                let [friend, hex] = words(rest)?;
+                Self::Lossless {
+                    friend: friend.parse().ok()?,
+                    data: crate::process::hex_decode(hex)?,
                 }
             }
             "RECEIPT" => {

@@ -10,7 +10,7 @@ use toxide_core::{PublicKey, ToxId};
 use crate::bootstrapd::Bootstrapd;
 use crate::error::{Error, Result};
 use crate::event::{Event, escape};
-use crate::process::{LineMatcher, Process, TempDir, fresh_tcp_port, fresh_udp_port};
+use crate::process::{LineMatcher, Process, TempDir, fresh_tcp_port, fresh_udp_port, hex_encode};
 
 /// Path of the compiled `tox_peer` program.
 pub const TOX_PEER_BIN: &str = env!("TOX_PEER_BIN");
@@ -307,6 +307,17 @@ impl CPeer {
         self.number(reply)
     }
 
+    /// The `tox_peer` process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Sends a custom lossless packet (`data` starts with its id, 160–191).
+    pub fn send_lossless(&mut self, friend: u32, data: &[u8]) -> Result<()> {
+        self.send_command(&format!("send-lossless {friend} {}", hex_encode(data)))
+            .map(|_| ())
+    }
+
     /// Offers the file at `path` to a friend; returns the file number. The
     /// data is sent as the friend's c-toxcore asks for it.
     pub fn send_file(&mut self, friend: u32, path: &Path) -> Result<u32> {
@@ -366,9 +377,14 @@ impl CPeer {
         })
     }
 
-    /// Asks `tox_peer` to exit cleanly (`tox_kill`) and waits for its answer.
+    /// Asks `tox_peer` to exit cleanly (`tox_kill`) and waits (bounded) for
+    /// it to exit.
     pub fn quit(mut self) -> Result<()> {
-        self.send_command("quit").map(drop)
+        self.send_command("quit")?;
+        // Let it run tox_kill (which sends kill packets to friends)
+        // before the drop kills whatever is left.
+        self.process.wait_exit(Duration::from_secs(5));
+        Ok(())
     }
 
     fn number(&self, reply: String) -> Result<u32> {

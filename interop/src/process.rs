@@ -126,6 +126,11 @@ impl Process {
         })
     }
 
+    /// The operating system's process id (for CPU and memory readings).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn label(&self) -> &str {
         &self.label
     }
@@ -239,6 +244,21 @@ impl Process {
     }
 
     /// Recent stdout and stderr lines, for error messages.
+    /// Waits (polling, bounded by `timeout`) for the program to exit by
+    /// itself; whether it did.
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub(crate) fn context(&self) -> String {
         let mut out = format!("--- last stdout lines of {} ---\n", self.label);
         for line in &self.transcript {

@@ -22,15 +22,12 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
-use toxide::driver::{
-    ClientIdentity, Driver, DriverConfig, DriverHandle, DriverStats, next_onion_event,
-};
-use toxide_core::{KeyPair, NoSpam, PackedNode, ToxId};
-use toxide_interop::{CPeer, PeerOptions};
+use toxide::driver::{DriverHandle, DriverStats, next_onion_event};
+use toxide_core::{NoSpam, ToxId};
 
-use common::inprocess::{loopback, runtime, start_node};
+use common::inprocess::{runtime, spawn_peer, start_client, start_nodes};
 use toxide::StackEvent;
-use toxide_onion::{ClientEvent, ServerConfig};
+use toxide_onion::ClientEvent;
 
 /// c-toxcore reaches a friend connection in ~10 s on loopback through
 /// tox-bootstrapd (see shared/ctoxcore-observed.md); allow generously.
@@ -39,29 +36,6 @@ const MESSAGE_TIMEOUT: Duration = Duration::from_secs(20);
 /// toxide-node instances: enough that most path hops and announce nodes
 /// are toxide rather than the peers themselves.
 const NODES: usize = 4;
-
-/// [`NODES`] toxide-node instances, the first bootstrapped from nothing,
-/// the others from the first.
-fn start_nodes(rt: &Runtime) -> Vec<DriverHandle> {
-    let first = start_node(rt, Vec::new());
-    let first_node = PackedNode::udp(loopback(first.local_addr().port()), first.public_key());
-    let mut nodes = vec![first];
-    for _ in 1..NODES {
-        nodes.push(start_node(rt, vec![first_node]));
-    }
-    nodes
-}
-
-fn spawn_peer(label: &str, node: &DriverHandle) -> CPeer {
-    let mut peer = CPeer::spawn(PeerOptions {
-        label: Some(label.to_owned()),
-        ..PeerOptions::default()
-    })
-    .unwrap();
-    peer.bootstrap(node.local_addr().port(), &node.public_key())
-        .unwrap();
-    peer
-}
 
 fn stats(rt: &Runtime, nodes: &[DriverHandle]) -> Vec<DriverStats> {
     nodes
@@ -74,11 +48,11 @@ fn stats(rt: &Runtime, nodes: &[DriverHandle]) -> Vec<DriverStats> {
 fn ctoxcore_peers_befriend_through_toxide_nodes_only() {
     let started = Instant::now();
     let rt = runtime();
-    let nodes = start_nodes(&rt);
+    let nodes = start_nodes(&rt, NODES);
 
     // Each peer knows a different toxide node, and nothing else.
-    let mut a = spawn_peer("peer-a", &nodes[1]);
-    let mut b = spawn_peer("peer-b", &nodes[2]);
+    let mut a = spawn_peer("peer-a", &nodes[1], None);
+    let mut b = spawn_peer("peer-b", &nodes[2], None);
 
     let request_text = "friend request through toxide's onion";
     let a_friend_b = a.add_friend(b.tox_id(), request_text).unwrap();
@@ -142,28 +116,6 @@ fn ctoxcore_peers_befriend_through_toxide_nodes_only() {
     }
 }
 
-/// A toxide client (DHT, onion server and onion client) on loopback.
-fn start_client(
-    rt: &Runtime,
-    bootstrap: &DriverHandle,
-) -> (DriverHandle, broadcast::Receiver<StackEvent>) {
-    let mut rng = rand::rng();
-    let mut config = DriverConfig::new([loopback(0)]);
-    config.onion = Some(ServerConfig::default());
-    config.client = Some(ClientIdentity {
-        keys: KeyPair::generate(&mut rng),
-        nospam: NoSpam::random(&mut rng),
-    });
-    let handle = rt.block_on(Driver::spawn(config)).unwrap();
-    let events = handle.subscribe();
-    let node = PackedNode::udp(
-        loopback(bootstrap.local_addr().port()),
-        bootstrap.public_key(),
-    );
-    rt.block_on(handle.bootstrap(node)).unwrap();
-    (handle, events)
-}
-
 /// Waits (bounded) for an onion event matching `want`.
 fn wait_onion_event(
     rt: &Runtime,
@@ -178,11 +130,11 @@ fn wait_onion_event(
 fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
     let started = Instant::now();
     let rt = runtime();
-    let nodes = start_nodes(&rt);
+    let nodes = start_nodes(&rt, NODES);
     let (client, mut events) = start_client(&rt, &nodes[0]);
     let our_id: ToxId = client.tox_id().unwrap();
 
-    let mut peer = spawn_peer("peer", &nodes[1]);
+    let mut peer = spawn_peer("peer", &nodes[1], None);
 
     // Our client announces itself through the toxide nodes.
     let announced = common::wait_for(CONNECT_TIMEOUT, || {
@@ -236,7 +188,7 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
     let dht_pk_after = started.elapsed();
 
     // toxide → c-toxcore: a second c-toxcore peer gets our request.
-    let mut other = spawn_peer("other", &nodes[2]);
+    let mut other = spawn_peer("other", &nodes[2], None);
     let hello = "toxide asks c-toxcore";
     rt.block_on(client.send_friend_request(*other.tox_id(), hello.as_bytes().to_vec()))
         .unwrap()

@@ -49,3 +49,56 @@ pub(crate) fn start_node_at(
     }
     handle
 }
+
+/// `count` toxide-node instances, the first bootstrapped from nothing, the
+/// others from the first: a network of toxide nodes only.
+pub(crate) fn start_nodes(rt: &Runtime, count: usize) -> Vec<DriverHandle> {
+    let first = start_node(rt, Vec::new());
+    let first_node = PackedNode::udp(loopback(first.local_addr().port()), first.public_key());
+    let mut nodes = vec![first];
+    for _ in 1..count {
+        nodes.push(start_node(rt, vec![first_node]));
+    }
+    nodes
+}
+
+/// A toxide client (DHT, onion server, onion client, net_crypto) with a
+/// fresh identity on loopback, bootstrapped from `node`, and its events.
+pub(crate) fn start_client(
+    rt: &Runtime,
+    node: &DriverHandle,
+) -> (
+    DriverHandle,
+    tokio::sync::broadcast::Receiver<toxide::StackEvent>,
+) {
+    let mut rng = rand::rng();
+    let mut config = toxide::driver::DriverConfig::new([loopback(0)]);
+    config.onion = Some(toxide_onion::ServerConfig::default());
+    config.client = Some(toxide::driver::ClientIdentity {
+        keys: KeyPair::generate(&mut rng),
+        nospam: toxide_core::NoSpam::random(&mut rng),
+    });
+    let handle = rt.block_on(Driver::spawn(config)).unwrap();
+    let events = handle.subscribe();
+    let boot = PackedNode::udp(loopback(node.local_addr().port()), node.public_key());
+    rt.block_on(handle.bootstrap(boot)).unwrap();
+    (handle, events)
+}
+
+/// A c-toxcore peer (optionally from a saved profile) bootstrapped from
+/// `node` only.
+pub(crate) fn spawn_peer(
+    label: &str,
+    node: &DriverHandle,
+    savedata: Option<&std::path::Path>,
+) -> toxide_interop::CPeer {
+    let mut peer = toxide_interop::CPeer::spawn(toxide_interop::PeerOptions {
+        label: Some(label.to_owned()),
+        savedata: savedata.map(std::path::Path::to_path_buf),
+        ..toxide_interop::PeerOptions::default()
+    })
+    .unwrap();
+    peer.bootstrap(node.local_addr().port(), &node.public_key())
+        .unwrap();
+    peer
+}
