@@ -382,23 +382,19 @@ fn next_hops_that_fan_out_or_reach_inside_are_refused_and_counted() {
         ("127.0.0.1:33445", "203.0.113.5:33445"),
         ("192.168.1.1:33445", "203.0.113.5:33445"),
     ];
-    for (i, (next, from)) in cases.iter().enumerate() {
+    // A request from `from` whose hop-A layer names `next`; what A sent.
+    let mut relay = |next: &str, from: &str| {
         let request = alice.announce_request(&a, [0; 32], &mut rng);
-        let (_, packet) = wrap(
-            &alice,
-            [a, hop(next), hop("198.51.100.1:1")],
-            a.addr,
-            &request,
-            &mut rng,
-        );
-        server.handle_datagram(
-            Instant::now(),
-            from.parse().unwrap(),
-            &packet.to_bytes(),
-            &nodes,
-        );
-        assert!(server.poll_transmit().is_none(), "{next} from {from}");
-        assert_eq!(server.stats().dropped_next_hop, i as u64 + 1);
+        let path = [a, hop(next), hop("198.51.100.1:1")];
+        let (_, packet) = wrap(&alice, path, a.addr, &request, &mut rng);
+        let from = from.parse().unwrap();
+        server.handle_datagram(Instant::now(), from, &packet.to_bytes(), &nodes);
+        (server.poll_transmit(), server.stats().clone())
+    };
+    for (i, (next, from)) in cases.iter().enumerate() {
+        let (sent, stats) = relay(next, from);
+        assert!(sent.is_none(), "{next} from {from}");
+        assert_eq!(stats.dropped_next_hop, i as u64 + 1);
     }
     // The same path to a public next hop goes through, and so does a
     // loopback one from loopback (a test network on one machine).
@@ -406,24 +402,16 @@ fn next_hops_that_fan_out_or_reach_inside_are_refused_and_counted() {
         ("198.51.100.2:33445", "203.0.113.5:33445"),
         ("127.0.0.1:33445", "127.0.0.1:50010"),
     ] {
-        let request = alice.announce_request(&a, [0; 32], &mut rng);
-        let (_, packet) = wrap(
-            &alice,
-            [a, hop(next), hop("198.51.100.1:1")],
-            a.addr,
-            &request,
-            &mut rng,
+        let (sent, _) = relay(next, from);
+        assert_eq!(
+            sent.expect("forwarded").destination,
+            next.parse::<SocketAddr>().unwrap()
         );
-        server.handle_datagram(
-            Instant::now(),
-            from.parse().unwrap(),
-            &packet.to_bytes(),
-            &nodes,
-        );
-        let sent = server.poll_transmit().expect("forwarded");
-        assert_eq!(sent.destination, next.parse::<SocketAddr>().unwrap());
     }
-    assert_eq!(server.stats().requests_relayed, 2);
+    assert_eq!(
+        relay("198.51.100.3:1", "203.0.113.5:1").1.requests_relayed,
+        3
+    );
 }
 
 #[test]
