@@ -159,11 +159,10 @@ impl Decode for PackedNode {
         };
         let port = reader.u16_be("packed node port")?;
         let public_key = PublicKey::decode(reader)?;
-        Ok(Self {
-            protocol,
-            addr: SocketAddr::new(ip, port),
-            public_key,
-        })
+        // Through `new`, so an IPv4-mapped IPv6 address is stored as the
+        // IPv4 address it is, as every other node is (found by fuzzing:
+        // it stayed IPv6 here but was encoded as IPv4).
+        Ok(Self::new(protocol, SocketAddr::new(ip, port), public_key))
     }
 }
 
@@ -242,6 +241,18 @@ pub(crate) mod tests {
                 value: 3
             })
         );
+    }
+
+    #[test]
+    fn a_mapped_ipv6_address_decodes_as_ipv4() {
+        let mapped: Ipv6Addr = "::ffff:192.0.2.1".parse().unwrap();
+        let mut bytes = vec![10];
+        bytes.extend_from_slice(&mapped.octets());
+        bytes.extend_from_slice(&33445u16.to_be_bytes());
+        bytes.extend_from_slice(&[7; 32]);
+        let node = PackedNode::from_bytes(&bytes).unwrap();
+        assert_eq!(node.addr, "192.0.2.1:33445".parse().unwrap());
+        assert_eq!(PackedNode::from_bytes(&node.to_bytes()), Ok(node));
     }
 
     #[test]
