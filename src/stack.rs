@@ -72,6 +72,9 @@ pub struct Stack {
     /// c-toxcore do that).
     pub open_sessions: bool,
     friends: HashMap<PublicKey, FriendSession>,
+    /// Whose each connection is: session events name only the connection,
+    /// and every data packet needs its friend.
+    connection_friends: HashMap<ConnectionId, PublicKey>,
     events: VecDeque<StackEvent>,
 }
 
@@ -90,6 +93,7 @@ impl Stack {
             net_crypto,
             open_sessions: true,
             friends: HashMap::new(),
+            connection_friends: HashMap::new(),
             events: VecDeque::new(),
         }
     }
@@ -135,11 +139,27 @@ impl Stack {
                 self.dht.stop_search(&dht_pk);
             }
         }
+        if let Some(id) = friend.connection {
+            self.connection_friends.remove(&id);
+        }
         if let Some(net_crypto) = &mut self.net_crypto {
             net_crypto.refuse(real_pk);
             if let Some(id) = friend.connection {
                 net_crypto.kill(id);
             }
+        }
+    }
+
+    /// Records `id` (or none) as `friend`'s connection.
+    fn set_connection(&mut self, friend: PublicKey, id: Option<ConnectionId>) {
+        let Some(session) = self.friends.get_mut(&friend) else {
+            return;
+        };
+        if let Some(old) = std::mem::replace(&mut session.connection, id) {
+            self.connection_friends.remove(&old);
+        }
+        if let Some(id) = id {
+            self.connection_friends.insert(id, friend);
         }
     }
 
@@ -160,13 +180,8 @@ impl Stack {
             .connect(real_pk, dht_pk)
             .ok_or(FriendError::LowOrderKey)?;
         net_crypto.set_direct_addr(id, addr);
-        self.friends.insert(
-            real_pk,
-            FriendSession {
-                dht_pk: Some(dht_pk),
-                connection: Some(id),
-            },
-        );
+        self.friends.entry(real_pk).or_default().dht_pk = Some(dht_pk);
+        self.set_connection(real_pk, Some(id));
         Ok(id)
     }
 
@@ -297,8 +312,9 @@ impl Stack {
         if session.dht_pk == Some(dht_pk) && session.connection.is_some() {
             return;
         }
-        let old = session.connection.take();
         session.dht_pk = Some(dht_pk);
+        let old = session.connection;
+        self.set_connection(friend, None);
         if let (Some(net_crypto), Some(id)) = (&mut self.net_crypto, old) {
             net_crypto.kill(id);
         }
@@ -322,10 +338,10 @@ impl Stack {
         let Some(id) = net_crypto.connect(friend, dht_pk) else {
             return;
         };
-        session.connection = Some(id);
         if let Some(addr) = self.dht.found_addr(now, &dht_pk) {
             net_crypto.set_direct_addr(id, addr);
         }
+        self.set_connection(friend, Some(id));
     }
 
     /// The DHT found the address a DHT key answers from: if a friend has
@@ -351,8 +367,8 @@ impl Stack {
                 real_pk,
                 dht_pk,
             } => {
+                self.set_connection(*real_pk, Some(*id));
                 if let Some(session) = self.friends.get_mut(real_pk) {
-                    session.connection = Some(*id);
                     if session.dht_pk != Some(*dht_pk) {
                         if let Some(old) = session.dht_pk.replace(*dht_pk) {
                             self.dht.stop_search(&old);
@@ -363,10 +379,8 @@ impl Stack {
                 Some(*real_pk)
             }
             Event::Closed { real_pk, .. } => {
-                let reopen = self.friends.get_mut(real_pk).is_some_and(|s| {
-                    s.connection = None;
-                    true
-                });
+                let reopen = self.friends.contains_key(real_pk);
+                self.set_connection(*real_pk, None);
                 if let Some(client) = &mut self.client {
                     client.set_friend_online(real_pk, false);
                 }
@@ -393,9 +407,6 @@ impl Stack {
     }
 
     fn friend_of(&self, id: ConnectionId) -> Option<PublicKey> {
-        self.friends
-            .iter()
-            .find(|(_, s)| s.connection == Some(id))
-            .map(|(pk, _)| *pk)
+        self.connection_friends.get(&id).copied()
     }
 }

@@ -189,6 +189,9 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
 
     // toxide → c-toxcore: a second c-toxcore peer gets our request.
     let mut other = spawn_peer("other", &nodes[2], None);
+    // A peer that is not our friend: a friend's request would come over
+    // the session c-toxcore opens to a friend (packet id 18), not the onion.
+    let mut stranger = spawn_peer("stranger", &nodes[3], None);
     let hello = "toxide asks c-toxcore";
     rt.block_on(client.send_friend_request(*other.tox_id(), hello.as_bytes().to_vec()))
         .unwrap()
@@ -204,7 +207,7 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
         our_id.public_key,
         NoSpam::from_u32(our_id.nospam.to_u32() ^ 1),
     );
-    other.add_friend(&wrong, "wrong nospam").unwrap();
+    stranger.add_friend(&wrong, "wrong nospam").unwrap();
     let dropped = common::wait_for(CONNECT_TIMEOUT, || {
         (stats_now().client.dropped_wrong_nospam > 0).then_some(())
     });
@@ -217,7 +220,7 @@ fn friend_requests_and_dht_keys_cross_between_toxide_and_ctoxcore() {
         &rt,
         &mut events,
         Duration::from_secs(2),
-        |e| matches!(e, ClientEvent::FriendRequest { public_key, .. } if public_key == other.public_key()),
+        |e| matches!(e, ClientEvent::FriendRequest { public_key, .. } if public_key == stranger.public_key()),
     );
     assert_eq!(leaked, None, "a wrong-nospam request was reported");
     eprintln!(
