@@ -22,7 +22,7 @@
 //! so a receiver cannot reliably echo one message out of 100k events a
 //! second; the messenger issue gives events a lossless path.
 //!
-//! `cargo bench --bench net_crypto -- --mb 200` (or `--mb 50`). Every line
+//! `cargo bench -p toxide-interop --bench net_crypto -- --mb 200` (or `--mb 50`). Every line
 //! `BENCH <case> <value> <unit>` is one figure. All traffic is on
 //! 127.0.0.1.
 
