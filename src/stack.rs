@@ -112,20 +112,19 @@ impl Stack {
     }
 
     /// Sends a friend request to the owner of `id` (resent until they
-    /// accept) and makes them a friend, as [`Stack::add_friend`].
+    /// accept); the onion client makes them a friend, and sessions follow
+    /// as for [`Stack::add_friend`].
     pub fn send_friend_request(
         &mut self,
         now: Instant,
         id: &toxide_core::ToxId,
         message: &[u8],
     ) -> Result<(), FriendError> {
-        let (Some(client), Some(net_crypto)) = (&mut self.client, &mut self.net_crypto) else {
-            return Err(FriendError::NotFound);
-        };
-        client.send_friend_request(now, id, message)?;
-        net_crypto.accept_from(id.public_key);
-        self.friends.entry(id.public_key).or_default();
-        Ok(())
+        match (&mut self.client, &self.net_crypto) {
+            (Some(client), Some(_)) => client.send_friend_request(now, id, message)?,
+            _ => return Err(FriendError::NotFound),
+        }
+        self.add_friend(id.public_key)
     }
 
     /// Forgets a friend: the search stops and the session ends with a

@@ -27,7 +27,7 @@ use crate::connection::{CookieRequesting, HandshakeSent, Keys, NotConfirmed, Sta
 use crate::lossless::{Priority, SendError};
 use crate::packet::{
     CookieContents, CookieRequest, CookieResponse, CookieResponsePayload, CryptoData,
-    CryptoHandshake, HandshakePayload, NetCryptoPacketError, Packet, is_lossy,
+    CryptoHandshake, HandshakePayload, NetCryptoPacketError, Packet, PacketIdKind,
 };
 use crate::path::{Path, Transmit};
 use crate::session::{DataError, Received};
@@ -369,10 +369,11 @@ impl NetCrypto {
         lossy: bool,
     ) -> Result<&mut crate::session::Session, SendPacketError> {
         let packet_id = data.first().copied().unwrap_or(0);
+        let kind = PacketIdKind::of(packet_id);
         let allowed = if lossy {
-            is_lossy(packet_id) && packet_id != u8::MAX
+            matches!(kind, PacketIdKind::LossyAv | PacketIdKind::CustomLossy)
         } else {
-            (16..=191).contains(&packet_id)
+            kind.is_lossless()
         };
         if !allowed {
             return Err(SendPacketError::WrongPacketId(packet_id));

@@ -355,9 +355,12 @@ impl Dht {
     /// [`Dht::has_budget`] and [`Dht::charge`] at once, for work that needs
     /// no box opened first.
     fn allowed(&mut self, now: Instant, from: SocketAddr) -> bool {
-        let ok = self.has_budget(now, from);
-        if ok {
-            self.charge(now, from);
+        let ok = self
+            .rate_limiter
+            .as_mut()
+            .is_none_or(|rl| rl.allow(now, &from));
+        if !ok {
+            self.stats.dropped_rate_limited += 1;
         }
         ok
     }
