@@ -18,10 +18,22 @@
 //! each side keeps the session key it announced. The resend schedule and
 //! its limit are c-toxcore's (`CRYPTO_SEND_PACKET_INTERVAL`,
 //! `MAX_NUM_SENDPACKET_TRIES`, `kill_timedout`).
+//!
+//! The handshake also measures the path, and the session's round-trip
+//! estimate starts from that ([`crate::lossless::Rtt::seeded`]). A sample
+//! runs from a packet of ours to the first authenticated packet that could
+//! not exist before the peer got it: the cookie response echoing our
+//! request's id (initiator), the peer's handshake returning the cookie our
+//! handshake carried, or the first data packet, sealed to the session key
+//! only our handshake announced. A peer can delay these, never hasten
+//! them, so a sample is never below the real round trip. The smallest
+//! sample seeds the session when it is established.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use toxide_core::{CryptoRng, Encode, KeyPair, Nonce, PublicKey, SharedKey, SymmetricKey};
+use toxide_core::{
+    CryptoRng, Encode, KeyPair, NONCE_SIZE, Nonce, PublicKey, SharedKey, SymmetricKey,
+};
 
 use crate::packet::{
     CRYPTO_SEND_PACKET_INTERVAL, Cookie, CookieContents, CookieRequest, CookieRequestPayload,
@@ -78,6 +90,21 @@ impl Resend {
     pub(crate) fn exhausted(&self) -> bool {
         self.sent >= MAX_NUM_SENDPACKET_TRIES
     }
+
+    /// The round trip to `now`, when a packet proving the peer got this
+    /// one arrives. Only if it went out exactly once: every resend is the
+    /// same bytes (the same echo id, the same cookie), so an answer after
+    /// a resend may be to any copy and the sample is skipped (Karn's rule)
+    /// rather than guessed.
+    pub(crate) fn round_trip(&self, now: Instant) -> Option<Duration> {
+        let sent = self.last_sent.filter(|_| self.sent == 1)?;
+        Some(now.saturating_duration_since(sent))
+    }
+}
+
+/// The smaller of two optional round-trip samples.
+fn min_sample(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    a.into_iter().chain(b).min()
 }
 
 /// What both sides of a connection are: the peer, our keys for the
@@ -116,17 +143,19 @@ impl Keys {
 
     /// Our handshake answering `answered` (a cookie the peer made): it
     /// carries our session key and base nonce, and a cookie of ours for
-    /// the peer to answer with.
+    /// the peer to answer with, whose nonce is returned too (a handshake
+    /// returning that cookie proves the peer got this one).
     pub(crate) fn handshake<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         cookie_key: &SymmetricKey,
         now_secs: u64,
         answered: &Cookie,
-    ) -> Vec<u8> {
+    ) -> (Vec<u8>, Nonce) {
+        let cookie_nonce = Nonce::random(rng);
         let ours = Cookie::seal(
             cookie_key,
-            Nonce::random(rng),
+            cookie_nonce,
             &CookieContents {
                 time: now_secs,
                 real_pk: self.real_pk,
@@ -135,13 +164,13 @@ impl Keys {
         );
         let payload =
             HandshakePayload::answering(answered, self.base_nonce, self.session.public, ours);
-        CryptoHandshake::new(
+        let packet = CryptoHandshake::new(
             &self.shared_real,
             answered.clone(),
             Nonce::random(rng),
             &payload,
-        )
-        .to_bytes()
+        );
+        (packet.to_bytes(), cookie_nonce)
     }
 
     /// The session the peer's handshake payload describes.
@@ -192,11 +221,14 @@ impl CookieRequesting {
         })
     }
 
-    /// The peer's cookie arrived: send our handshake answering it.
+    /// The peer's cookie arrived: send our handshake answering it. The
+    /// response opened and echoed our id, so it samples the round trip
+    /// (unless the request was resent: see [`Resend::round_trip`]).
     pub(crate) fn on_cookie_response<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         cookie_key: &SymmetricKey,
+        now: Instant,
         now_secs: u64,
         keys: &Keys,
         response: &CookieResponse,
@@ -205,8 +237,11 @@ impl CookieRequesting {
         if payload.echo_id != self.echo_id {
             return Err(NetCryptoPacketError::EchoMismatch);
         }
+        let (handshake, ours) = keys.handshake(rng, cookie_key, now_secs, &payload.cookie);
         Ok(HandshakeSent {
-            resend: Resend::new(keys.handshake(rng, cookie_key, now_secs, &payload.cookie)),
+            resend: Resend::new(handshake),
+            ours,
+            rtt: self.resend.round_trip(now),
         })
     }
 
@@ -221,10 +256,11 @@ impl CookieRequesting {
         keys: &Keys,
         peer: &HandshakePayload,
     ) -> Option<NotConfirmed> {
-        let handshake = keys.handshake(rng, cookie_key, now_secs, &peer.cookie);
+        let (handshake, _) = keys.handshake(rng, cookie_key, now_secs, &peer.cookie);
         Some(NotConfirmed {
             session: Box::new(keys.session(now, peer)?),
             resend: Resend::new(handshake),
+            rtt: None,
         })
     }
 }
@@ -233,24 +269,49 @@ impl CookieRequesting {
 #[derive(Debug)]
 pub(crate) struct HandshakeSent {
     pub(crate) resend: Resend,
+    /// The nonce of the cookie our handshake carries. A handshake returning
+    /// that cookie answers ours (in a simultaneous open the peer's may
+    /// not); the nonce is random per cookie, and the returned cookie has
+    /// opened under our key, so the nonce is enough to recognise it.
+    ours: Nonce,
+    /// The cookie exchange's round trip, if it gave one.
+    rtt: Option<Duration>,
 }
 
 impl HandshakeSent {
-    /// The peer's handshake arrived: the session keys are known. Ours
-    /// keeps going out until data arrives.
+    /// A state to stand in for a moment while the real one is moved out
+    /// of its connection (never seen outside the layer's transitions).
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            resend: Resend::empty(),
+            ours: Nonce::new([0; NONCE_SIZE]),
+            rtt: None,
+        }
+    }
+
+    /// The peer's handshake arrived (it returns the cookie `answered`):
+    /// the session keys are known. Ours keeps going out until data
+    /// arrives.
     pub(crate) fn on_handshake(
         self,
         now: Instant,
         keys: &Keys,
         peer: &HandshakePayload,
+        answered: &Cookie,
     ) -> Result<NotConfirmed, Self> {
-        match keys.session(now, peer) {
-            Some(session) => Ok(NotConfirmed {
-                session: Box::new(session),
-                resend: self.resend,
-            }),
-            None => Err(self),
-        }
+        let Some(session) = keys.session(now, peer) else {
+            return Err(self);
+        };
+        let reply = answered
+            .as_bytes()
+            .starts_with(self.ours.as_bytes())
+            .then(|| self.resend.round_trip(now))
+            .flatten();
+        Ok(NotConfirmed {
+            session: Box::new(session),
+            rtt: min_sample(self.rtt, reply),
+            resend: self.resend,
+        })
     }
 }
 
@@ -259,6 +320,8 @@ impl HandshakeSent {
 pub(crate) struct NotConfirmed {
     pub(crate) session: Box<Session>,
     pub(crate) resend: Resend,
+    /// The smallest round trip the handshake measured so far.
+    rtt: Option<Duration>,
 }
 
 impl NotConfirmed {
@@ -272,9 +335,11 @@ impl NotConfirmed {
         keys: &Keys,
         peer: &HandshakePayload,
     ) -> Option<Self> {
+        let (handshake, _) = keys.handshake(rng, cookie_key, now_secs, &peer.cookie);
         Some(Self {
             session: Box::new(keys.session(now, peer)?),
-            resend: Resend::new(keys.handshake(rng, cookie_key, now_secs, &peer.cookie)),
+            resend: Resend::new(handshake),
+            rtt: None,
         })
     }
 
@@ -284,15 +349,21 @@ impl NotConfirmed {
         match keys.session(now, peer) {
             Some(session) => Self {
                 session: Box::new(session),
-                resend: self.resend,
+                ..self
             },
             None => self,
         }
     }
 
-    /// Data arrived: the session is established.
-    pub(crate) fn confirm(self) -> Box<Session> {
-        self.session
+    /// Data arrived at `now`: the session is established. The packet was
+    /// sealed to the session key only our handshake carried, so it also
+    /// closes a round trip; the smallest sample seeds the estimate.
+    pub(crate) fn confirm(self, now: Instant) -> Box<Session> {
+        let mut session = self.session;
+        if let Some(rtt) = min_sample(self.rtt, self.resend.round_trip(now)) {
+            session.seed_rtt(rtt);
+        }
+        session
     }
 }
 
@@ -346,5 +417,35 @@ impl State {
             Self::Established(s) => Some(s),
             Self::CookieRequesting(_) | Self::HandshakeSent(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_packet_sent_once_times_the_round_trip() {
+        let t = Instant::now();
+        let mut resend = Resend::new(vec![1]);
+        assert_eq!(resend.round_trip(t), None, "not sent yet");
+        assert!(resend.poll(t).is_some());
+        assert_eq!(
+            resend.round_trip(t + Duration::from_millis(80)),
+            Some(Duration::from_millis(80))
+        );
+    }
+
+    #[test]
+    fn a_resent_packet_gives_no_sample() {
+        let t = Instant::now();
+        let mut resend = Resend::new(vec![1]);
+        assert!(resend.poll(t).is_some());
+        let again = t + Duration::from_millis(1001);
+        assert!(resend.poll(again).is_some());
+        // The answer could be to either copy: 1081 ms or 80 ms.
+        assert_eq!(resend.round_trip(again + Duration::from_millis(80)), None);
     }
 }

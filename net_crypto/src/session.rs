@@ -10,7 +10,7 @@
 //! that fails anywhere is dropped whole and changes nothing but the
 //! saved nonce (which only moves after a box opened).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use toxide_core::{KeyPair, Nonce, PublicKey, SharedKey};
@@ -153,6 +153,18 @@ impl Session {
         self.seal_lossy(&[PACKET_ID_KILL])
     }
 
+    /// Lowers the round-trip estimate to what the handshake measured
+    /// (see `connection`): resends then wait that long, not the 1 s
+    /// c-toxcore starts from.
+    pub(crate) fn seed_rtt(&mut self, sample: Duration) {
+        self.rtt = Rtt::seeded(sample.min(self.rtt.get()));
+    }
+
+    /// The round-trip estimate requested resends wait for.
+    pub(crate) const fn rtt(&self) -> Duration {
+        self.rtt.get()
+    }
+
     /// Opens and applies one data packet.
     pub(crate) fn receive(
         &mut self,
@@ -201,6 +213,8 @@ impl Session {
                 while let Some((_, data)) = self.receive.pop_in_order() {
                     lossless.push(data);
                 }
+                self.schedule
+                    .set_missing(self.receive.stored() > 0, self.rtt.get());
             }
             PacketIdKind::LossyAv | PacketIdKind::CustomLossy => {
                 self.receive.set_buffer_end(plaintext.packet_number());

@@ -189,6 +189,45 @@ fn a_opens_b_accepts_and_both_establish() {
 }
 
 #[test]
+fn the_handshake_seeds_both_round_trip_estimates() {
+    let (pair, a, b) = open(Link {
+        delay_ms: 40,
+        ..Link::default()
+    });
+    // 40 ms each way; the 1 ms steps may add a millisecond. The initiator
+    // timed its cookie request and its handshake; the acceptor its
+    // handshake, up to the first data packet.
+    for (i, id) in [(A, a), (B, b)] {
+        let rtt = pair.peers[i].layer.rtt(id).unwrap();
+        assert!(
+            (Duration::from_millis(80)..=Duration::from_millis(82)).contains(&rtt),
+            "peer {i}: {rtt:?}"
+        );
+    }
+}
+
+#[test]
+fn a_handshake_that_was_resent_seeds_from_what_was_not() {
+    // The first cookie request is lost: its resend's answer is ambiguous,
+    // so the initiator seeds from its handshake alone.
+    let mut pair = Pair::new(Link {
+        delay_ms: 40,
+        loss: 1.0,
+        ..Link::default()
+    });
+    let a = pair.connect(A, B);
+    pair.run(Duration::from_millis(500));
+    pair.link.loss = 0.0;
+    pair.run(Duration::from_secs(5));
+    assert_eq!(pair.established(A), Some(a));
+    let rtt = pair.peers[A].layer.rtt(a).unwrap();
+    assert!(
+        (Duration::from_millis(80)..=Duration::from_millis(82)).contains(&rtt),
+        "{rtt:?}"
+    );
+}
+
+#[test]
 fn simultaneous_open_converges_to_one_session() {
     let mut pair = Pair::new(Link {
         delay_ms: 20,

@@ -9,6 +9,14 @@
 //! acknowledgement moved, and every packet a request released — and keeps
 //! the minimum. Over TCP it does not use the estimate for requests at all
 //! but a fixed [`DEFAULT_TCP_PING_CONNECTION`] (500 ms).
+//!
+//! We start lower when we can: by the time a session is established its
+//! handshake has already timed a round trip over the same path (cookie
+//! request to response, handshake to the reply proving it arrived; see
+//! `connection`), so the session starts from that ([`Rtt::seeded`]) and
+//! a packet lost in its first second is resent after one round trip, not
+//! after 1 s. The estimate only decides when we resend what the peer
+//! requested; nothing of it goes on the wire, so interop is unchanged.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +44,16 @@ impl Rtt {
     pub const fn new() -> Self {
         Self {
             current: DEFAULT_PING_CONNECTION,
+        }
+    }
+
+    /// Starts at `sample`, a round trip the handshake measured, or at
+    /// [`DEFAULT_PING_CONNECTION`] if that is lower: a slow handshake
+    /// (a peer answering late) never makes resends wait longer than
+    /// c-toxcore would.
+    pub fn seeded(sample: Duration) -> Self {
+        Self {
+            current: sample.min(DEFAULT_PING_CONNECTION),
         }
     }
 
@@ -96,6 +114,29 @@ mod tests {
         );
         assert_eq!(rtt.resend_after(true), Duration::from_millis(20));
         assert_eq!(rtt.resend_after(false), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_seed_starts_the_estimate_and_samples_still_lower_it() {
+        let t = Instant::now();
+        let mut rtt = Rtt::seeded(Duration::from_millis(80));
+        assert_eq!(rtt.get(), Duration::from_millis(80));
+        assert_eq!(rtt.resend_after(true), Duration::from_millis(80));
+        assert_eq!(
+            rtt.sample(t + Duration::from_millis(200), Some(t)),
+            Duration::from_millis(80)
+        );
+        assert_eq!(
+            rtt.sample(t + Duration::from_millis(60), Some(t)),
+            Duration::from_millis(60)
+        );
+    }
+
+    #[test]
+    fn a_seed_never_starts_above_the_default() {
+        assert_eq!(Rtt::seeded(Duration::from_secs(3)), Rtt::new());
+        assert_eq!(Rtt::seeded(DEFAULT_PING_CONNECTION), Rtt::new());
+        assert_eq!(Rtt::seeded(Duration::ZERO).get(), Duration::ZERO);
     }
 
     #[test]
