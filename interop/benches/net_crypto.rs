@@ -17,10 +17,13 @@
 //! them); the time from the first chunk request to FILE_DONE and each
 //! process's CPU time give the same figures.
 //!
-//! Message latency under load is not measured yet: the driver's event
-//! channel drops events for a subscriber that falls behind a bulk stream,
-//! so a receiver cannot reliably echo one message out of 100k events a
-//! second; the messenger issue gives events a lossless path.
+//! Message latency under load: every 20 ms during the bulk stream the
+//! sender's application sends a short lossless message (priority queue,
+//! as chat messages go) carrying its sequence number; the receiver's
+//! application reads every event from the driver's lossless event channel
+//! and answers each such message at once; the sender's application times
+//! the answer. Reported: median and 99th percentile of that round trip,
+//! application to application.
 //!
 //! `cargo bench -p toxide-interop --bench net_crypto -- --mb 200` (or `--mb 50`). Every line
 //! `BENCH <case> <value> <unit>` is one figure. All traffic is on
@@ -33,13 +36,18 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
-use toxide::{Bytes, KeyPair, NoSpam, PublicKey};
+use toxide::net_crypto::Event as SessionEvent;
+use toxide::{Bytes, KeyPair, NoSpam, PublicKey, StackEvent};
 use toxide_interop::{CPeer, Event as PeerEvent, PeerOptions, TempDir};
 
 /// The largest net_crypto payload (checklist N7).
 const PACKET: usize = 1373;
 /// A custom lossless packet id: neutral payload for the session.
 const CUSTOM_LOSSLESS: u8 = 160;
+/// Another custom lossless id, for the timed messages and their answers.
+const PING: u8 = 161;
+/// How often the sender times a message round trip during the stream.
+const PING_EVERY: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_secs(600);
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -83,6 +91,15 @@ struct Figures {
     full_speed_after: f64,
     cpu_s_per_gb_sender: f64,
     cpu_s_per_gb_receiver: f64,
+    /// Message round trips during the stream, seconds.
+    round_trips: Vec<f64>,
+}
+
+/// The `q` quantile of `values` (sorted in place).
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let index = ((values.len() as f64 - 1.0) * q).round() as usize;
+    values.get(index).copied().unwrap_or(f64::NAN)
 }
 
 /// The time the rate (from `(time, bytes)` samples) first reaches 90 % of
@@ -120,9 +137,11 @@ struct Peer {
 /// One side: a driver on its own thread with a single-threaded runtime
 /// (its CPU time is the thread's). `work` gets the runtime, the handle and
 /// the other side; it returns the CPU time it measured.
+type Events = tokio::sync::mpsc::Receiver<StackEvent>;
+
 fn spawn_side(
     name: &'static str,
-    work: impl FnOnce(&tokio::runtime::Runtime, DriverHandle, Peer) -> Duration + Send + 'static,
+    work: impl FnOnce(&tokio::runtime::Runtime, DriverHandle, Events, Peer) -> Duration + Send + 'static,
 ) -> (Peer, mpsc::Sender<Peer>, std::thread::JoinHandle<Duration>) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (peer_tx, peer_rx) = mpsc::channel::<Peer>();
@@ -139,7 +158,7 @@ fn spawn_side(
                 keys: keys.clone(),
                 nospam: NoSpam::random(&mut rand::rng()),
             });
-            let handle = rt.block_on(Driver::spawn(config)).unwrap();
+            let (handle, events) = rt.block_on(Driver::spawn_with_events(config)).unwrap();
             ready_tx
                 .send(Peer {
                     real: keys.public,
@@ -163,7 +182,7 @@ fn spawn_side(
                     .unwrap();
             }))
             .unwrap();
-            work(&rt, handle2, other)
+            work(&rt, handle2, events, other)
         })
         .unwrap();
     let me = ready_rx.recv().unwrap();
@@ -173,21 +192,45 @@ fn spawn_side(
 fn toxide_run(total_bytes: u64) -> Figures {
     let packets = total_bytes.div_ceil(PACKET as u64) as u32;
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    let (result_tx, result_rx) = mpsc::channel::<(Vec<(f64, u64)>, f64)>();
+    let (result_tx, result_rx) = mpsc::channel::<(Vec<(f64, u64)>, f64, Vec<f64>)>();
 
-    // The receiver only runs its driver until the sender is done.
-    let (receiver, to_receiver, receiver_thread) = spawn_side("receiver", move |rt, _, _| {
-        let start = thread_cpu();
-        rt.block_on(async {
-            let begun = Instant::now();
-            while done_rx.try_recv().is_err() && begun.elapsed() < BOUND {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+    // The receiver reads every event and answers the timed messages until
+    // the sender is done.
+    let (receiver, to_receiver, receiver_thread) =
+        spawn_side("receiver", move |rt, handle, mut events, other| {
+            let start = thread_cpu();
+            rt.block_on(async {
+                let begun = Instant::now();
+                let mut batch = Vec::with_capacity(256);
+                while done_rx.try_recv().is_err() && begun.elapsed() < BOUND {
+                    let wait = events.recv_many(&mut batch, 256);
+                    if tokio::time::timeout(Duration::from_millis(5), wait)
+                        .await
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    for event in batch.drain(..) {
+                        if let StackEvent::Session {
+                            event: SessionEvent::Lossless { data, .. },
+                            ..
+                        } = event
+                            && data.first() == Some(&PING)
+                        {
+                            handle
+                                .send_lossless(other.real, data)
+                                .await
+                                .unwrap()
+                                .unwrap();
+                        }
+                    }
+                }
+            });
+            thread_cpu() - start
         });
-        thread_cpu() - start
-    });
-    let (sender, to_sender, sender_thread) =
-        spawn_side("sender", move |rt, handle, other| {
+    let (sender, to_sender, sender_thread) = spawn_side(
+        "sender",
+        move |rt, handle, mut events, other| {
             let real = other.real;
             let id = rt
                 .block_on(handle.call(move |stack, _, _| stack.friend_connection(&real)))
@@ -215,8 +258,37 @@ fn toxide_run(total_bytes: u64) -> Figures {
             let mut samples = vec![(0.0, 0u64)];
             let mut queued = 0u32;
             let mut acked = 0u32;
+            let mut round_trips = Vec::new();
+            let mut ping: Option<(u32, Instant)> = None;
+            let mut pings = 0u32;
+            let mut last_ping = Instant::now();
             rt.block_on(async {
                 while acked < packets && started.elapsed() < BOUND {
+                    // Answers first, then maybe a new timed message.
+                    while let Ok(event) = events.try_recv() {
+                        if let StackEvent::Session {
+                            event: SessionEvent::Lossless { data, .. },
+                            ..
+                        } = event
+                            && let (Some(&PING), Some((n, at))) = (data.first(), ping)
+                            && data.get(1..5) == Some(&n.to_be_bytes()[..])
+                        {
+                            round_trips.push(at.elapsed().as_secs_f64());
+                            ping = None;
+                        }
+                    }
+                    if ping.is_none() && last_ping.elapsed() >= PING_EVERY {
+                        pings += 1;
+                        let mut message = vec![PING];
+                        message.extend(pings.to_be_bytes());
+                        last_ping = Instant::now();
+                        ping = Some((pings, last_ping));
+                        handle
+                            .send_lossless(real, Bytes::from(message))
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    }
                     let chunk = chunk.clone();
                     let (q, a) = handle
                         .call(move |stack, _, _| {
@@ -242,12 +314,21 @@ fn toxide_run(total_bytes: u64) -> Figures {
                 }
             });
             let seconds = started.elapsed().as_secs_f64();
-            result_tx.send((samples, seconds)).unwrap();
+            let stats = rt.block_on(handle.stats()).unwrap();
+            println!(
+                "sender: {} datagrams sent for {packets} packets ({:.1} % more), {} received, {} send errors",
+                stats.datagrams_sent,
+                (stats.datagrams_sent as f64 / f64::from(packets) - 1.0) * 100.0,
+                stats.datagrams_received,
+                stats.send_errors
+            );
+            result_tx.send((samples, seconds, round_trips)).unwrap();
             thread_cpu() - cpu_start
-        });
+        },
+    );
     to_sender.send(receiver).unwrap();
     to_receiver.send(sender).unwrap();
-    let (samples, seconds) = result_rx.recv_timeout(BOUND).unwrap();
+    let (samples, seconds, round_trips) = result_rx.recv_timeout(BOUND).unwrap();
     let sender_cpu = sender_thread.join().unwrap();
     done_tx.send(()).unwrap();
     let receiver_cpu = receiver_thread.join().unwrap();
@@ -259,6 +340,7 @@ fn toxide_run(total_bytes: u64) -> Figures {
         full_speed_after: time_to_full_speed(&samples),
         cpu_s_per_gb_sender: sender_cpu.as_secs_f64() / gb,
         cpu_s_per_gb_receiver: receiver_cpu.as_secs_f64() / gb,
+        round_trips,
     }
 }
 
@@ -308,10 +390,21 @@ fn ctoxcore_run(total_bytes: u64) -> Option<Figures> {
         full_speed_after: f64::NAN,
         cpu_s_per_gb_sender: (process_cpu(a.pid()) - cpu_a).as_secs_f64() / gb,
         cpu_s_per_gb_receiver: (process_cpu(b.pid()) - cpu_b).as_secs_f64() / gb,
+        round_trips: Vec::new(),
     })
 }
 
-fn report(who: &str, mb: u64, f: &Figures) {
+fn report(who: &str, mb: u64, f: &mut Figures) {
+    if !f.round_trips.is_empty() {
+        let count = f.round_trips.len();
+        let median = quantile(&mut f.round_trips, 0.5) * 1e3;
+        let p99 = quantile(&mut f.round_trips, 0.99) * 1e3;
+        println!(
+            "{who}: message round trip during the stream: median {median:.2} ms, p99 {p99:.2} ms ({count} messages)"
+        );
+        println!("BENCH {who}_{mb}mb_message_rtt_median {median:.2} ms");
+        println!("BENCH {who}_{mb}mb_message_rtt_p99 {p99:.2} ms");
+    }
     println!(
         "{who}: {mb} MB in {:.2} s = {:.1} MB/s; full speed after {:.2} s; CPU {:.2} s/GB sender, {:.2} s/GB receiver",
         f.seconds, f.mb_per_s, f.full_speed_after, f.cpu_s_per_gb_sender, f.cpu_s_per_gb_receiver
@@ -336,14 +429,14 @@ fn report(who: &str, mb: u64, f: &Figures) {
 fn main() {
     let mb = arg("--mb", 200);
     let bytes = mb * 1_000_000;
-    let toxide = toxide_run(bytes);
-    report("toxide", mb, &toxide);
+    let mut toxide = toxide_run(bytes);
+    report("toxide", mb, &mut toxide);
     if std::env::args().any(|a| a == "--no-ctoxcore") {
         return;
     }
     match ctoxcore_run(bytes) {
-        Some(c) => {
-            report("ctoxcore", mb, &c);
+        Some(mut c) => {
+            report("ctoxcore", mb, &mut c);
             println!(
                 "BENCH ratio_{mb}mb_throughput {:.2} x",
                 toxide.mb_per_s / c.mb_per_s

@@ -3,11 +3,21 @@
 //! client).
 //!
 //! Shaped like quinn's `ConnectionDriver`: one task owns the UDP socket(s)
-//! and the state machine, and loops over three inputs, a received datagram,
-//! the machine's next timeout and a command from a [`DriverHandle`]. After each
-//! step it drains what the machine wants sent to the sockets and what it
-//! learned to a broadcast channel. No lock guards the machine: only the task
-//! touches it, and handles talk to it by message.
+//! and the state machine, and loops over three inputs, a batch of received
+//! datagrams, the machine's next timeout and commands from a
+//! [`DriverHandle`]. After each step it drains what the machine wants sent
+//! to the sockets (in batches, see [`udp`]) and what it learned to the
+//! event channels. No lock guards the machine: only the task touches it,
+//! and handles talk to it by message.
+//!
+//! Events go out two ways. Any number of [`DriverHandle::subscribe`]rs get
+//! them through a broadcast channel that drops the oldest for a subscriber
+//! that falls behind: right for watching the DHT, wrong for data. The one
+//! receiver [`Driver::take_events`] hands out loses nothing: when it is
+//! full the driver stops reading its sockets (timers and commands go on)
+//! until the application catches up, so a slow application slows its
+//! peers through net_crypto's congestion control instead of losing
+//! messages or buffering without bound.
 //!
 //! The stack dispatches datagrams by their first byte; the ids no layer
 //! takes yet (net_crypto, …) are counted as unhandled until those layers
@@ -15,7 +25,7 @@
 //! a public node sees ICMP errors and junk all day, and must not let a peer
 //! flood its log or stop it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +34,6 @@ use std::task::Poll;
 
 use rand::Rng as _;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
@@ -39,6 +48,10 @@ use toxide_onion::{
 
 use crate::stack::{Stack, StackEvent};
 
+mod udp;
+
+use udp::{BatchSocket, MAX_GSO_BYTES, RecvBuffer};
+
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
 /// any Tox layer sends is longer.
 pub const MAX_UDP_PACKET_SIZE: usize = 2048;
@@ -49,6 +62,11 @@ const SOCKET_BUFFER_SIZE: usize = 2 * 1024 * 1024;
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers before the oldest are dropped for them.
 const EVENT_QUEUE: usize = 1024;
+/// Events the lossless receiver ([`Driver::take_events`]) may hold before
+/// the driver stops reading its sockets.
+const LOSSLESS_EVENT_QUEUE: usize = 512;
+/// Commands run per loop turn before the sockets get a look in.
+const COMMAND_BATCH: usize = 64;
 /// Remote addresses whose arrival socket is remembered (for replying on the
 /// socket a peer used); beyond it the table is cleared, as memory must not
 /// grow with the number of addresses a flood comes from.
@@ -372,7 +390,7 @@ pub async fn next_onion_event(
 /// One bound socket.
 #[derive(Debug)]
 struct Bound {
-    socket: UdpSocket,
+    socket: BatchSocket,
     local: SocketAddr,
     /// An IPv6 socket that also carries IPv4 (as IPv4-mapped addresses).
     dual_stack: bool,
@@ -400,6 +418,8 @@ pub struct Driver {
     sockets: Vec<Bound>,
     commands: mpsc::Receiver<Command>,
     handle: DriverHandle,
+    /// The lossless event channel, once [`Driver::take_events`] was called.
+    lossless: Option<mpsc::Sender<StackEvent>>,
     /// Which socket each remote address last arrived on: replies leave from
     /// the port the peer talks to.
     arrived_on: HashMap<SocketAddr, usize>,
@@ -428,7 +448,7 @@ impl Driver {
                 .map_err(bind_error)?;
             let local = socket.local_addr().map_err(bind_error)?;
             sockets.push(Bound {
-                socket,
+                socket: BatchSocket::new(socket, config.client.is_some()),
                 local,
                 dual_stack: local.is_ipv6() && config.dual_stack,
             });
@@ -495,6 +515,7 @@ impl Driver {
             sockets,
             commands,
             handle,
+            lossless: None,
             arrived_on: HashMap::new(),
             counters: DriverStats::default(),
             next_socket: 0,
@@ -514,6 +535,31 @@ impl Driver {
         self.handle.clone()
     }
 
+    /// The lossless event receiver (see the module doc), to call before
+    /// [`Driver::run`]; `None` the second time. Every event goes there as
+    /// well as to the subscribers. The application must keep reading it:
+    /// while it is full, the driver reads no datagram.
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<StackEvent>> {
+        if self.lossless.is_some() {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(LOSSLESS_EVENT_QUEUE);
+        self.lossless = Some(tx);
+        Some(rx)
+    }
+
+    /// Binds, takes the lossless event receiver and spawns the driver task.
+    pub async fn spawn_with_events(
+        config: DriverConfig,
+    ) -> Result<(DriverHandle, mpsc::Receiver<StackEvent>), DriverError> {
+        let mut driver = Self::bind(config).await?;
+        let handle = driver.handle();
+        let (tx, rx) = mpsc::channel(LOSSLESS_EVENT_QUEUE);
+        driver.lossless = Some(tx);
+        tokio::spawn(driver.run());
+        Ok((handle, rx))
+    }
+
     /// Runs until [`DriverHandle::shutdown`] or until every handle is dropped.
     pub async fn run(self) {
         let Self {
@@ -521,49 +567,89 @@ impl Driver {
             sockets,
             mut commands,
             handle,
+            lossless,
             mut arrived_on,
             mut counters,
             mut next_socket,
         } = self;
-        let events = handle.events.clone();
+        let mut events = Events {
+            broadcast: handle.events.clone(),
+            lossless,
+            backlog: VecDeque::new(),
+        };
         // The driver keeps no sender of its own: dropping the last handle
         // closes the command channel and so ends the loop.
         drop(handle);
-        let mut buf = vec![0u8; MAX_UDP_PACKET_SIZE];
+        let mut buffers: Vec<RecvBuffer> = sockets
+            .iter()
+            .map(|b| RecvBuffer::for_socket(&b.socket))
+            .collect();
         let mut io = Io {
             sockets: &sockets,
             arrived_on: &mut arrived_on,
             counters: &mut counters,
+            run: Run::default(),
         };
-        let shutdown_ack = loop {
-            io.flush(&mut stack, &events).await;
+        let shutdown_ack = 'run: loop {
+            io.flush(&mut stack, &mut events).await;
             let deadline = stack.poll_timeout(now()).map(TokioInstant::from_std);
             let first = next_socket;
+            let reading = events.backlog.is_empty();
             let step = tokio::select! {
-                (index, received) = recv_any(io.sockets, first, &mut buf) => Step::Received(index, received),
+                index = readable_any(io.sockets, first), if reading => Step::Readable(index),
+                permit = reserve(events.lossless.as_ref()), if !reading => Step::Deliver(permit.is_ok()),
                 () = sleep_until(deadline) => Step::Timeout,
                 command = commands.recv() => Step::Command(command),
             };
             match step {
-                Step::Received(index, Ok((len, from))) => {
+                Step::Readable(index) => {
                     next_socket = index.wrapping_add(1) % io.sockets.len().max(1);
-                    let bytes = buf.get(..len).unwrap_or_default();
-                    io.received(&mut stack, index, bytes, from);
+                    if let (Some(bound), Some(buffer)) =
+                        (io.sockets.get(index), buffers.get_mut(index))
+                    {
+                        match bound.socket.try_recv(buffer) {
+                            Ok(()) => {
+                                let now = now();
+                                for (from, bytes) in buffer.datagrams() {
+                                    io.received(&mut stack, now, index, bytes, from);
+                                }
+                            }
+                            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(error) => {
+                                io.counters.recv_errors += 1;
+                                tracing::debug!(%error, socket = index, "UDP receive failed");
+                            }
+                        }
+                    }
                 }
-                Step::Received(index, Err(error)) => {
-                    next_socket = index.wrapping_add(1) % io.sockets.len().max(1);
-                    io.counters.recv_errors += 1;
-                    tracing::debug!(%error, socket = index, "UDP receive failed");
+                Step::Deliver(open) => {
+                    if !open {
+                        // The application dropped its receiver.
+                        events.lossless = None;
+                        events.backlog.clear();
+                    }
                 }
                 Step::Timeout => stack.handle_timeout(now()),
-                Step::Command(None) => break None,
-                Step::Command(Some(command)) => match command {
-                    Command::Call(call) => call(&mut stack, now(), io.counters),
-                    Command::Shutdown(ack) => break Some(ack),
-                },
+                Step::Command(mut command) => {
+                    // Run what is queued at once: an application issuing
+                    // calls back to back does not pay a loop turn each.
+                    for _ in 0..COMMAND_BATCH {
+                        match command {
+                            None => break 'run None,
+                            Some(Command::Shutdown(ack)) => break 'run Some(ack),
+                            Some(Command::Call(call)) => call(&mut stack, now(), io.counters),
+                        }
+                        match commands.try_recv() {
+                            Ok(next) => command = Some(next),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => command = None,
+                        }
+                    }
+                }
             }
         };
         // Close the sockets before acknowledging a shutdown.
+        drop(io);
         drop(sockets);
         if let Some(ack) = shutdown_ack {
             let _ = ack.send(());
@@ -572,9 +658,60 @@ impl Driver {
 }
 
 enum Step {
-    Received(usize, io::Result<(usize, SocketAddr)>),
+    Readable(usize),
+    Deliver(bool),
     Timeout,
     Command(Option<Command>),
+}
+
+/// Where events go (see the module doc).
+struct Events {
+    broadcast: broadcast::Sender<StackEvent>,
+    lossless: Option<mpsc::Sender<StackEvent>>,
+    /// Events the lossless channel had no room for, oldest first.
+    backlog: VecDeque<StackEvent>,
+}
+
+impl Events {
+    fn publish(&mut self, event: StackEvent) {
+        if self.broadcast.receiver_count() > 0 {
+            // No subscriber is fine: nobody asked.
+            let _ = self.broadcast.send(event.clone());
+        }
+        if self.lossless.is_some() {
+            self.backlog.push_back(event);
+        }
+    }
+
+    /// Moves what fits from the backlog into the lossless channel.
+    fn deliver(&mut self) {
+        let Some(tx) = &self.lossless else {
+            return;
+        };
+        while let Some(event) = self.backlog.pop_front() {
+            match tx.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.backlog.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.lossless = None;
+                    self.backlog.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits until the lossless channel has room (or is closed: `Err`).
+async fn reserve(tx: Option<&mpsc::Sender<StackEvent>>) -> Result<(), mpsc::error::SendError<()>> {
+    match tx {
+        // The permit is dropped at once: `deliver` fills the room next turn.
+        Some(tx) => tx.reserve().await.map(drop),
+        None => std::future::pending().await,
+    }
 }
 
 /// The driver's socket side, apart from the state machine so both can be
@@ -583,10 +720,62 @@ struct Io<'a> {
     sockets: &'a [Bound],
     arrived_on: &'a mut HashMap<SocketAddr, usize>,
     counters: &'a mut DriverStats,
+    /// Datagrams gathered for one batched send.
+    run: Run,
+}
+
+/// Consecutive datagrams for one destination that go out in one system
+/// call: all `segment` bytes long but the last, which may be shorter
+/// (what `UDP_SEGMENT` takes).
+#[derive(Debug, Default)]
+struct Run {
+    socket: usize,
+    target: Option<SocketAddr>,
+    contents: Vec<u8>,
+    segment: usize,
+    count: usize,
+    /// A shorter datagram ended the run.
+    closed: bool,
+}
+
+impl Run {
+    /// Adds `datagram` if it can join the run.
+    fn try_push(&mut self, socket: usize, target: SocketAddr, datagram: &[u8], max: usize) -> bool {
+        let joins = self.count > 0
+            && self.socket == socket
+            && self.target == Some(target)
+            && !self.closed
+            && datagram.len() <= self.segment
+            && self.count < max
+            && self.contents.len() + datagram.len() <= MAX_GSO_BYTES;
+        if joins {
+            self.contents.extend_from_slice(datagram);
+            self.count += 1;
+            self.closed = datagram.len() < self.segment;
+        }
+        joins
+    }
+
+    fn start(&mut self, socket: usize, target: SocketAddr, datagram: &[u8]) {
+        self.socket = socket;
+        self.target = Some(target);
+        self.contents.clear();
+        self.contents.extend_from_slice(datagram);
+        self.segment = datagram.len();
+        self.count = 1;
+        self.closed = false;
+    }
 }
 
 impl Io<'_> {
-    fn received(&mut self, stack: &mut Stack, index: usize, bytes: &[u8], from: SocketAddr) {
+    fn received(
+        &mut self,
+        stack: &mut Stack,
+        now: std::time::Instant,
+        index: usize,
+        bytes: &[u8],
+        from: SocketAddr,
+    ) {
         self.counters.datagrams_received += 1;
         self.counters.bytes_received += bytes.len() as u64;
         // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the DHT
@@ -596,64 +785,85 @@ impl Io<'_> {
             self.arrived_on.clear();
         }
         self.arrived_on.insert(from, index);
-        if !stack.handle_datagram(now(), from, bytes) {
+        if !stack.handle_datagram(now, from, bytes) {
             self.counters.unhandled += 1;
             tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");
         }
     }
 
-    /// Sends everything the layers queued and publishes their events.
-    async fn flush(&mut self, stack: &mut Stack, events: &broadcast::Sender<StackEvent>) {
-        while let Some(transmit) = stack.poll_transmit(now()) {
-            self.send(transmit).await;
-        }
-        while let Some(event) = stack.poll_event() {
-            // No subscriber is fine: nobody asked.
-            let _ = events.send(event);
-        }
-    }
-
-    async fn send(&mut self, transmit: Transmit) {
-        let Transmit {
+    /// Sends everything the layers queued, runs for one destination
+    /// together, and publishes their events.
+    async fn flush(&mut self, stack: &mut Stack, events: &mut Events) {
+        let now = now();
+        while let Some(Transmit {
             destination,
             payload,
-        } = transmit;
-        let Some((socket, target)) = self.route(destination) else {
-            if is_lan_discovery_broadcast(destination.ip()) {
-                // LAN discovery goes to both families' broadcast addresses;
-                // without a socket of one family that one is skipped, as
-                // c-toxcore sends to ff02::1 only from an IPv6 socket.
-                tracing::trace!(%destination, "no socket of this family for the LAN broadcast");
-                return;
-            }
-            self.counters.send_errors += 1;
-            tracing::debug!(%destination, "no bound socket reaches this address family");
-            return;
-        };
-        match socket.socket.send_to(&payload, target).await {
-            Ok(sent) => {
-                self.counters.datagrams_sent += 1;
-                self.counters.bytes_sent += sent as u64;
-            }
-            Err(error) => {
+        }) = stack.poll_transmit(now)
+        {
+            let Some((index, target)) = self.route(destination) else {
+                if is_lan_discovery_broadcast(destination.ip()) {
+                    // LAN discovery goes to both families' broadcast addresses;
+                    // without a socket of one family that one is skipped, as
+                    // c-toxcore sends to ff02::1 only from an IPv6 socket.
+                    tracing::trace!(%destination, "no socket of this family for the LAN broadcast");
+                    continue;
+                }
                 self.counters.send_errors += 1;
-                tracing::debug!(%error, %destination, "UDP send failed");
+                tracing::debug!(%destination, "no bound socket reaches this address family");
+                continue;
+            };
+            let max = self
+                .sockets
+                .get(index)
+                .map_or(1, |b| b.socket.max_segments());
+            if !self.run.try_push(index, target, &payload, max) {
+                self.send_run().await;
+                self.run.start(index, target, &payload);
             }
         }
+        self.send_run().await;
+        while let Some(event) = stack.poll_event() {
+            events.publish(event);
+        }
+        events.deliver();
     }
 
-    /// The socket to send to `destination` from: the one it last arrived
-    /// on, else the first that can reach its family.
-    fn route(&self, destination: SocketAddr) -> Option<(&Bound, SocketAddr)> {
+    /// Sends the gathered run, if any.
+    async fn send_run(&mut self) {
+        let run = &mut self.run;
+        let (Some(target), Some(bound)) = (run.target, self.sockets.get(run.socket)) else {
+            return;
+        };
+        if run.count == 0 {
+            return;
+        }
+        match bound.socket.send(target, &run.contents, run.segment).await {
+            Ok(()) => {
+                self.counters.datagrams_sent += run.count as u64;
+                self.counters.bytes_sent += run.contents.len() as u64;
+            }
+            Err(error) => {
+                self.counters.send_errors += run.count as u64;
+                tracing::debug!(%error, destination = %target, "UDP send failed");
+            }
+        }
+        run.count = 0;
+        run.target = None;
+    }
+
+    /// The socket to send to `destination` from (its index and the address
+    /// to use): the one it last arrived on, else the first that can reach
+    /// its family.
+    fn route(&self, destination: SocketAddr) -> Option<(usize, SocketAddr)> {
         let remembered = self
             .arrived_on
             .get(&destination)
-            .and_then(|&i| self.sockets.get(i))
-            .and_then(|s| Some((s, s.target(destination)?)));
+            .and_then(|&i| Some((i, self.sockets.get(i)?.target(destination)?)));
         remembered.or_else(|| {
             self.sockets
                 .iter()
-                .find_map(|s| Some((s, s.target(destination)?)))
+                .enumerate()
+                .find_map(|(i, s)| Some((i, s.target(destination)?)))
         })
     }
 }
@@ -695,13 +905,9 @@ fn bind_socket(addr: SocketAddr, dual_stack: bool, broadcast: bool) -> io::Resul
     UdpSocket::from_std(socket.into())
 }
 
-/// Waits for a datagram on any socket, trying them in turn from `first`.
-/// Cancel-safe: nothing is read until a socket is ready.
-async fn recv_any(
-    sockets: &[Bound],
-    first: usize,
-    buf: &mut [u8],
-) -> (usize, io::Result<(usize, SocketAddr)>) {
+/// Waits until a socket may have datagrams, trying them in turn from
+/// `first`; returns its index. Cancel-safe: nothing is read here.
+async fn readable_any(sockets: &[Bound], first: usize) -> usize {
     let count = sockets.len();
     poll_fn(|cx| {
         for k in 0..count {
@@ -709,13 +915,9 @@ async fn recv_any(
             let Some(bound) = sockets.get(index) else {
                 continue;
             };
-            let mut read = ReadBuf::new(buf);
-            match bound.socket.poll_recv_from(cx, &mut read) {
-                Poll::Ready(Ok(from)) => {
-                    return Poll::Ready((index, Ok((read.filled().len(), from))));
-                }
-                Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
-                Poll::Pending => {}
+            // An error is ready too: the read reports it.
+            if bound.socket.poll_recv_ready(cx).is_ready() {
+                return Poll::Ready(index);
             }
         }
         Poll::Pending
@@ -763,7 +965,10 @@ mod tests {
         let v4: SocketAddr = (Ipv4Addr::LOCALHOST, 7).into();
         let v6: SocketAddr = (Ipv6Addr::LOCALHOST, 7).into();
         let sock4 = Bound {
-            socket: bind_socket((Ipv4Addr::LOCALHOST, 0).into(), false, false).unwrap(),
+            socket: BatchSocket::new(
+                bind_socket((Ipv4Addr::LOCALHOST, 0).into(), false, false).unwrap(),
+                false,
+            ),
             local: (Ipv4Addr::LOCALHOST, 1).into(),
             dual_stack: false,
         };
@@ -773,7 +978,7 @@ mod tests {
             return; // no IPv6 on this machine
         };
         let sock6 = Bound {
-            socket,
+            socket: BatchSocket::new(socket, false),
             local: (Ipv6Addr::UNSPECIFIED, 1).into(),
             dual_stack: true,
         };
