@@ -37,6 +37,11 @@ const MAX_PROBE_RTT: Duration = Duration::from_secs(1);
 const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
 /// Rounds the aggregation filter remembers.
 const EXTRA_ACKED_WINDOW_ROUNDS: u64 = 10;
+/// Startup also ends once a round's best round trip is this much above the
+/// minimum at least (see `startup_queue_too_long`)…
+const STARTUP_QUEUE_MIN: Duration = Duration::from_millis(4);
+/// …and at most this much.
+const STARTUP_QUEUE_MAX: Duration = Duration::from_millis(16);
 /// Startup ends when the bandwidth grew less than this factor…
 const FULL_BW_GROWTH: f64 = 1.25;
 /// …over this many rounds.
@@ -458,7 +463,7 @@ impl Congestion {
         match self.mode {
             Mode::Startup => {
                 self.check_full_bw(fb);
-                if loss_too_high {
+                if loss_too_high || self.startup_queue_too_long() {
                     self.filled_pipe = true;
                 }
                 if self.filled_pipe {
@@ -509,6 +514,24 @@ impl Congestion {
             self.probe_rtt_drained = None;
             self.enter(now, Mode::ProbeRtt);
         }
+    }
+
+    /// At the end of a round in Startup: whether the round's best round
+    /// trip stood a queue above the path's minimum (HyStart++'s delay
+    /// test: min RTT / 8, clamped to [`STARTUP_QUEUE_MIN`, `STARTUP_QUEUE_MAX`]).
+    /// BBR's own test waits for the bandwidth to stop growing for three
+    /// rounds, and where the bottleneck is the receiver's CPU (loopback,
+    /// a fast LAN) those rounds fill its socket buffer: chat messages sent
+    /// during a file's first quarter second waited 10–40 ms behind it. The
+    /// round's best sample, not a single one, keeps jitter from ending
+    /// Startup early; a sample from behind a hole is not a queue.
+    fn startup_queue_too_long(&self) -> bool {
+        let (true, Some(round), Some(min)) = (self.round_start, self.round_min_rtt, self.min_rtt)
+        else {
+            return false;
+        };
+        let allowance = (min / 8).clamp(STARTUP_QUEUE_MIN, STARTUP_QUEUE_MAX);
+        !self.round_rtt_behind_hole && round >= min + allowance
     }
 
     /// At the end of a round in Startup: the pipe is full once the
