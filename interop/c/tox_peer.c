@@ -22,6 +22,10 @@
  * Free text (messages, names, file names, paths) is the last field of a line and
  * is escaped: backslash as \\, control bytes as \n, \r, \t or \xHH. Commands
  * accept the same escapes in their text argument.
+ *
+ * Besides the Tox calls, pass-encrypt / pass-decrypt run toxencryptsave's
+ * tox_pass_encrypt / tox_pass_decrypt on hex arguments (passphrase "-" is the
+ * empty one), so the Rust side can check byte compatibility with this library.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -39,8 +43,10 @@
 #include <unistd.h>
 
 #include <tox/tox.h>
+#include <tox/toxencryptsave.h>
 
-#define LINE_MAX_BYTES 16384
+/* Room for a hex-encoded save (pass-encrypt / pass-decrypt). */
+#define LINE_MAX_BYTES 65536
 #define MAX_TRANSFERS 64
 
 /* ---------------------------------------------------------------- output */
@@ -118,6 +124,23 @@ static bool hex_decode(const char *hex, uint8_t *out, size_t len)
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return true;
+}
+
+/* Decodes a hex word of any even length into a fresh buffer (at least one byte
+ * allocated); NULL on bad hex. "-" is the empty string. */
+static uint8_t *hex_decode_alloc(const char *hex, size_t *len)
+{
+    if (hex == NULL) return NULL;
+    size_t n = strcmp(hex, "-") == 0 ? 0 : strlen(hex);
+    if (n % 2 != 0) return NULL;
+    uint8_t *out = malloc(n / 2 + 1);
+    if (out == NULL) return NULL;
+    if (!hex_decode(n == 0 ? "" : hex, out, n / 2)) {
+        free(out);
+        return NULL;
+    }
+    *len = n / 2;
+    return out;
 }
 
 /* Undoes the output escaping in place; returns the decoded length. */
@@ -574,6 +597,63 @@ static void cmd_savedata(Tox *tox, const char *cmd, char *args)
     if (ok) out_line("OK %zu", size); else out_line("ERR %s io", cmd);
 }
 
+/* friend-list: OK followed by each friend's public key, in friend-number order. */
+static void cmd_friend_list(Tox *tox)
+{
+    size_t count = tox_self_get_friend_list_size(tox);
+    uint32_t *numbers = malloc((count > 0 ? count : 1) * sizeof *numbers);
+    if (numbers == NULL) {
+        out_line("ERR friend-list nomem");
+        return;
+    }
+    tox_self_get_friend_list(tox, numbers);
+    fputs("OK", stdout);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+        if (!tox_friend_get_public_key(tox, numbers[i], pk, NULL)) continue;
+        fputs(" ", stdout);
+        out_hex(pk, sizeof pk);
+    }
+    out_line("%s", "");
+    free(numbers);
+}
+
+/* pass-encrypt <passphrase-hex> <plain-hex> / pass-decrypt <passphrase-hex> <data-hex>:
+ * OK <hex>, or ERR <command> <Tox_Err_Encryption / Tox_Err_Decryption code>. */
+static void cmd_pass_crypt(const char *cmd, char *args, bool encrypt)
+{
+    size_t pass_len = 0, in_len = 0;
+    uint8_t *pass = hex_decode_alloc(next_word(&args), &pass_len);
+    uint8_t *in = pass == NULL ? NULL : hex_decode_alloc(next_word(&args), &in_len);
+    size_t out_len = encrypt ? in_len + TOX_PASS_ENCRYPTION_EXTRA_LENGTH
+                             : (in_len > TOX_PASS_ENCRYPTION_EXTRA_LENGTH ? in_len - TOX_PASS_ENCRYPTION_EXTRA_LENGTH : 0);
+    uint8_t *out = in == NULL ? NULL : malloc(out_len + 1);
+    if (out == NULL) {
+        out_line("ERR %s usage", cmd);
+    } else if (encrypt) {
+        Tox_Err_Encryption err;
+        if (tox_pass_encrypt(in, in_len, pass, pass_len, out, &err)) {
+            fputs("OK ", stdout);
+            out_hex(out, out_len);
+            out_line("%s", "");
+        } else {
+            REPLY_ERR(cmd, err);
+        }
+    } else {
+        Tox_Err_Decryption err;
+        if (tox_pass_decrypt(in, in_len, pass, pass_len, out, &err)) {
+            fputs("OK ", stdout);
+            out_hex(out, out_len);
+            out_line("%s", "");
+        } else {
+            REPLY_ERR(cmd, err);
+        }
+    }
+    free(out);
+    free(in);
+    free(pass);
+}
+
 static void handle_command(Tox *tox, char *line)
 {
     char *args = line;
@@ -632,6 +712,25 @@ static void handle_command(Tox *tox, char *line)
         size_t len = unescape(args);
         Tox_Err_Set_Info err;
         if (tox_self_set_name(tox, (const uint8_t *)args, len, &err)) out_line("OK"); else REPLY_ERR(cmd, err);
+    } else if (strcmp(cmd, "set-status-message") == 0) {
+        size_t len = unescape(args);
+        Tox_Err_Set_Info err;
+        if (tox_self_set_status_message(tox, (const uint8_t *)args, len, &err)) out_line("OK");
+        else REPLY_ERR(cmd, err);
+    } else if (strcmp(cmd, "self-name") == 0) {
+        uint8_t name[TOX_MAX_NAME_LENGTH];
+        size_t len = tox_self_get_name_size(tox);
+        tox_self_get_name(tox, name);
+        out_line_text(name, len, "OK ");
+    } else if (strcmp(cmd, "self-status-message") == 0) {
+        uint8_t text[TOX_MAX_STATUS_MESSAGE_LENGTH];
+        size_t len = tox_self_get_status_message_size(tox);
+        tox_self_get_status_message(tox, text);
+        out_line_text(text, len, "OK ");
+    } else if (strcmp(cmd, "friend-list") == 0) {
+        cmd_friend_list(tox);
+    } else if (strcmp(cmd, "pass-encrypt") == 0 || strcmp(cmd, "pass-decrypt") == 0) {
+        cmd_pass_crypt(cmd, args, cmd[5] == 'e');
     } else if (strcmp(cmd, "conference-new") == 0) {
         Tox_Err_Conference_New err;
         uint32_t conf = tox_conference_new(tox, &err);

@@ -9,8 +9,10 @@ use toxide_core::{PublicKey, ToxId};
 
 use crate::bootstrapd::Bootstrapd;
 use crate::error::{Error, Result};
-use crate::event::{Event, escape};
-use crate::process::{LineMatcher, Process, TempDir, fresh_tcp_port, fresh_udp_port, hex_encode};
+use crate::event::{Event, escape, unescape};
+use crate::process::{
+    LineMatcher, Process, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode,
+};
 
 /// Path of the compiled `tox_peer` program.
 pub const TOX_PEER_BIN: &str = env!("TOX_PEER_BIN");
@@ -337,6 +339,84 @@ impl CPeer {
             .map(drop)
     }
 
+    /// Sets our name (`tox_self_set_name`).
+    pub fn set_name(&mut self, name: &str) -> Result<()> {
+        self.send_command(&format!("set-name {}", escape(name)))
+            .map(drop)
+    }
+
+    /// Sets our status message (`tox_self_set_status_message`).
+    pub fn set_status_message(&mut self, text: &str) -> Result<()> {
+        self.send_command(&format!("set-status-message {}", escape(text)))
+            .map(drop)
+    }
+
+    /// Our name (`tox_self_get_name`), unescaped.
+    pub fn self_name(&mut self) -> Result<String> {
+        self.send_command("self-name").map(|t| unescape(&t))
+    }
+
+    /// Our status message (`tox_self_get_status_message`), unescaped.
+    pub fn self_status_message(&mut self) -> Result<String> {
+        self.send_command("self-status-message")
+            .map(|t| unescape(&t))
+    }
+
+    /// Our Tox ID as `tox_self_get_address` reports it now.
+    pub fn address(&mut self) -> Result<ToxId> {
+        let reply = self.send_command("address")?;
+        reply.parse().map_err(|_| Error::Protocol {
+            process: self.label().to_owned(),
+            line: reply,
+        })
+    }
+
+    /// The public keys of our friends, in friend-number order
+    /// (`tox_self_get_friend_list`, `tox_friend_get_public_key`).
+    pub fn friend_list(&mut self) -> Result<Vec<PublicKey>> {
+        let reply = self.send_command("friend-list")?;
+        reply
+            .split_whitespace()
+            .map(|word| {
+                word.parse().map_err(|_| Error::Protocol {
+                    process: self.label().to_owned(),
+                    line: reply.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// `tox_pass_encrypt` (toxencryptsave) of `plain` under `passphrase`.
+    pub fn pass_encrypt(&mut self, passphrase: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+        let reply = self.send_command(&format!(
+            "pass-encrypt {} {}",
+            hex_word(passphrase),
+            hex_word(plain)
+        ))?;
+        self.hex(reply)
+    }
+
+    /// `tox_pass_decrypt` (toxencryptsave) of `data` under `passphrase`;
+    /// `Ok(None)` when it fails with `TOX_ERR_DECRYPTION_FAILED` (wrong
+    /// passphrase or altered data). Other refusals are
+    /// [`Error::Command`]s carrying the error code.
+    pub fn pass_decrypt(&mut self, passphrase: &[u8], data: &[u8]) -> Result<Option<Vec<u8>>> {
+        let command = format!("pass-decrypt {} {}", hex_word(passphrase), hex_word(data));
+        match self.send_command(&command) {
+            Ok(reply) => self.hex(reply).map(Some),
+            // Tox_Err_Decryption 5: TOX_ERR_DECRYPTION_FAILED.
+            Err(Error::Command { reply, .. }) if reply == "ERR pass-decrypt 5" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn hex(&self, reply: String) -> Result<Vec<u8>> {
+        hex_decode(&reply).ok_or_else(|| Error::Protocol {
+            process: self.label().to_owned(),
+            line: reply,
+        })
+    }
+
     /// Waits until friend `friend` is connected (TCP or UDP).
     pub fn wait_friend_online(&mut self, friend: u32, timeout: Duration) -> Result<Event> {
         self.wait_event(
@@ -392,6 +472,15 @@ impl CPeer {
             process: self.process.label().to_owned(),
             line: reply,
         })
+    }
+}
+
+/// Bytes as one word of `tox_peer`'s line protocol: hex, or `-` for none.
+fn hex_word(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        "-".to_owned()
+    } else {
+        hex_encode(bytes)
     }
 }
 

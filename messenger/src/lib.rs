@@ -1,0 +1,15 @@
+//! Tox's messenger layer: what two friends say to each other over a
+//! net_crypto session, and what a client keeps between runs (spec
+//! "Messenger", "Friend connection", "Friend requests", "State Format";
+//! checklist L6, L7, L10).
+//!
+//! - [`packet`]: the friend-connection packets (alive, share relays,
+//!   friend request over a session) and the messenger packets (online,
+//!   name, status, typing, messages, files, custom packets).
+//! - [`save`]: c-toxcore's save format and the toxencryptsave container.
+//!
+//! Like every protocol crate here, nothing owns a socket, a clock or a
+//! task: time and randomness are the caller's.
+
+pub mod packet;
+pub mod save;
