@@ -10,6 +10,7 @@
 pub use toxide_core as core;
 pub use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, SecretKey, ToxId, ToxIdError};
 pub use toxide_dht as dht;
+pub use toxide_messenger as messenger;
 pub use toxide_net_crypto as net_crypto;
 pub use toxide_onion as onion;
 

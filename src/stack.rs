@@ -15,8 +15,9 @@
 //! address that key answers from, and net_crypto opens (or accepts) a
 //! session there; when the session ends it is opened again while the
 //! friend is wanted. This is the core of c-toxcore's `friend_connection`
-//! (checklist F1) without its alive packets and relays, which the
-//! messenger layer adds on top.
+//! (checklist F1) without relays. The [`Messenger`] rides on those
+//! sessions: the stack tells it when one comes up, carries a packet or an
+//! acknowledgement, or goes down, and lends it the sessions to send on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use std::time::Instant;
 
 use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
+use toxide_messenger::messenger::{self, Messenger, Sessions};
 use toxide_net_crypto::{ConnectionId, NetCrypto, Path};
 use toxide_onion::client::{ClientEvent, FriendError, OnionClient};
 use toxide_onion::server::OnionServer;
@@ -43,6 +45,8 @@ pub enum StackEvent {
         /// What happened.
         event: toxide_net_crypto::Event,
     },
+    /// From the messenger: what friends said and did.
+    Messenger(messenger::Event),
 }
 
 /// What the stack knows of one friend's session.
@@ -65,6 +69,9 @@ pub struct Stack {
     pub client: Option<OnionClient>,
     /// Encrypted sessions with friends; `None` on a bootstrap node.
     pub net_crypto: Option<NetCrypto>,
+    /// Friends by number and what passes between us; present with
+    /// net_crypto.
+    pub messenger: Option<Messenger>,
     /// Whether the stack opens sessions to friends itself (the default),
     /// or only accepts the sessions friends open: each side opens as soon
     /// as it knows the other's DHT key and address, so the accepting side
@@ -86,11 +93,13 @@ impl Stack {
         client: Option<OnionClient>,
         net_crypto: Option<NetCrypto>,
     ) -> Self {
+        let messenger = net_crypto.as_ref().map(|_| Messenger::new());
         Self {
             dht,
             server,
             client,
             net_crypto,
+            messenger,
             open_sessions: true,
             friends: HashMap::new(),
             connection_friends: HashMap::new(),
@@ -108,6 +117,10 @@ impl Stack {
         client.add_friend(real_pk)?;
         net_crypto.accept_from(real_pk);
         self.friends.entry(real_pk).or_default();
+        if let Some(messenger) = &mut self.messenger {
+            // Already a friend is fine: adding twice changes nothing.
+            let _ = messenger.add_friend(real_pk);
+        }
         Ok(())
     }
 
@@ -133,6 +146,11 @@ impl Stack {
         let Some(friend) = self.friends.remove(real_pk) else {
             return;
         };
+        if let Some(messenger) = &mut self.messenger {
+            if let Some(number) = messenger.friend_number(real_pk) {
+                let _ = messenger.remove_friend(number);
+            }
+        }
         if let Some(client) = &mut self.client {
             if let Some(dht_pk) = client.remove_friend(real_pk) {
                 self.dht.stop_search(&dht_pk);
@@ -238,6 +256,16 @@ impl Stack {
         if let Some(net_crypto) = &mut self.net_crypto {
             net_crypto.handle_timeout(now);
         }
+        if let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto) {
+            if messenger.poll_timeout().is_some_and(|t| t <= now) {
+                let mut sessions = FriendSessions::new(net_crypto, &self.friends);
+                messenger.handle_timeout(now, &mut sessions);
+                let killed = sessions.killed;
+                for friend in killed {
+                    self.session_killed(now, friend);
+                }
+            }
+        }
         self.pump(now);
     }
 
@@ -245,7 +273,8 @@ impl Stack {
     pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
         let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
-        [self.dht.poll_timeout(), client, net_crypto]
+        let messenger = self.messenger.as_ref().and_then(Messenger::poll_timeout);
+        [self.dht.poll_timeout(), client, net_crypto, messenger]
             .into_iter()
             .flatten()
             .min()
@@ -299,6 +328,42 @@ impl Stack {
         }
         while let Some(event) = self.net_crypto.as_mut().and_then(NetCrypto::poll_event) {
             self.session_event(now, event);
+        }
+        while let Some(event) = self.messenger.as_mut().and_then(Messenger::poll_event) {
+            self.events.push_back(StackEvent::Messenger(event));
+        }
+    }
+
+    /// Lends the messenger the friend sessions for one call; sessions it
+    /// killed (silent too long) are then reopened.
+    pub fn with_messenger<T>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Messenger, &mut dyn Sessions) -> T,
+    ) -> Option<T> {
+        let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto)
+        else {
+            return None;
+        };
+        let mut sessions = FriendSessions::new(net_crypto, &self.friends);
+        let out = f(messenger, &mut sessions);
+        let killed = sessions.killed;
+        for friend in killed {
+            self.session_killed(now, friend);
+        }
+        self.pump(now);
+        Some(out)
+    }
+
+    /// The messenger killed `friend`'s session: forget it and open a new
+    /// one, as when the peer ends it.
+    fn session_killed(&mut self, now: Instant, friend: PublicKey) {
+        self.set_connection(friend, None);
+        if let Some(client) = &mut self.client {
+            client.set_friend_online(&friend, false);
+        }
+        if self.friends.contains_key(&friend) {
+            self.open_session(now, friend);
         }
     }
 
@@ -401,11 +466,81 @@ impl Stack {
             | Event::PeerDhtKey { id, .. } => self.friend_of(*id),
         };
         if let Some(friend) = friend {
+            self.feed_messenger(now, friend, &event);
             self.events.push_back(StackEvent::Session { friend, event });
+        }
+    }
+
+    /// Tells the messenger what a friend's session did.
+    fn feed_messenger(
+        &mut self,
+        now: Instant,
+        friend: PublicKey,
+        event: &toxide_net_crypto::Event,
+    ) {
+        use toxide_net_crypto::Event;
+        let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto)
+        else {
+            return;
+        };
+        let mut sessions = FriendSessions::new(net_crypto, &self.friends);
+        match event {
+            Event::Established { .. } => messenger.session_up(now, &friend, &mut sessions),
+            Event::Closed { .. } => messenger.session_down(&friend),
+            Event::Lossless { data, .. } | Event::Lossy { data, .. } => {
+                messenger.handle_packet(now, &friend, data, &mut sessions)
+            }
+            Event::Acked { buffer_start, .. } => messenger.acked(&friend, *buffer_start),
+            Event::Accepted { .. } | Event::PeerDhtKey { .. } => {}
+        }
+        let killed = sessions.killed;
+        for friend in killed {
+            self.session_killed(now, friend);
         }
     }
 
     fn friend_of(&self, id: ConnectionId) -> Option<PublicKey> {
         self.connection_friends.get(&id).copied()
+    }
+}
+
+/// The friend sessions as the messenger sees them: by friend key.
+struct FriendSessions<'a> {
+    net_crypto: &'a mut NetCrypto,
+    friends: &'a HashMap<PublicKey, FriendSession>,
+    /// Sessions the messenger ended; the stack forgets them after the call.
+    killed: Vec<PublicKey>,
+}
+
+impl<'a> FriendSessions<'a> {
+    fn new(net_crypto: &'a mut NetCrypto, friends: &'a HashMap<PublicKey, FriendSession>) -> Self {
+        Self {
+            net_crypto,
+            friends,
+            killed: Vec::new(),
+        }
+    }
+
+    fn connection(&self, friend: &PublicKey) -> Option<ConnectionId> {
+        self.friends.get(friend)?.connection
+    }
+}
+
+impl Sessions for FriendSessions<'_> {
+    fn send_lossless(&mut self, friend: &PublicKey, data: bytes::Bytes) -> Option<u32> {
+        let id = self.connection(friend)?;
+        self.net_crypto.send_lossless(id, data).ok()
+    }
+
+    fn send_lossy(&mut self, friend: &PublicKey, data: bytes::Bytes) -> bool {
+        self.connection(friend)
+            .is_some_and(|id| self.net_crypto.send_lossy(id, &data).is_ok())
+    }
+
+    fn kill(&mut self, friend: &PublicKey) {
+        if let Some(id) = self.connection(friend) {
+            self.net_crypto.kill(id);
+            self.killed.push(*friend);
+        }
     }
 }

@@ -6,10 +6,13 @@
 //! - [`packet`]: the friend-connection packets (alive, share relays,
 //!   friend request over a session) and the messenger packets (online,
 //!   name, status, typing, messages, files, custom packets).
+//! - [`messenger`]: friends by number, the ONLINE gate, state pushes,
+//!   messages with read receipts, alive packets and the silence timeout.
 //! - [`save`]: c-toxcore's save format and the toxencryptsave container.
 //!
 //! Like every protocol crate here, nothing owns a socket, a clock or a
 //! task: time and randomness are the caller's.
 
+pub mod messenger;
 pub mod packet;
 pub mod save;

@@ -40,6 +40,8 @@ use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
+use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
+use toxide_messenger::packet::MessageKind;
 use toxide_net_crypto::{NetCrypto, SendPacketError};
 use toxide_onion::client::{ClientStats, FriendError};
 use toxide_onion::{
@@ -323,6 +325,45 @@ impl DriverHandle {
             }
         })
         .await
+    }
+
+    /// Sends a message to friend `friend` (online); its id comes back in a
+    /// read receipt ([`toxide_messenger::messenger::Event::ReadReceipt`]).
+    pub async fn send_message(
+        &self,
+        friend: FriendNumber,
+        kind: MessageKind,
+        text: Vec<u8>,
+    ) -> Result<Result<MessageId, MessengerError>, DriverClosed> {
+        self.call(move |stack, now, _| {
+            stack
+                .with_messenger(now, |m, s| m.send_message(friend, kind, text, s))
+                .unwrap_or(Err(MessengerError::NoFriend(friend)))
+        })
+        .await
+    }
+
+    /// Sets our name (at most 128 bytes); online friends are told at once,
+    /// the others when they connect.
+    pub async fn set_name(
+        &self,
+        name: Vec<u8>,
+    ) -> Result<Result<(), MessengerError>, DriverClosed> {
+        self.call(move |stack, now, _| {
+            stack
+                .with_messenger(now, |m, s| m.set_name(name, s))
+                .unwrap_or(Ok(()))
+        })
+        .await
+    }
+
+    /// The number of the friend with key `public_key`.
+    pub async fn friend_number(
+        &self,
+        public_key: PublicKey,
+    ) -> Result<Option<FriendNumber>, DriverClosed> {
+        self.call(move |stack, _, _| stack.messenger.as_ref()?.friend_number(&public_key))
+            .await
     }
 
     /// Whether the client is announced in the onion.

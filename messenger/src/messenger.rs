@@ -1,0 +1,719 @@
+//! The messenger state machine: friends by number, what each friend told
+//! us, and what we tell them (checklist F2, M1, M3–M8, M13, M14, M17).
+//!
+//! It sits on friend sessions without owning them. The composition above
+//! it (`toxide::Stack`) finds friends, opens their net_crypto sessions and
+//! tells the messenger when one comes up, carries a packet or an
+//! acknowledgement, or goes down; the messenger sends through a
+//! [`Sessions`] the caller lends for each call, so it never holds a lower
+//! layer and tests drive it with a fake.
+//!
+//! What c-toxcore 0.2.18 does and this follows:
+//! - When a session comes up each side sends ONLINE; every other
+//!   messenger packet from a friend is dropped until its ONLINE arrived
+//!   (the gate, M1). Then each side pushes its name, status message, user
+//!   status and typing state (M17), so a reconnecting friend never shows
+//!   stale state.
+//! - An alive packet (16) leaves every [`FRIEND_PING_INTERVAL`] on a live
+//!   session; a session that carried nothing for
+//!   [`FRIEND_CONNECTION_TIMEOUT`] is killed (F2), which is how a friend
+//!   who vanished without a kill packet is noticed.
+//! - Messages get per-friend ids from a counter; a message counts as read
+//!   once the friend's acknowledgement (net_crypto's buffer_start) passes
+//!   its packet number (M8). Receipts die with the session, as in
+//!   c-toxcore: a client resends what was never confirmed.
+//! - Friend numbers are the lowest free index, as c-toxcore hands them out,
+//!   so the C API can map onto them one to one.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use toxide_core::{Encode, PublicKey};
+
+use crate::packet::{
+    Alive, CustomLossless, CustomLossy, MAX_NAME_LENGTH, MAX_STATUSMESSAGE_LENGTH, Message,
+    MessageKind, Nickname, Online, Packet, PacketError, StatusMessage, Typing, UserStatus,
+    UserStatusPacket,
+};
+
+/// How often an alive packet leaves on a live session
+/// (`FRIEND_PING_INTERVAL`, 8 s).
+pub const FRIEND_PING_INTERVAL: Duration = Duration::from_secs(8);
+
+/// A session silent this long is dead (`FRIEND_CONNECTION_TIMEOUT`,
+/// 4 × the ping interval).
+pub const FRIEND_CONNECTION_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// A friend's number: stable while the friend exists, the lowest free one
+/// when added (tox.h's `friend_number`).
+pub type FriendNumber = u32;
+
+/// A message's id, counted per friend (tox.h's `message_id`).
+pub type MessageId = u32;
+
+/// What the messenger needs of friend sessions: the composition lends it
+/// for each call.
+pub trait Sessions {
+    /// Sends a lossless packet to `friend`'s session; the packet number an
+    /// acknowledgement will pass, or `None` when there is no session or
+    /// no room.
+    fn send_lossless(&mut self, friend: &PublicKey, data: Bytes) -> Option<u32>;
+    /// Sends a lossy packet; whether it left.
+    fn send_lossy(&mut self, friend: &PublicKey, data: Bytes) -> bool;
+    /// Ends `friend`'s session (with a kill packet).
+    fn kill(&mut self, friend: &PublicKey);
+}
+
+/// Something a friend did, or a message's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The friend came online (its ONLINE arrived) or went offline.
+    ConnectionStatus {
+        /// Who.
+        friend: FriendNumber,
+        /// Online now.
+        online: bool,
+    },
+    /// A message or action.
+    Message {
+        /// From whom.
+        friend: FriendNumber,
+        /// Normal or action.
+        kind: MessageKind,
+        /// As sent: c-toxcore checks no UTF-8, so neither do we.
+        text: Vec<u8>,
+    },
+    /// The friend has a message we sent.
+    ReadReceipt {
+        /// Who read it.
+        friend: FriendNumber,
+        /// Which.
+        message_id: MessageId,
+    },
+    /// The friend's name changed (or was pushed on connecting).
+    Name {
+        /// Whose.
+        friend: FriendNumber,
+        /// The name.
+        name: Vec<u8>,
+    },
+    /// The friend's status message changed.
+    StatusMessage {
+        /// Whose.
+        friend: FriendNumber,
+        /// The text.
+        text: Vec<u8>,
+    },
+    /// The friend's user status changed.
+    UserStatus {
+        /// Whose.
+        friend: FriendNumber,
+        /// The status.
+        status: UserStatus,
+    },
+    /// The friend started or stopped typing.
+    Typing {
+        /// Who.
+        friend: FriendNumber,
+        /// Typing now.
+        typing: bool,
+    },
+    /// A custom lossless packet (ids 160–191), id first.
+    CustomLossless {
+        /// From whom.
+        friend: FriendNumber,
+        /// Id, then data.
+        data: Vec<u8>,
+    },
+    /// A custom lossy packet (ids 200–254), id first.
+    CustomLossy {
+        /// From whom.
+        friend: FriendNumber,
+        /// Id, then data.
+        data: Vec<u8>,
+    },
+}
+
+/// Why a messenger call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessengerError {
+    /// No friend has that number.
+    #[error("no friend number {0}")]
+    NoFriend(FriendNumber),
+    /// That key is already a friend (under the number given).
+    #[error("already a friend (number {0})")]
+    AlreadyFriend(FriendNumber),
+    /// The friend is not online: nothing can be sent now.
+    #[error("friend {0} is not online")]
+    NotOnline(FriendNumber),
+    /// The session has no room (or just went away): try again later.
+    #[error("friend {0}'s session could not take the packet")]
+    SendFailed(FriendNumber),
+    /// What was to be sent is outside what a c-toxcore receiver accepts.
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+}
+
+/// Counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets from friends that did not decode.
+    pub dropped_malformed: u64,
+    /// Messenger packets from a friend whose ONLINE had not arrived.
+    pub dropped_before_online: u64,
+    /// Packets for layers not built yet (files, conferences, calls).
+    pub unhandled: u64,
+    /// Sessions killed after [`FRIEND_CONNECTION_TIMEOUT`] of silence.
+    pub timed_out: u64,
+}
+
+/// Where a friend's session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No session.
+    Down,
+    /// A session, but the friend's ONLINE has not arrived.
+    Up,
+    /// Online: messenger packets flow both ways.
+    Online,
+}
+
+#[derive(Debug, Clone)]
+struct Friend {
+    public_key: PublicKey,
+    link: Link,
+    name: Vec<u8>,
+    status_message: Vec<u8>,
+    status: UserStatus,
+    typing: bool,
+    /// Whether we told this friend we are typing.
+    we_type: bool,
+    next_message_id: MessageId,
+    /// Messages in flight: (net_crypto packet number, message id), oldest
+    /// first.
+    receipts: VecDeque<(u32, MessageId)>,
+    /// While there is a session: when the friend last sent anything, and
+    /// when we last sent an alive packet.
+    timers: Option<(Instant, Instant)>,
+}
+
+impl Friend {
+    fn new(public_key: PublicKey) -> Self {
+        Self {
+            public_key,
+            link: Link::Down,
+            name: Vec::new(),
+            status_message: Vec::new(),
+            status: UserStatus::None,
+            typing: false,
+            we_type: false,
+            next_message_id: 0,
+            receipts: VecDeque::new(),
+            timers: None,
+        }
+    }
+}
+
+/// Our own profile as friends see it.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    name: Vec<u8>,
+    status_message: Vec<u8>,
+    status: UserStatus,
+}
+
+/// Every friend of one Tox instance and what passes between us.
+#[derive(Debug, Default)]
+pub struct Messenger {
+    friends: Vec<Option<Friend>>,
+    numbers: HashMap<PublicKey, FriendNumber>,
+    profile: Profile,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl Messenger {
+    /// A messenger with no friends and an empty profile.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `public_key` as a friend under the lowest free number.
+    pub fn add_friend(&mut self, public_key: PublicKey) -> Result<FriendNumber, MessengerError> {
+        if let Some(&number) = self.numbers.get(&public_key) {
+            return Err(MessengerError::AlreadyFriend(number));
+        }
+        let slot = self.friends.iter().position(Option::is_none);
+        let index = slot.unwrap_or(self.friends.len());
+        let number = FriendNumber::try_from(index).map_err(|_| MessengerError::NoFriend(0))?;
+        let friend = Some(Friend::new(public_key));
+        match self.friends.get_mut(index) {
+            Some(entry) => *entry = friend,
+            None => self.friends.push(friend),
+        }
+        self.numbers.insert(public_key, number);
+        Ok(number)
+    }
+
+    /// Removes a friend; its number becomes free. The caller ends the
+    /// session (a kill packet, so the friend sees us offline at once).
+    pub fn remove_friend(&mut self, number: FriendNumber) -> Result<PublicKey, MessengerError> {
+        let entry = self
+            .friends
+            .get_mut(number as usize)
+            .ok_or(MessengerError::NoFriend(number))?;
+        let friend = entry.take().ok_or(MessengerError::NoFriend(number))?;
+        self.numbers.remove(&friend.public_key);
+        while self.friends.last().is_some_and(Option::is_none) {
+            self.friends.pop();
+        }
+        Ok(friend.public_key)
+    }
+
+    /// The number of the friend with this key.
+    pub fn friend_number(&self, public_key: &PublicKey) -> Option<FriendNumber> {
+        self.numbers.get(public_key).copied()
+    }
+
+    /// The key of friend `number`.
+    pub fn friend_key(&self, number: FriendNumber) -> Option<PublicKey> {
+        self.friend(number).map(|f| f.public_key)
+    }
+
+    /// Every friend number, in order.
+    pub fn friend_numbers(&self) -> impl Iterator<Item = FriendNumber> + '_ {
+        self.friends
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.is_some())
+            .filter_map(|(i, _)| FriendNumber::try_from(i).ok())
+    }
+
+    /// Whether friend `number` is online (its ONLINE arrived).
+    pub fn is_online(&self, number: FriendNumber) -> bool {
+        self.friend(number).is_some_and(|f| f.link == Link::Online)
+    }
+
+    /// Friend `number`'s name, as last told.
+    pub fn friend_name(&self, number: FriendNumber) -> Option<&[u8]> {
+        self.friend(number).map(|f| f.name.as_slice())
+    }
+
+    /// Friend `number`'s status message, as last told.
+    pub fn friend_status_message(&self, number: FriendNumber) -> Option<&[u8]> {
+        self.friend(number).map(|f| f.status_message.as_slice())
+    }
+
+    /// Friend `number`'s user status, as last told.
+    pub fn friend_status(&self, number: FriendNumber) -> Option<UserStatus> {
+        self.friend(number).map(|f| f.status)
+    }
+
+    /// Whether friend `number` is typing.
+    pub fn friend_typing(&self, number: FriendNumber) -> Option<bool> {
+        self.friend(number).map(|f| f.typing)
+    }
+
+    /// Our name.
+    pub fn name(&self) -> &[u8] {
+        &self.profile.name
+    }
+
+    /// Our status message.
+    pub fn status_message(&self) -> &[u8] {
+        &self.profile.status_message
+    }
+
+    /// Our user status.
+    pub fn status(&self) -> UserStatus {
+        self.profile.status
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Sets our name (at most 128 bytes) and tells every online friend.
+    pub fn set_name(
+        &mut self,
+        name: Vec<u8>,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), MessengerError> {
+        let packet = Packet::Nickname(Nickname::new(name.clone())?);
+        self.profile.name = name;
+        self.broadcast(&packet, sessions);
+        Ok(())
+    }
+
+    /// Sets our status message (at most 1007 bytes) and tells every
+    /// online friend.
+    pub fn set_status_message(
+        &mut self,
+        text: Vec<u8>,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), MessengerError> {
+        let packet = Packet::StatusMessage(StatusMessage::new(text.clone())?);
+        self.profile.status_message = text;
+        self.broadcast(&packet, sessions);
+        Ok(())
+    }
+
+    /// Sets our user status and tells every online friend.
+    pub fn set_status(&mut self, status: UserStatus, sessions: &mut dyn Sessions) {
+        self.profile.status = status;
+        self.broadcast(&Packet::UserStatus(UserStatusPacket { status }), sessions);
+    }
+
+    /// Tells friend `number` whether we are typing to them.
+    pub fn set_typing(
+        &mut self,
+        number: FriendNumber,
+        typing: bool,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), MessengerError> {
+        let friend = self.friend_mut(number)?;
+        friend.we_type = typing;
+        if friend.link == Link::Online {
+            let key = friend.public_key;
+            send(
+                sessions,
+                &key,
+                &Packet::Typing(Typing { is_typing: typing }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends a message (1..=1372 bytes) to an online friend; its id comes
+    /// back in a [`Event::ReadReceipt`] once the friend has it.
+    pub fn send_message(
+        &mut self,
+        number: FriendNumber,
+        kind: MessageKind,
+        text: Vec<u8>,
+        sessions: &mut dyn Sessions,
+    ) -> Result<MessageId, MessengerError> {
+        let packet = Packet::Message(Message::new(kind, text)?);
+        let friend = self.friend_mut(number)?;
+        if friend.link != Link::Online {
+            return Err(MessengerError::NotOnline(number));
+        }
+        let key = friend.public_key;
+        let packet_number =
+            send(sessions, &key, &packet).ok_or(MessengerError::SendFailed(number))?;
+        let id = friend.next_message_id;
+        friend.next_message_id = id.wrapping_add(1);
+        friend.receipts.push_back((packet_number, id));
+        Ok(id)
+    }
+
+    /// Sends a custom lossless packet (id 160–191 first) to an online
+    /// friend.
+    pub fn send_custom_lossless(
+        &mut self,
+        number: FriendNumber,
+        data: &[u8],
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), MessengerError> {
+        let (&id, rest) = data.split_first().ok_or(PacketError::Empty)?;
+        let packet = Packet::CustomLossless(CustomLossless::new(id, rest.to_vec())?);
+        let key = self.online_key(number)?;
+        send(sessions, &key, &packet)
+            .map(drop)
+            .ok_or(MessengerError::SendFailed(number))
+    }
+
+    /// Sends a custom lossy packet (id 192–254 first) to an online friend.
+    pub fn send_custom_lossy(
+        &mut self,
+        number: FriendNumber,
+        data: &[u8],
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), MessengerError> {
+        let (&id, rest) = data.split_first().ok_or(PacketError::Empty)?;
+        let packet = CustomLossy::new(id, rest.to_vec())?;
+        let key = self.online_key(number)?;
+        if sessions.send_lossy(&key, Bytes::from(packet.to_bytes())) {
+            Ok(())
+        } else {
+            Err(MessengerError::SendFailed(number))
+        }
+    }
+
+    /// `public_key`'s session is up: say ONLINE and start the alive timer.
+    pub fn session_up(
+        &mut self,
+        now: Instant,
+        public_key: &PublicKey,
+        sessions: &mut dyn Sessions,
+    ) {
+        let Some(friend) = self.by_key_mut(public_key) else {
+            return;
+        };
+        friend.link = Link::Up;
+        friend.timers = Some((now, now));
+        send(sessions, public_key, &Packet::Online(Online));
+    }
+
+    /// `public_key`'s session is gone: the friend is offline and the
+    /// receipts of what it had not acknowledged are lost.
+    pub fn session_down(&mut self, public_key: &PublicKey) {
+        let Some(&number) = self.numbers.get(public_key) else {
+            return;
+        };
+        let Some(friend) = self.by_key_mut(public_key) else {
+            return;
+        };
+        let was_online = friend.link == Link::Online;
+        friend.link = Link::Down;
+        friend.timers = None;
+        friend.receipts.clear();
+        let stopped_typing = std::mem::take(&mut friend.typing);
+        if stopped_typing {
+            self.events.push_back(Event::Typing {
+                friend: number,
+                typing: false,
+            });
+        }
+        if was_online {
+            self.events.push_back(Event::ConnectionStatus {
+                friend: number,
+                online: false,
+            });
+        }
+    }
+
+    /// The friend acknowledged every packet numbered below `buffer_start`:
+    /// the messages among them are read.
+    pub fn acked(&mut self, public_key: &PublicKey, buffer_start: u32) {
+        let Some(&number) = self.numbers.get(public_key) else {
+            return;
+        };
+        let Some(friend) = self.by_key_mut(public_key) else {
+            return;
+        };
+        let mut read = Vec::new();
+        // Packet numbers wrap: "below" is within half the number space.
+        while let Some(&(packet, id)) = friend.receipts.front() {
+            if buffer_start.wrapping_sub(packet).wrapping_sub(1) >= u32::MAX / 2 {
+                break;
+            }
+            friend.receipts.pop_front();
+            read.push(id);
+        }
+        self.events
+            .extend(read.into_iter().map(|message_id| Event::ReadReceipt {
+                friend: number,
+                message_id,
+            }));
+    }
+
+    /// A lossless or lossy packet from `public_key`'s session.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        public_key: &PublicKey,
+        data: &[u8],
+        sessions: &mut dyn Sessions,
+    ) {
+        let Some(&number) = self.numbers.get(public_key) else {
+            return;
+        };
+        let profile = self.profile.clone();
+        let Some(friend) = self.by_key_mut(public_key) else {
+            return;
+        };
+        if let Some((received, _)) = &mut friend.timers {
+            *received = now;
+        }
+        let packet = match Packet::decode(data) {
+            Ok(packet) => packet,
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        match packet {
+            Packet::Alive(_) => return,
+            Packet::Online(_) => {
+                if friend.link != Link::Online {
+                    friend.link = Link::Online;
+                    let we_type = friend.we_type;
+                    push_profile(sessions, public_key, &profile, we_type);
+                    self.events.push_back(Event::ConnectionStatus {
+                        friend: number,
+                        online: true,
+                    });
+                }
+                return;
+            }
+            _ if friend.link != Link::Online => {
+                self.stats.dropped_before_online += 1;
+                return;
+            }
+            _ => {}
+        }
+        let event = match packet {
+            Packet::Nickname(p) => {
+                friend.name = p.into_name();
+                Event::Name {
+                    friend: number,
+                    name: friend.name.clone(),
+                }
+            }
+            Packet::StatusMessage(p) => {
+                friend.status_message = p.into_text();
+                Event::StatusMessage {
+                    friend: number,
+                    text: friend.status_message.clone(),
+                }
+            }
+            Packet::UserStatus(p) => {
+                friend.status = p.status;
+                Event::UserStatus {
+                    friend: number,
+                    status: p.status,
+                }
+            }
+            Packet::Typing(p) => {
+                friend.typing = p.is_typing;
+                Event::Typing {
+                    friend: number,
+                    typing: p.is_typing,
+                }
+            }
+            Packet::Message(p) => Event::Message {
+                friend: number,
+                kind: p.kind(),
+                text: p.into_text(),
+            },
+            Packet::CustomLossless(p) => Event::CustomLossless {
+                friend: number,
+                data: p.to_bytes(),
+            },
+            Packet::CustomLossy(p) if !p.is_av() => Event::CustomLossy {
+                friend: number,
+                data: p.to_bytes(),
+            },
+            // Offline (a friend that deleted us but shares a conference),
+            // share relays, requests over the session, files, conferences
+            // and calls have no layer yet.
+            _ => {
+                self.stats.unhandled += 1;
+                return;
+            }
+        };
+        self.events.push_back(event);
+    }
+
+    /// When [`Messenger::handle_timeout`] next has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.friends
+            .iter()
+            .flatten()
+            .filter_map(|f| f.timers)
+            .map(|(received, alive_sent)| {
+                (alive_sent + FRIEND_PING_INTERVAL).min(received + FRIEND_CONNECTION_TIMEOUT)
+            })
+            .min()
+    }
+
+    /// Sends alive packets that are due and kills sessions that went
+    /// silent.
+    pub fn handle_timeout(&mut self, now: Instant, sessions: &mut dyn Sessions) {
+        let mut dead = Vec::new();
+        for friend in self.friends.iter_mut().flatten() {
+            let Some((received, alive_sent)) = &mut friend.timers else {
+                continue;
+            };
+            if now.saturating_duration_since(*received) >= FRIEND_CONNECTION_TIMEOUT {
+                dead.push(friend.public_key);
+                continue;
+            }
+            if now.saturating_duration_since(*alive_sent) >= FRIEND_PING_INTERVAL {
+                *alive_sent = now;
+                send(sessions, &friend.public_key, &Packet::Alive(Alive));
+            }
+        }
+        for key in dead {
+            self.stats.timed_out += 1;
+            sessions.kill(&key);
+            self.session_down(&key);
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn friend(&self, number: FriendNumber) -> Option<&Friend> {
+        self.friends.get(number as usize)?.as_ref()
+    }
+
+    fn friend_mut(&mut self, number: FriendNumber) -> Result<&mut Friend, MessengerError> {
+        self.friends
+            .get_mut(number as usize)
+            .and_then(Option::as_mut)
+            .ok_or(MessengerError::NoFriend(number))
+    }
+
+    fn by_key_mut(&mut self, public_key: &PublicKey) -> Option<&mut Friend> {
+        let number = *self.numbers.get(public_key)?;
+        self.friends.get_mut(number as usize)?.as_mut()
+    }
+
+    fn online_key(&self, number: FriendNumber) -> Result<PublicKey, MessengerError> {
+        let friend = self
+            .friend(number)
+            .ok_or(MessengerError::NoFriend(number))?;
+        if friend.link == Link::Online {
+            Ok(friend.public_key)
+        } else {
+            Err(MessengerError::NotOnline(number))
+        }
+    }
+
+    /// Sends `packet` to every online friend.
+    fn broadcast(&self, packet: &Packet, sessions: &mut dyn Sessions) {
+        for friend in self.friends.iter().flatten() {
+            if friend.link == Link::Online {
+                send(sessions, &friend.public_key, packet);
+            }
+        }
+    }
+}
+
+/// What a friend is told when it comes online (M17).
+fn push_profile(sessions: &mut dyn Sessions, friend: &PublicKey, profile: &Profile, we_type: bool) {
+    // Our own profile was checked when set, so these build.
+    if let Ok(name) = Nickname::new(profile.name.clone()) {
+        send(sessions, friend, &Packet::Nickname(name));
+    }
+    if let Ok(text) = StatusMessage::new(profile.status_message.clone()) {
+        send(sessions, friend, &Packet::StatusMessage(text));
+    }
+    let status = UserStatusPacket {
+        status: profile.status,
+    };
+    send(sessions, friend, &Packet::UserStatus(status));
+    if we_type {
+        send(
+            sessions,
+            friend,
+            &Packet::Typing(Typing { is_typing: true }),
+        );
+    }
+}
+
+/// Sends a lossless packet; its packet number.
+fn send(sessions: &mut dyn Sessions, friend: &PublicKey, packet: &Packet) -> Option<u32> {
+    sessions.send_lossless(friend, Bytes::from(packet.to_bytes()))
+}
+
+const _: () = assert!(MAX_NAME_LENGTH == 128 && MAX_STATUSMESSAGE_LENGTH == 1007);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+use super::*;
+use toxide_core::KeyPair;
+
+/// A fake of friend sessions: records what was sent, numbers lossless
+/// packets per friend from 0.
+#[derive(Default)]
+struct Wire {
+    sent: Vec<(PublicKey, Vec<u8>)>,
+    lossy: Vec<(PublicKey, Vec<u8>)>,
+    killed: Vec<PublicKey>,
+    next: HashMap<PublicKey, u32>,
+    full: bool,
+}
+
+impl Sessions for Wire {
+    fn send_lossless(&mut self, friend: &PublicKey, data: Bytes) -> Option<u32> {
+        if self.full {
+            return None;
+        }
+        self.sent.push((*friend, data.to_vec()));
+        let next = self.next.entry(*friend).or_default();
+        let number = *next;
+        *next = next.wrapping_add(1);
+        Some(number)
+    }
+    fn send_lossy(&mut self, friend: &PublicKey, data: Bytes) -> bool {
+        self.lossy.push((*friend, data.to_vec()));
+        true
+    }
+    fn kill(&mut self, friend: &PublicKey) {
+        self.killed.push(*friend);
+    }
+}
+
+impl Wire {
+    fn ids(&self) -> Vec<u8> {
+        self.sent
+            .iter()
+            .filter_map(|(_, d)| d.first().copied())
+            .collect()
+    }
+}
+
+fn key(seed: u8) -> PublicKey {
+    use rand::SeedableRng;
+    KeyPair::generate(&mut rand_chacha::ChaCha20Rng::from_seed([seed; 32])).public
+}
+
+fn events(m: &mut Messenger) -> Vec<Event> {
+    std::iter::from_fn(|| m.poll_event()).collect()
+}
+
+/// A messenger with friend 0 online.
+fn online(now: Instant) -> (Messenger, Wire, PublicKey) {
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let friend = key(1);
+    assert_eq!(m.add_friend(friend), Ok(0));
+    m.session_up(now, &friend, &mut wire);
+    m.handle_packet(now, &friend, &[24], &mut wire);
+    (m, wire, friend)
+}
+
+#[test]
+fn numbers_are_the_lowest_free_and_keys_unique() {
+    let mut m = Messenger::new();
+    assert_eq!(m.add_friend(key(1)), Ok(0));
+    assert_eq!(m.add_friend(key(2)), Ok(1));
+    assert_eq!(m.add_friend(key(3)), Ok(2));
+    assert_eq!(m.add_friend(key(2)), Err(MessengerError::AlreadyFriend(1)));
+    assert_eq!(m.remove_friend(1), Ok(key(2)));
+    assert_eq!(m.remove_friend(1), Err(MessengerError::NoFriend(1)));
+    assert_eq!(m.add_friend(key(4)), Ok(1));
+    assert_eq!(m.friend_numbers().collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(m.friend_number(&key(4)), Some(1));
+    assert_eq!(m.friend_key(2), Some(key(3)));
+}
+
+#[test]
+fn online_gate_then_state_push_both_ways() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let friend = key(1);
+    m.add_friend(friend).unwrap();
+    m.set_name(b"me".to_vec(), &mut wire).unwrap();
+    m.set_status_message(b"here".to_vec(), &mut wire).unwrap();
+    assert!(wire.sent.is_empty(), "nobody online to tell");
+    m.session_up(now, &friend, &mut wire);
+    assert_eq!(wire.ids(), [24], "ONLINE first");
+    // Before the friend's ONLINE its other packets are dropped.
+    m.handle_packet(now, &friend, &[64, b'h', b'i'], &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.stats().dropped_before_online, 1);
+    m.handle_packet(now, &friend, &[24], &mut wire);
+    assert_eq!(
+        events(&mut m),
+        [Event::ConnectionStatus {
+            friend: 0,
+            online: true
+        }]
+    );
+    assert!(m.is_online(0));
+    // Our name, status message and status follow.
+    assert_eq!(wire.ids(), [24, 48, 49, 50]);
+    assert_eq!(wire.sent[1].1, b"\x30me");
+    // A second ONLINE changes nothing.
+    m.handle_packet(now, &friend, &[24], &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(wire.ids().len(), 4);
+}
+
+#[test]
+fn friends_state_and_messages_become_events() {
+    let now = Instant::now();
+    let (mut m, mut wire, friend) = online(now);
+    events(&mut m);
+    m.handle_packet(now, &friend, b"\x30Bob", &mut wire);
+    m.handle_packet(now, &friend, b"\x31busy day", &mut wire);
+    m.handle_packet(now, &friend, &[50, 2], &mut wire);
+    m.handle_packet(now, &friend, &[51, 1], &mut wire);
+    m.handle_packet(now, &friend, b"\x40hello", &mut wire);
+    m.handle_packet(now, &friend, b"\x41waves", &mut wire);
+    m.handle_packet(now, &friend, &[160, 1, 2], &mut wire);
+    m.handle_packet(now, &friend, &[200, 3], &mut wire);
+    m.handle_packet(now, &friend, &[192, 3], &mut wire); // AV: not the client's
+    m.handle_packet(now, &friend, &[64], &mut wire); // empty message: malformed
+    assert_eq!(
+        events(&mut m),
+        [
+            Event::Name {
+                friend: 0,
+                name: b"Bob".to_vec()
+            },
+            Event::StatusMessage {
+                friend: 0,
+                text: b"busy day".to_vec()
+            },
+            Event::UserStatus {
+                friend: 0,
+                status: UserStatus::Busy
+            },
+            Event::Typing {
+                friend: 0,
+                typing: true
+            },
+            Event::Message {
+                friend: 0,
+                kind: MessageKind::Normal,
+                text: b"hello".to_vec()
+            },
+            Event::Message {
+                friend: 0,
+                kind: MessageKind::Action,
+                text: b"waves".to_vec()
+            },
+            Event::CustomLossless {
+                friend: 0,
+                data: vec![160, 1, 2]
+            },
+            Event::CustomLossy {
+                friend: 0,
+                data: vec![200, 3]
+            },
+        ]
+    );
+    assert_eq!(m.friend_name(0), Some(&b"Bob"[..]));
+    assert_eq!(m.friend_status(0), Some(UserStatus::Busy));
+    assert_eq!(m.stats().dropped_malformed, 1);
+    assert_eq!(m.stats().unhandled, 1);
+    // Going offline stops the typing and says so.
+    m.session_down(&friend);
+    assert_eq!(
+        events(&mut m),
+        [
+            Event::Typing {
+                friend: 0,
+                typing: false
+            },
+            Event::ConnectionStatus {
+                friend: 0,
+                online: false
+            },
+        ]
+    );
+}
+
+#[test]
+fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
+    let now = Instant::now();
+    let (mut m, mut wire, friend) = online(now);
+    events(&mut m);
+    // ONLINE and the three state packets took numbers 0–3.
+    let a = m
+        .send_message(0, MessageKind::Normal, b"a".to_vec(), &mut wire)
+        .unwrap();
+    let b = m
+        .send_message(0, MessageKind::Action, b"b".to_vec(), &mut wire)
+        .unwrap();
+    let c = m
+        .send_message(0, MessageKind::Normal, b"c".to_vec(), &mut wire)
+        .unwrap();
+    assert_eq!((a, b, c), (0, 1, 2));
+    assert_eq!(wire.sent.last().unwrap().1, b"\x40c");
+    m.acked(&friend, 5); // packets 0–4: messages a (4) only
+    assert_eq!(
+        events(&mut m),
+        [Event::ReadReceipt {
+            friend: 0,
+            message_id: 0
+        }]
+    );
+    m.acked(&friend, 7);
+    assert_eq!(
+        events(&mut m),
+        [
+            Event::ReadReceipt {
+                friend: 0,
+                message_id: 1
+            },
+            Event::ReadReceipt {
+                friend: 0,
+                message_id: 2
+            },
+        ]
+    );
+    let d = m
+        .send_message(0, MessageKind::Normal, b"d".to_vec(), &mut wire)
+        .unwrap();
+    assert_eq!(d, 3);
+    m.session_down(&friend);
+    m.acked(&friend, 100);
+    assert_eq!(
+        events(&mut m),
+        [Event::ConnectionStatus {
+            friend: 0,
+            online: false
+        }],
+        "no receipt after the session died"
+    );
+    assert_eq!(
+        m.send_message(0, MessageKind::Normal, b"e".to_vec(), &mut wire),
+        Err(MessengerError::NotOnline(0))
+    );
+}
+
+#[test]
+fn receipts_survive_packet_number_wrap() {
+    let now = Instant::now();
+    let (mut m, mut wire, friend) = online(now);
+    events(&mut m);
+    wire.next.insert(friend, u32::MAX - 1);
+    let a = m
+        .send_message(0, MessageKind::Normal, b"a".to_vec(), &mut wire)
+        .unwrap();
+    let b = m
+        .send_message(0, MessageKind::Normal, b"b".to_vec(), &mut wire)
+        .unwrap();
+    let c = m
+        .send_message(0, MessageKind::Normal, b"c".to_vec(), &mut wire)
+        .unwrap();
+    m.acked(&friend, u32::MAX); // only packet MAX-1
+    m.acked(&friend, 1); // MAX and 0
+    assert_eq!(
+        events(&mut m),
+        [a, b, c].map(|message_id| Event::ReadReceipt {
+            friend: 0,
+            message_id
+        })
+    );
+}
+
+#[test]
+fn limits_and_failures_are_errors() {
+    let now = Instant::now();
+    let (mut m, mut wire, _) = online(now);
+    let too_long = vec![b'x'; 1373];
+    assert!(matches!(
+        m.send_message(0, MessageKind::Normal, too_long, &mut wire),
+        Err(MessengerError::Packet(PacketError::Unsendable { .. }))
+    ));
+    assert!(
+        m.send_message(0, MessageKind::Normal, vec![], &mut wire)
+            .is_err()
+    );
+    assert!(m.set_name(vec![b'n'; 129], &mut wire).is_err());
+    assert!(m.send_custom_lossless(0, &[24, 1], &mut wire).is_err());
+    assert!(m.send_custom_lossy(0, &[160, 1], &mut wire).is_err());
+    assert_eq!(
+        m.send_message(7, MessageKind::Normal, b"x".to_vec(), &mut wire),
+        Err(MessengerError::NoFriend(7))
+    );
+    wire.full = true;
+    assert_eq!(
+        m.send_message(0, MessageKind::Normal, b"x".to_vec(), &mut wire),
+        Err(MessengerError::SendFailed(0))
+    );
+    wire.full = false;
+    m.send_custom_lossy(0, &[201, 9], &mut wire).unwrap();
+    assert_eq!(wire.lossy.last().unwrap().1, [201, 9]);
+}
+
+#[test]
+fn alive_packets_and_the_silence_timeout() {
+    let t0 = Instant::now();
+    let (mut m, mut wire, friend) = online(t0);
+    events(&mut m);
+    assert_eq!(m.poll_timeout(), Some(t0 + FRIEND_PING_INTERVAL));
+    let before = wire.sent.len();
+    m.handle_timeout(t0 + FRIEND_PING_INTERVAL, &mut wire);
+    assert_eq!(wire.sent.len(), before + 1);
+    assert_eq!(wire.sent.last().unwrap().1, [16]);
+    // The friend's alive packets keep the session; silence ends it.
+    m.handle_packet(t0 + Duration::from_secs(20), &friend, &[16], &mut wire);
+    m.handle_timeout(t0 + Duration::from_secs(51), &mut wire);
+    assert!(wire.killed.is_empty());
+    m.handle_timeout(t0 + Duration::from_secs(52), &mut wire);
+    assert_eq!(wire.killed, [friend]);
+    assert_eq!(m.stats().timed_out, 1);
+    assert_eq!(
+        events(&mut m),
+        [Event::ConnectionStatus {
+            friend: 0,
+            online: false
+        }]
+    );
+    assert_eq!(m.poll_timeout(), None, "no timers without a session");
+}
+
+#[test]
+fn typing_is_pushed_on_connect_and_sent_when_online() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let friend = key(1);
+    m.add_friend(friend).unwrap();
+    m.set_typing(0, true, &mut wire).unwrap();
+    assert!(wire.sent.is_empty());
+    m.session_up(now, &friend, &mut wire);
+    m.handle_packet(now, &friend, &[24], &mut wire);
+    assert_eq!(wire.ids(), [24, 48, 49, 50, 51]);
+    m.set_typing(0, false, &mut wire).unwrap();
+    assert_eq!(wire.sent.last().unwrap().1, [51, 0]);
+}
+
+#[test]
+fn garbage_never_panics() {
+    use proptest::prelude::*;
+    proptest!(|(packets in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32))| {
+        let now = Instant::now();
+        let (mut m, mut wire, friend) = online(now);
+        for p in &packets {
+            m.handle_packet(now, &friend, p, &mut wire);
+            m.acked(&friend, u32::from(p.first().copied().unwrap_or(0)));
+        }
+        let _ = events(&mut m);
+    });
+}
