@@ -16,8 +16,10 @@ pub use toxide_onion as onion;
 
 pub mod driver;
 pub mod stack;
+pub mod tox;
 
 pub use bytes::Bytes;
 pub use driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
 pub use stack::{Stack, StackEvent};
+pub use tox::{Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
 pub use toxide_onion::ClientEvent;

@@ -137,7 +137,17 @@ impl Stack {
             (Some(client), Some(_)) => client.send_friend_request(now, id, message)?,
             _ => return Err(FriendError::NotFound),
         }
-        self.add_friend(id.public_key)
+        self.add_friend(id.public_key)?;
+        if let Some(messenger) = &mut self.messenger {
+            if let Some(number) = messenger.friend_number(&id.public_key) {
+                let request = messenger::SentRequest {
+                    nospam: id.nospam,
+                    message: message.to_vec(),
+                };
+                let _ = messenger.set_sent_request(number, request);
+            }
+        }
+        Ok(())
     }
 
     /// Forgets a friend: the search stops and the session ends with a
@@ -497,6 +507,26 @@ impl Stack {
         for friend in killed {
             self.session_killed(now, friend);
         }
+    }
+
+    /// Ends every friend session with a kill packet, so friends see us go
+    /// offline at once (shutting down); nothing reopens them.
+    pub fn end_sessions(&mut self, now: Instant) {
+        self.open_sessions = false;
+        let connections: Vec<ConnectionId> = self.connection_friends.keys().copied().collect();
+        if let Some(net_crypto) = &mut self.net_crypto {
+            for id in connections {
+                net_crypto.kill(id);
+            }
+        }
+        let friends: Vec<PublicKey> = self.friends.keys().copied().collect();
+        for friend in friends {
+            self.set_connection(friend, None);
+            if let Some(messenger) = &mut self.messenger {
+                messenger.session_down(&friend);
+            }
+        }
+        self.pump(now);
     }
 
     fn friend_of(&self, id: ConnectionId) -> Option<PublicKey> {

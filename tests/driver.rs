@@ -209,3 +209,18 @@ async fn given_keys_and_bad_addresses() {
         .unwrap_err();
     assert!(err.to_string().contains("cannot bind"), "{err}");
 }
+
+/// More calls queued at once than the driver runs per turn: every one is
+/// answered (a command fetched past the per-turn budget was once dropped,
+/// and its caller told the driver had stopped).
+#[tokio::test]
+async fn a_burst_of_calls_is_answered_in_full() {
+    let node = Driver::spawn(DriverConfig::new([loopback(0)]))
+        .await
+        .unwrap();
+    let calls = (0..500u32).map(|i| node.call(move |_, _, _| i));
+    let answers = futures::future::join_all(calls).await;
+    let answers: Vec<u32> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answers, (0..500).collect::<Vec<_>>());
+    node.shutdown().await;
+}

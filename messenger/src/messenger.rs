@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use toxide_core::{Encode, PublicKey};
+use toxide_core::{Encode, NoSpam, PublicKey};
 
 use crate::packet::{
     Alive, CustomLossless, CustomLossy, MAX_NAME_LENGTH, MAX_STATUSMESSAGE_LENGTH, Message,
@@ -179,10 +179,38 @@ enum Link {
     Online,
 }
 
+/// A friend request we sent and the friend has not answered by coming
+/// online: kept for the save file, which resends it after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRequest {
+    /// The nospam of the Tox ID it went to.
+    pub nospam: NoSpam,
+    /// The request message.
+    pub message: Vec<u8>,
+}
+
+/// What a save file keeps of a friend beyond its key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FriendRecord {
+    /// The friend's name, as last told.
+    pub name: Vec<u8>,
+    /// The friend's status message, as last told.
+    pub status_message: Vec<u8>,
+    /// The friend's user status, as last told.
+    pub status: UserStatus,
+    /// When the friend was last seen online (UNIX seconds; 0 = never).
+    pub last_seen: u64,
+    /// Our request, while the friend has not come online yet.
+    pub request: Option<SentRequest>,
+}
+
 #[derive(Debug, Clone)]
 struct Friend {
     public_key: PublicKey,
     link: Link,
+    /// Our unanswered request to this friend, if any.
+    request: Option<SentRequest>,
+    last_seen: u64,
     name: Vec<u8>,
     status_message: Vec<u8>,
     status: UserStatus,
@@ -203,6 +231,8 @@ impl Friend {
         Self {
             public_key,
             link: Link::Down,
+            request: None,
+            last_seen: 0,
             name: Vec::new(),
             status_message: Vec::new(),
             status: UserStatus::None,
@@ -254,6 +284,73 @@ impl Messenger {
         }
         self.numbers.insert(public_key, number);
         Ok(number)
+    }
+
+    /// Adds a friend as a save file describes it (see [`FriendRecord`]).
+    pub fn restore_friend(
+        &mut self,
+        public_key: PublicKey,
+        record: FriendRecord,
+    ) -> Result<FriendNumber, MessengerError> {
+        let number = self.add_friend(public_key)?;
+        if let Ok(friend) = self.friend_mut(number) {
+            friend.name = record.name;
+            friend.status_message = record.status_message;
+            friend.status = record.status;
+            friend.last_seen = record.last_seen;
+            friend.request = record.request;
+        }
+        Ok(number)
+    }
+
+    /// What a save file keeps of friend `number`.
+    pub fn friend_record(&self, number: FriendNumber) -> Option<FriendRecord> {
+        let f = self.friend(number)?;
+        Some(FriendRecord {
+            name: f.name.clone(),
+            status_message: f.status_message.clone(),
+            status: f.status,
+            last_seen: f.last_seen,
+            request: f.request.clone(),
+        })
+    }
+
+    /// Records that we sent friend `number` a request (kept until it comes
+    /// online).
+    pub fn set_sent_request(
+        &mut self,
+        number: FriendNumber,
+        request: SentRequest,
+    ) -> Result<(), MessengerError> {
+        self.friend_mut(number)?.request = Some(request);
+        Ok(())
+    }
+
+    /// Records that friend `number` was online at `unix_secs` (the caller
+    /// owns the wall clock).
+    pub fn set_last_seen(&mut self, number: FriendNumber, unix_secs: u64) {
+        if let Ok(friend) = self.friend_mut(number) {
+            friend.last_seen = unix_secs;
+        }
+    }
+
+    /// Sets our profile without telling anyone: for loading a save before
+    /// any session exists. Fails on a name or status message a c-toxcore
+    /// friend would not take.
+    pub fn restore_profile(
+        &mut self,
+        name: Vec<u8>,
+        status_message: Vec<u8>,
+        status: UserStatus,
+    ) -> Result<(), MessengerError> {
+        Nickname::new(name.clone())?;
+        StatusMessage::new(status_message.clone())?;
+        self.profile = Profile {
+            name,
+            status_message,
+            status,
+        };
+        Ok(())
     }
 
     /// Removes a friend; its number becomes free. The caller ends the
@@ -540,6 +637,9 @@ impl Messenger {
             Packet::Online(_) => {
                 if friend.link != Link::Online {
                     friend.link = Link::Online;
+                    // Coming online answers our request (c-toxcore's
+                    // FRIEND_CONFIRMED).
+                    friend.request = None;
                     let we_type = friend.we_type;
                     push_profile(sessions, public_key, &profile, we_type);
                     self.events.push_back(Event::ConnectionStatus {

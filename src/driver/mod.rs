@@ -459,8 +459,9 @@ pub struct Driver {
     sockets: Vec<Bound>,
     commands: mpsc::Receiver<Command>,
     handle: DriverHandle,
-    /// The lossless event channel, once [`Driver::take_events`] was called.
-    lossless: Option<mpsc::Sender<StackEvent>>,
+    /// The lossless event channel, once [`Driver::take_events`] was called,
+    /// and which events go there.
+    lossless: Option<(mpsc::Sender<StackEvent>, EventFilter)>,
     /// Which socket each remote address last arrived on: replies leave from
     /// the port the peer talks to.
     arrived_on: HashMap<SocketAddr, usize>,
@@ -581,11 +582,18 @@ impl Driver {
     /// well as to the subscribers. The application must keep reading it:
     /// while it is full, the driver reads no datagram.
     pub fn take_events(&mut self) -> Option<mpsc::Receiver<StackEvent>> {
+        self.take_events_where(|_| true)
+    }
+
+    /// [`Driver::take_events`] for only the events `filter` accepts: an
+    /// application that wants messages need not drain every DHT event to
+    /// keep the driver reading.
+    pub fn take_events_where(&mut self, filter: EventFilter) -> Option<mpsc::Receiver<StackEvent>> {
         if self.lossless.is_some() {
             return None;
         }
         let (tx, rx) = mpsc::channel(LOSSLESS_EVENT_QUEUE);
-        self.lossless = Some(tx);
+        self.lossless = Some((tx, filter));
         Some(rx)
     }
 
@@ -596,7 +604,7 @@ impl Driver {
         let mut driver = Self::bind(config).await?;
         let handle = driver.handle();
         let (tx, rx) = mpsc::channel(LOSSLESS_EVENT_QUEUE);
-        driver.lossless = Some(tx);
+        driver.lossless = Some((tx, |_| true));
         tokio::spawn(driver.run());
         Ok((handle, rx))
     }
@@ -638,7 +646,7 @@ impl Driver {
             let reading = events.backlog.is_empty();
             let step = tokio::select! {
                 index = readable_any(io.sockets, first), if reading => Step::Readable(index),
-                permit = reserve(events.lossless.as_ref()), if !reading => Step::Deliver(permit.is_ok()),
+                permit = reserve(events.lossless.as_ref().map(|(tx, _)| tx)), if !reading => Step::Deliver(permit.is_ok()),
                 () = sleep_until(deadline) => Step::Timeout,
                 command = commands.recv() => Step::Command(command),
             };
@@ -674,11 +682,19 @@ impl Driver {
                 Step::Command(mut command) => {
                     // Run what is queued at once: an application issuing
                     // calls back to back does not pay a loop turn each.
-                    for _ in 0..COMMAND_BATCH {
+                    // Only a command taken is run: one fetched past the
+                    // budget would be dropped, and its caller told the
+                    // driver stopped.
+                    let mut budget = COMMAND_BATCH;
+                    loop {
                         match command {
                             None => break 'run None,
                             Some(Command::Shutdown(ack)) => break 'run Some(ack),
                             Some(Command::Call(call)) => call(&mut stack, now(), io.counters),
+                        }
+                        budget -= 1;
+                        if budget == 0 {
+                            break;
                         }
                         match commands.try_recv() {
                             Ok(next) => command = Some(next),
@@ -689,7 +705,11 @@ impl Driver {
                 }
             }
         };
-        // Close the sockets before acknowledging a shutdown.
+        // Friends see us go at once (kill packets), not after their
+        // timeout; then the sockets close before a shutdown is
+        // acknowledged.
+        stack.end_sessions(now());
+        io.flush(&mut stack, &mut events).await;
         drop(io);
         drop(sockets);
         if let Some(ack) = shutdown_ack {
@@ -697,6 +717,9 @@ impl Driver {
         }
     }
 }
+
+/// Which events an event receiver wants (see [`Driver::take_events_where`]).
+pub type EventFilter = fn(&StackEvent) -> bool;
 
 enum Step {
     Readable(usize),
@@ -708,7 +731,7 @@ enum Step {
 /// Where events go (see the module doc).
 struct Events {
     broadcast: broadcast::Sender<StackEvent>,
-    lossless: Option<mpsc::Sender<StackEvent>>,
+    lossless: Option<(mpsc::Sender<StackEvent>, EventFilter)>,
     /// Events the lossless channel had no room for, oldest first.
     backlog: VecDeque<StackEvent>,
 }
@@ -719,14 +742,18 @@ impl Events {
             // No subscriber is fine: nobody asked.
             let _ = self.broadcast.send(event.clone());
         }
-        if self.lossless.is_some() {
+        if self
+            .lossless
+            .as_ref()
+            .is_some_and(|(_, wanted)| wanted(&event))
+        {
             self.backlog.push_back(event);
         }
     }
 
     /// Moves what fits from the backlog into the lossless channel.
     fn deliver(&mut self) {
-        let Some(tx) = &self.lossless else {
+        let Some((tx, _)) = &self.lossless else {
             return;
         };
         while let Some(event) = self.backlog.pop_front() {

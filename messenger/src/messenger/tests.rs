@@ -356,3 +356,35 @@ fn garbage_never_panics() {
         let _ = events(&mut m);
     });
 }
+
+#[test]
+fn records_restore_and_a_request_is_confirmed_by_online() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let record = FriendRecord {
+        name: b"Ann".to_vec(),
+        status_message: b"away for lunch".to_vec(),
+        status: UserStatus::Away,
+        last_seen: 1_700_000_000,
+        request: Some(SentRequest {
+            nospam: NoSpam([1, 2, 3, 4]),
+            message: b"hi, it's me".to_vec(),
+        }),
+    };
+    assert_eq!(m.restore_friend(key(1), record.clone()), Ok(0));
+    assert_eq!(m.friend_record(0).as_ref(), Some(&record));
+    assert_eq!(m.friend_name(0), Some(&b"Ann"[..]));
+    m.restore_profile(b"me".to_vec(), b"hello".to_vec(), UserStatus::Busy)
+        .unwrap();
+    assert!(
+        m.restore_profile(vec![0; 129], vec![], UserStatus::None)
+            .is_err()
+    );
+    assert_eq!(m.name(), b"me");
+    m.session_up(now, &key(1), &mut wire);
+    m.handle_packet(now, &key(1), &[24], &mut wire);
+    assert_eq!(m.friend_record(0).unwrap().request, None, "confirmed");
+    m.set_last_seen(0, 5);
+    assert_eq!(m.friend_record(0).unwrap().last_seen, 5);
+}

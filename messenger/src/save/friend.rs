@@ -192,7 +192,7 @@ impl SavedFriend {
             public_key,
             name,
             status_message,
-            user_status: UserStatus::from_byte(user_status).unwrap_or_default(),
+            user_status: UserStatus::from_u8(user_status).unwrap_or_default(),
             last_seen,
         })))
     }
@@ -238,7 +238,7 @@ impl Encode for SavedFriend {
                 empty,
                 f.name.as_bytes(),
                 f.status_message.as_bytes(),
-                f.user_status.to_byte(),
+                f.user_status.to_u8(),
                 NoSpam::default(),
                 f.last_seen,
             ),

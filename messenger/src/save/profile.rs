@@ -68,39 +68,9 @@ impl StatusMessage {
     }
 }
 
-/// Online, away or busy (c-toxcore `Userstatus`; tox.h `Tox_User_Status`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum UserStatus {
-    /// Available (0).
-    #[default]
-    None,
-    /// Away (1).
-    Away,
-    /// Busy (2).
-    Busy,
-}
-
-impl UserStatus {
-    /// The status for a saved byte; `None` for 3 and up, which c-toxcore
-    /// refuses to set (`USERSTATUS_INVALID`).
-    pub fn from_byte(byte: u8) -> Option<Self> {
-        match byte {
-            0 => Some(Self::None),
-            1 => Some(Self::Away),
-            2 => Some(Self::Busy),
-            _ => None,
-        }
-    }
-
-    /// The byte saved for this status.
-    pub fn to_byte(self) -> u8 {
-        match self {
-            Self::None => 0,
-            Self::Away => 1,
-            Self::Busy => 2,
-        }
-    }
-}
+/// The user status as saved: the byte the messenger packet carries
+/// (one type, so the two cannot drift apart).
+pub use crate::packet::UserStatus;
 
 #[cfg(test)]
 mod tests {
@@ -125,8 +95,8 @@ mod tests {
     #[test]
     fn user_status_bytes() {
         for status in [UserStatus::None, UserStatus::Away, UserStatus::Busy] {
-            assert_eq!(UserStatus::from_byte(status.to_byte()), Some(status));
+            assert_eq!(UserStatus::from_u8(status.to_u8()), Some(status));
         }
-        assert_eq!(UserStatus::from_byte(3), None);
+        assert_eq!(UserStatus::from_u8(3), None);
     }
 }

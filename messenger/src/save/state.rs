@@ -167,7 +167,7 @@ impl SaveData {
                         [byte] => Some(*byte),
                         _ => None,
                     };
-                    if let Some(status) = byte.and_then(UserStatus::from_byte) {
+                    if let Some(status) = byte.and_then(UserStatus::from_u8) {
                         user_status = status;
                     }
                 }
@@ -252,7 +252,7 @@ impl SaveData {
 
         section::put_section(buf, SECTION_NAME, self.name.as_bytes());
         section::put_section(buf, SECTION_STATUS_MESSAGE, self.status_message.as_bytes());
-        section::put_section(buf, SECTION_STATUS, &[self.user_status.to_byte()]);
+        section::put_section(buf, SECTION_STATUS, &[self.user_status.to_u8()]);
 
         let relays = self.tcp_relays_saved();
         section::put_section_header(buf, SECTION_TCP_RELAYS, nodes::encoded_len(&relays));

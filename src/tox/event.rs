@@ -1,0 +1,194 @@
+//! What a [`Tox`](super::Tox) instance reports, as one stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use toxide_core::PublicKey;
+use toxide_messenger::messenger::{self, FriendNumber, MessageId};
+use toxide_messenger::packet::{MessageKind, UserStatus};
+use toxide_onion::ClientEvent;
+
+use crate::StackEvent;
+
+/// Something that happened to us or a friend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToxEvent {
+    /// We became reachable through the onion, or stopped being (tox.h's
+    /// self connection status; UDP and TCP are not told apart yet).
+    SelfConnection {
+        /// Reachable now.
+        connected: bool,
+    },
+    /// A stranger asks to be our friend; accept with
+    /// [`Tox::add_friend_norequest`](super::Tox::add_friend_norequest).
+    FriendRequest {
+        /// Their long-term key.
+        public_key: PublicKey,
+        /// Their message, as sent (c-toxcore checks no UTF-8).
+        message: Vec<u8>,
+    },
+    /// A friend came online or went offline.
+    FriendConnection {
+        /// Who.
+        friend: FriendNumber,
+        /// Online now.
+        online: bool,
+    },
+    /// A message or action from a friend.
+    Message {
+        /// From whom.
+        friend: FriendNumber,
+        /// Normal or action.
+        kind: MessageKind,
+        /// As sent.
+        text: Vec<u8>,
+    },
+    /// A friend has a message we sent.
+    ReadReceipt {
+        /// Who.
+        friend: FriendNumber,
+        /// What [`Tox::send_message`](super::Tox::send_message) returned.
+        message_id: MessageId,
+    },
+    /// A friend's name changed.
+    FriendName {
+        /// Whose.
+        friend: FriendNumber,
+        /// The name.
+        name: Vec<u8>,
+    },
+    /// A friend's status message changed.
+    FriendStatusMessage {
+        /// Whose.
+        friend: FriendNumber,
+        /// The text.
+        text: Vec<u8>,
+    },
+    /// A friend's user status changed.
+    FriendStatus {
+        /// Whose.
+        friend: FriendNumber,
+        /// The status.
+        status: UserStatus,
+    },
+    /// A friend started or stopped typing.
+    FriendTyping {
+        /// Who.
+        friend: FriendNumber,
+        /// Typing now.
+        typing: bool,
+    },
+    /// A custom lossless packet (id 160–191 first).
+    FriendLosslessPacket {
+        /// From whom.
+        friend: FriendNumber,
+        /// Id, then data.
+        data: Vec<u8>,
+    },
+    /// A custom lossy packet (id 200–254 first).
+    FriendLossyPacket {
+        /// From whom.
+        friend: FriendNumber,
+        /// Id, then data.
+        data: Vec<u8>,
+    },
+}
+
+impl ToxEvent {
+    /// The event a stack event means to an application, if any.
+    pub(super) fn from_stack(event: StackEvent) -> Option<Self> {
+        use messenger::Event as M;
+        Some(match event {
+            StackEvent::Onion(ClientEvent::Connected(connected)) => {
+                Self::SelfConnection { connected }
+            }
+            StackEvent::Onion(ClientEvent::FriendRequest {
+                public_key,
+                message,
+            }) => Self::FriendRequest {
+                public_key,
+                message,
+            },
+            StackEvent::Messenger(event) => match event {
+                M::ConnectionStatus { friend, online } => Self::FriendConnection { friend, online },
+                M::Message { friend, kind, text } => Self::Message { friend, kind, text },
+                M::ReadReceipt { friend, message_id } => Self::ReadReceipt { friend, message_id },
+                M::Name { friend, name } => Self::FriendName { friend, name },
+                M::StatusMessage { friend, text } => Self::FriendStatusMessage { friend, text },
+                M::UserStatus { friend, status } => Self::FriendStatus { friend, status },
+                M::Typing { friend, typing } => Self::FriendTyping { friend, typing },
+                M::CustomLossless { friend, data } => Self::FriendLosslessPacket { friend, data },
+                M::CustomLossy { friend, data } => Self::FriendLossyPacket { friend, data },
+            },
+            _ => return None,
+        })
+    }
+
+    /// Whether the driver should hand `event` to the application at all
+    /// (the rest is the stack's business).
+    pub(super) fn wanted(event: &StackEvent) -> bool {
+        matches!(
+            event,
+            StackEvent::Messenger(_)
+                | StackEvent::Onion(ClientEvent::Connected(_) | ClientEvent::FriendRequest { .. })
+        )
+    }
+}
+
+/// The events of one [`Tox`](super::Tox) instance, in order, none lost.
+///
+/// Keep reading: while the application has not taken the events queued
+/// (a few hundred), the instance reads no datagram, which slows friends
+/// down rather than dropping their messages. The stream ends when the
+/// instance has shut down.
+#[derive(Debug)]
+pub struct ToxEvents {
+    receiver: mpsc::Receiver<StackEvent>,
+}
+
+impl ToxEvents {
+    pub(super) fn new(receiver: mpsc::Receiver<StackEvent>) -> Self {
+        Self { receiver }
+    }
+
+    /// The next event; `None` once the instance has shut down.
+    pub async fn recv(&mut self) -> Option<ToxEvent> {
+        loop {
+            let event = self.receiver.recv().await?;
+            if let Some(event) = ToxEvent::from_stack(event) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<ToxEvent> {
+        while let Ok(event) = self.receiver.try_recv() {
+            if let Some(event) = ToxEvent::from_stack(event) {
+                return Some(event);
+            }
+        }
+        None
+    }
+}
+
+impl Stream for ToxEvents {
+    type Item = ToxEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ToxEvent>> {
+        loop {
+            match self.receiver.poll_recv(cx) {
+                Poll::Ready(Some(event)) => {
+                    if let Some(event) = ToxEvent::from_stack(event) {
+                        return Poll::Ready(Some(event));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

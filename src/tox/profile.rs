@@ -1,0 +1,141 @@
+//! Between a running stack and c-toxcore's save format.
+//!
+//! Loading gives the messenger its profile and friends (numbers in file
+//! order, as c-toxcore numbers them), makes every friend wanted again
+//! (unanswered requests are sent again, as c-toxcore does) and hands the
+//! DHT the saved nodes to ask. Saving reads the same back. What the save
+//! holds that no layer uses yet (TCP relays, conferences, sections of
+//! later versions) is written back as it was loaded, so a save passed
+//! through toxide loses nothing.
+
+use std::time::Instant;
+
+use toxide_core::{KeyPair, NoSpam, ToxId};
+use toxide_dht::DhtState;
+use toxide_messenger::messenger::{FriendRecord, SentRequest};
+use toxide_messenger::save::{
+    ConfirmedFriend, FriendRequestMessage, Name, RawSection, RequestedFriend, SaveData,
+    SavedFriend, StatusMessage,
+};
+
+use crate::Stack;
+
+/// What a save holds that the stack does not use yet.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Kept {
+    tcp_relays: Vec<toxide_core::PackedNode>,
+    path_nodes: Vec<toxide_core::PackedNode>,
+    conferences: Vec<u8>,
+    unknown_sections: Vec<RawSection>,
+}
+
+impl Kept {
+    pub(super) fn of(save: &SaveData) -> Self {
+        Self {
+            tcp_relays: save.tcp_relays.clone(),
+            path_nodes: save.path_nodes.clone(),
+            conferences: save.conferences.clone(),
+            unknown_sections: save.unknown_sections.clone(),
+        }
+    }
+}
+
+/// Puts a loaded save into a fresh stack.
+pub(super) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
+    if let Some(messenger) = &mut stack.messenger {
+        // The save's name and status message were checked when loaded.
+        let _ = messenger.restore_profile(
+            save.name.as_bytes().to_vec(),
+            save.status_message.as_bytes().to_vec(),
+            save.user_status,
+        );
+    }
+    for friend in &save.friends {
+        let (public_key, record) = match friend {
+            SavedFriend::Confirmed(f) => (
+                f.public_key,
+                FriendRecord {
+                    name: f.name.as_bytes().to_vec(),
+                    status_message: f.status_message.as_bytes().to_vec(),
+                    status: f.user_status,
+                    last_seen: f.last_seen,
+                    request: None,
+                },
+            ),
+            SavedFriend::Requested(f) => (
+                f.public_key,
+                FriendRecord {
+                    request: Some(SentRequest {
+                        nospam: f.nospam,
+                        message: f.message.as_bytes().to_vec(),
+                    }),
+                    ..FriendRecord::default()
+                },
+            ),
+        };
+        let request = record.request.clone();
+        if let Some(messenger) = &mut stack.messenger {
+            let _ = messenger.restore_friend(public_key, record);
+        }
+        // A friend the layers refuse (our own key, a low-order key) stays
+        // in the list, offline, as c-toxcore keeps what it cannot reach.
+        let _ = match request {
+            Some(r) => {
+                stack.send_friend_request(now, &ToxId::new(public_key, r.nospam), &r.message)
+            }
+            None => stack.add_friend(public_key),
+        };
+    }
+    stack.dht.load_nodes(save.dht.nodes().iter().copied());
+    if let Some(client) = &mut stack.client {
+        for node in &save.path_nodes {
+            client.add_path_node(*node);
+        }
+    }
+}
+
+/// The save for the stack's current state.
+pub(super) fn snapshot(stack: &Stack, keys: &KeyPair, nospam: NoSpam, kept: &Kept) -> SaveData {
+    let mut save = SaveData::new(keys.clone(), nospam);
+    save.dht = DhtState::new(stack.dht.saved_nodes()).unwrap_or_default();
+    if let Some(messenger) = &stack.messenger {
+        save.name = Name::new(messenger.name().to_vec()).unwrap_or_default();
+        save.status_message =
+            StatusMessage::new(messenger.status_message().to_vec()).unwrap_or_default();
+        save.user_status = messenger.status();
+        for number in messenger.friend_numbers() {
+            let (Some(public_key), Some(record)) = (
+                messenger.friend_key(number),
+                messenger.friend_record(number),
+            ) else {
+                continue;
+            };
+            let friend = match record.request {
+                Some(request) => {
+                    let Ok(message) = FriendRequestMessage::new(request.message) else {
+                        continue;
+                    };
+                    SavedFriend::Requested(RequestedFriend {
+                        public_key,
+                        nospam: request.nospam,
+                        message,
+                        request_sent: true,
+                    })
+                }
+                None => SavedFriend::Confirmed(ConfirmedFriend {
+                    name: Name::new(record.name).unwrap_or_default(),
+                    status_message: StatusMessage::new(record.status_message).unwrap_or_default(),
+                    user_status: record.status,
+                    last_seen: record.last_seen,
+                    ..ConfirmedFriend::new(public_key)
+                }),
+            };
+            save.friends.push(friend);
+        }
+    }
+    save.tcp_relays = kept.tcp_relays.clone();
+    save.path_nodes = kept.path_nodes.clone();
+    save.conferences = kept.conferences.clone();
+    save.unknown_sections = kept.unknown_sections.clone();
+    save
+}
