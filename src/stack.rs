@@ -14,14 +14,17 @@
 //! today: the onion client learns a friend's DHT key, the DHT finds the
 //! address that key answers from, and net_crypto opens (or accepts) a
 //! session there; when the session ends it is opened again while the
-//! friend is wanted. This is the core of c-toxcore's `friend_connection`
-//! (checklist F1) without relays. The [`Messenger`] rides on those
-//! sessions: the stack tells it when one comes up, carries a packet or an
-//! acknowledgement, or goes down, and lends it the sessions to send on.
+//! friend's DHT key is fresh: until [`FRIEND_DHT_TIMEOUT`] after the last
+//! news of it, after which the key and its DHT search are dropped until
+//! the onion brings news again. This is the core of c-toxcore's
+//! `friend_connection` (checklist F1) without relays. The [`Messenger`]
+//! rides on those sessions: the stack tells it when one comes up, carries
+//! a packet or an acknowledgement, or goes down, and lends it the
+//! sessions to send on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
@@ -49,13 +52,55 @@ pub enum StackEvent {
     Messenger(messenger::Event),
 }
 
-/// What the stack knows of one friend's session.
+/// How long a friend's DHT key is kept without news while no session
+/// with them is up (c-toxcore `FRIEND_DHT_TIMEOUT`, its DHT's
+/// `BAD_NODE_TIMEOUT`: 122 s). Until then a session that ends is opened
+/// again; after it the key, its DHT search and the reopening stop until
+/// the onion (or the friend's own session) brings the key again, so a
+/// friend who is gone stops costing traffic.
+pub const FRIEND_DHT_TIMEOUT: Duration = toxide_dht::constants::BAD_NODE_TIMEOUT;
+
+/// What the stack knows of one friend's session: c-toxcore's
+/// `Friend_Conn` without relays (checklist F1).
 #[derive(Debug, Clone, Default)]
 struct FriendSession {
-    /// The friend's DHT key, as last announced.
+    /// The friend's DHT key while it is fresh (`dht_temp_pk`); the stack
+    /// holds one DHT search for it (`dht_lock`).
     dht_pk: Option<PublicKey>,
+    /// When the key was last news (`dht_pk_lastrecv`): learned or
+    /// changed, or a session that was up ended.
+    dht_pk_at: Option<Instant>,
+    /// Where the friend last answered from, and when (`dht_ip_port`,
+    /// `dht_ip_port_lastrecv`): a new session goes there while it is less
+    /// than [`FRIEND_DHT_TIMEOUT`] old and the DHT knows no better.
+    addr: Option<(SocketAddr, Instant)>,
     /// The net_crypto connection, while there is one.
     connection: Option<ConnectionId>,
+    /// Whether that connection is up (`FRIENDCONN_STATUS_CONNECTED`): the
+    /// key does not go stale meanwhile.
+    established: bool,
+    /// The onion client's own search for this key, which the stack ended
+    /// when the key went stale (the client keeps the key, and searches
+    /// again only for a different one); resumed when news of the key
+    /// arrives.
+    paused_search: Option<PublicKey>,
+}
+
+impl FriendSession {
+    /// When the DHT key goes stale, if it can.
+    fn dht_pk_expires(&self) -> Option<Instant> {
+        if self.established || self.dht_pk.is_none() {
+            return None;
+        }
+        self.dht_pk_at?.checked_add(FRIEND_DHT_TIMEOUT)
+    }
+
+    /// The remembered address, if it is still fresh at `now`.
+    fn fresh_addr(&self, now: Instant) -> Option<SocketAddr> {
+        self.addr
+            .filter(|(_, at)| now.saturating_duration_since(*at) < FRIEND_DHT_TIMEOUT)
+            .map(|(addr, _)| addr)
+    }
 }
 
 /// The layers of one node.
@@ -163,8 +208,14 @@ impl Stack {
         }
         if let Some(client) = &mut self.client {
             if let Some(dht_pk) = client.remove_friend(real_pk) {
-                self.dht.stop_search(&dht_pk);
+                // The client's search, unless the stack paused it already.
+                if friend.paused_search != Some(dht_pk) {
+                    self.dht.stop_search(&dht_pk);
+                }
             }
+        }
+        if let Some(dht_pk) = friend.dht_pk {
+            self.dht.stop_search(&dht_pk);
         }
         if let Some(id) = friend.connection {
             self.connection_friends.remove(&id);
@@ -182,6 +233,9 @@ impl Stack {
         let Some(session) = self.friends.get_mut(&friend) else {
             return;
         };
+        if session.connection != id {
+            session.established = false;
+        }
         if let Some(old) = std::mem::replace(&mut session.connection, id) {
             self.connection_friends.remove(&old);
         }
@@ -193,9 +247,12 @@ impl Stack {
     /// Opens a session to a friend whose DHT key and address are already
     /// known (from a save, the LAN, or a benchmark's setup), without the
     /// onion search: the friend is registered as by [`Stack::add_friend`]
-    /// for sessions only. Fails on a bootstrap node or a low-order key.
+    /// for sessions only. The key and address count as news at `now`:
+    /// sessions are reopened for [`FRIEND_DHT_TIMEOUT`] after the last one
+    /// that was up. Fails on a bootstrap node or a low-order key.
     pub fn connect_friend_at(
         &mut self,
+        now: Instant,
         real_pk: PublicKey,
         dht_pk: PublicKey,
         addr: SocketAddr,
@@ -207,7 +264,8 @@ impl Stack {
             .connect(real_pk, dht_pk)
             .ok_or(FriendError::LowOrderKey)?;
         net_crypto.set_direct_addr(id, addr);
-        self.friends.entry(real_pk).or_default().dht_pk = Some(dht_pk);
+        self.friends.entry(real_pk).or_default().addr = Some((addr, now));
+        self.note_dht_pk(now, real_pk, dht_pk);
         self.set_connection(real_pk, Some(id));
         Ok(id)
     }
@@ -276,6 +334,15 @@ impl Stack {
                 }
             }
         }
+        let stale: Vec<PublicKey> = self
+            .friends
+            .iter()
+            .filter(|(_, s)| s.dht_pk_expires().is_some_and(|t| t <= now))
+            .map(|(friend, _)| *friend)
+            .collect();
+        for friend in stale {
+            self.forget_dht_pk(friend);
+        }
         self.pump(now);
     }
 
@@ -284,10 +351,21 @@ impl Stack {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
         let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
         let messenger = self.messenger.as_ref().and_then(Messenger::poll_timeout);
-        [self.dht.poll_timeout(), client, net_crypto, messenger]
-            .into_iter()
-            .flatten()
-            .min()
+        let stale = self
+            .friends
+            .values()
+            .filter_map(FriendSession::dht_pk_expires)
+            .min();
+        [
+            self.dht.poll_timeout(),
+            client,
+            net_crypto,
+            messenger,
+            stale,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next datagram to send, from whichever layer has one.
@@ -324,7 +402,7 @@ impl Stack {
                 }
                 (event, _) => {
                     if let toxide_dht::Event::Found { public_key, addr } = &event {
-                        self.friend_found(*public_key, *addr);
+                        self.friend_found(now, *public_key, *addr);
                     }
                     self.events.push_back(StackEvent::Dht(event));
                 }
@@ -368,35 +446,115 @@ impl Stack {
     /// The messenger killed `friend`'s session: forget it and open a new
     /// one, as when the peer ends it.
     fn session_killed(&mut self, now: Instant, friend: PublicKey) {
+        self.session_ended(now, friend);
+    }
+
+    /// `friend`'s session is gone (c-toxcore's `handle_status` going
+    /// offline, then its next `do_friend_connections` pass): the end of a
+    /// session that was up is news of the DHT key; then a stale key is
+    /// dropped, a fresh one gets a new session at once.
+    fn session_ended(&mut self, now: Instant, friend: PublicKey) {
+        if let Some(session) = self.friends.get_mut(&friend) {
+            if session.established {
+                session.dht_pk_at = Some(now);
+            }
+        }
         self.set_connection(friend, None);
         if let Some(client) = &mut self.client {
             client.set_friend_online(&friend, false);
         }
-        if self.friends.contains_key(&friend) {
+        let Some(session) = self.friends.get(&friend) else {
+            return;
+        };
+        if session.dht_pk_expires().is_some_and(|t| t <= now) {
+            self.forget_dht_pk(friend);
+        } else {
             self.open_session(now, friend);
         }
     }
 
-    /// A friend announced its (new) DHT key: a session to the old key is
-    /// over, one to the new key starts.
+    /// A friend announced its DHT key (c-toxcore `dht_pk_callback`). The
+    /// key we hold already is no news (its timer runs on); a new one, or
+    /// any after ours went stale, ends the session to the old key and
+    /// starts one to the new key.
     fn friend_dht_pk(&mut self, now: Instant, friend: PublicKey, dht_pk: PublicKey) {
-        let Some(session) = self.friends.get_mut(&friend) else {
+        let Some(session) = self.friends.get(&friend) else {
             return;
         };
-        if session.dht_pk == Some(dht_pk) && session.connection.is_some() {
+        if session.dht_pk == Some(dht_pk) {
+            if session.connection.is_none() {
+                self.open_session(now, friend);
+            }
             return;
         }
-        session.dht_pk = Some(dht_pk);
-        let old = session.connection;
+        let (old, was_up) = (session.connection, session.established);
+        self.note_dht_pk(now, friend, dht_pk);
         self.set_connection(friend, None);
-        if let (Some(net_crypto), Some(id)) = (&mut self.net_crypto, old) {
-            net_crypto.kill(id);
+        if let Some(id) = old {
+            if let Some(net_crypto) = &mut self.net_crypto {
+                net_crypto.kill(id);
+            }
+            if let Some(client) = &mut self.client {
+                client.set_friend_online(&friend, false);
+            }
+            if let (Some(messenger), true) = (&mut self.messenger, was_up) {
+                messenger.session_down(&friend);
+            }
         }
         self.open_session(now, friend);
     }
 
+    /// `dht_pk` is news of `friend`'s DHT key at `now` (c-toxcore
+    /// `change_dht_pk`): the stale timer restarts, and the DHT searches
+    /// for the key (the stack's own search moves to it; the onion client's,
+    /// if the stack paused it, resumes).
+    fn note_dht_pk(&mut self, now: Instant, friend: PublicKey, dht_pk: PublicKey) {
+        let onion_pk = self.client.as_ref().and_then(|c| c.friend_dht_pk(&friend));
+        let Some(session) = self.friends.get_mut(&friend) else {
+            return;
+        };
+        session.dht_pk_at = Some(now);
+        if session.dht_pk != Some(dht_pk) {
+            if let Some(old) = session.dht_pk.replace(dht_pk) {
+                self.dht.stop_search(&old);
+            }
+            self.dht.search(dht_pk);
+        }
+        if session.paused_search != onion_pk {
+            // The client moved to another key, ending its own search.
+            session.paused_search = None;
+        }
+        if session.paused_search == Some(dht_pk) {
+            self.dht.search(dht_pk);
+            session.paused_search = None;
+        }
+    }
+
+    /// `friend`'s DHT key went stale (c-toxcore `do_friend_connections`):
+    /// forget it and stop searching for it, the onion client's search
+    /// included; no session is reopened until news of a key. A connection
+    /// still handshaking is left to finish or time out.
+    fn forget_dht_pk(&mut self, friend: PublicKey) {
+        let onion_pk = self.client.as_ref().and_then(|c| c.friend_dht_pk(&friend));
+        let Some(session) = self.friends.get_mut(&friend) else {
+            return;
+        };
+        session.dht_pk_at = None;
+        let Some(dht_pk) = session.dht_pk.take() else {
+            return;
+        };
+        self.dht.stop_search(&dht_pk);
+        if session.paused_search != onion_pk {
+            session.paused_search = None;
+        }
+        if onion_pk == Some(dht_pk) && session.paused_search.is_none() {
+            self.dht.stop_search(&dht_pk);
+            session.paused_search = Some(dht_pk);
+        }
+    }
+
     /// Opens a session to `friend` at its DHT key, with the address the
-    /// DHT knows for it if any.
+    /// DHT knows for it, or else the one last seen if still fresh.
     fn open_session(&mut self, now: Instant, friend: PublicKey) {
         if !self.open_sessions {
             return;
@@ -412,23 +570,26 @@ impl Stack {
         let Some(id) = net_crypto.connect(friend, dht_pk) else {
             return;
         };
-        if let Some(addr) = self.dht.found_addr(now, &dht_pk) {
+        let addr = self
+            .dht
+            .found_addr(now, &dht_pk)
+            .or_else(|| session.fresh_addr(now));
+        if let Some(addr) = addr {
             net_crypto.set_direct_addr(id, addr);
         }
         self.set_connection(friend, Some(id));
     }
 
     /// The DHT found the address a DHT key answers from: if a friend has
-    /// that key, its session goes there.
-    fn friend_found(&mut self, dht_pk: PublicKey, addr: SocketAddr) {
-        let Some(net_crypto) = &mut self.net_crypto else {
-            return;
-        };
-        for session in self.friends.values() {
-            if let (Some(id), Some(key)) = (session.connection, session.dht_pk) {
-                if key == dht_pk {
-                    net_crypto.set_direct_addr(id, addr);
-                }
+    /// that key, it is remembered and its session goes there.
+    fn friend_found(&mut self, now: Instant, dht_pk: PublicKey, addr: SocketAddr) {
+        for session in self.friends.values_mut() {
+            if session.dht_pk != Some(dht_pk) {
+                continue;
+            }
+            session.addr = Some((addr, now));
+            if let (Some(id), Some(net_crypto)) = (session.connection, &mut self.net_crypto) {
+                net_crypto.set_direct_addr(id, addr);
             }
         }
     }
@@ -442,29 +603,26 @@ impl Stack {
                 dht_pk,
             } => {
                 self.set_connection(*real_pk, Some(*id));
-                if let Some(session) = self.friends.get_mut(real_pk) {
-                    if session.dht_pk != Some(*dht_pk) {
-                        if let Some(old) = session.dht_pk.replace(*dht_pk) {
-                            self.dht.stop_search(&old);
-                        }
-                        self.dht.search(*dht_pk);
-                    }
+                // A session from the friend is news of a key we lack
+                // (c-toxcore `handle_new_connections`).
+                if self
+                    .friends
+                    .get(real_pk)
+                    .is_some_and(|s| s.dht_pk != Some(*dht_pk))
+                {
+                    self.note_dht_pk(now, *real_pk, *dht_pk);
                 }
                 Some(*real_pk)
             }
             Event::Closed { real_pk, .. } => {
-                let reopen = self.friends.contains_key(real_pk);
-                self.set_connection(*real_pk, None);
-                if let Some(client) = &mut self.client {
-                    client.set_friend_online(real_pk, false);
-                }
-                if reopen {
-                    self.open_session(now, *real_pk);
-                }
+                self.session_ended(now, *real_pk);
                 Some(*real_pk)
             }
             Event::Established { id } => {
                 let friend = self.friend_of(*id);
+                if let Some(session) = friend.and_then(|f| self.friends.get_mut(&f)) {
+                    session.established = true;
+                }
                 if let (Some(client), Some(friend)) = (&mut self.client, friend) {
                     client.set_friend_online(&friend, true);
                 }
@@ -574,3 +732,6 @@ impl Sessions for FriendSessions<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

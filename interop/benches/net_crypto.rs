@@ -176,9 +176,9 @@ fn spawn_side(
                 }
             });
             let handle2 = handle.clone();
-            rt.block_on(handle.call(move |stack, _, _| {
+            rt.block_on(handle.call(move |stack, now, _| {
                 stack
-                    .connect_friend_at(other.real, other.dht, other.addr)
+                    .connect_friend_at(now, other.real, other.dht, other.addr)
                     .unwrap();
             }))
             .unwrap();
