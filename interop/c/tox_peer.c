@@ -289,6 +289,26 @@ static void on_friend_name(Tox *tox, uint32_t friend_number, const uint8_t *name
     out_line_text(name, len, "FRIEND_NAME %u ", friend_number);
 }
 
+static void on_friend_status_message(Tox *tox, uint32_t friend_number, const uint8_t *text, size_t len,
+                                     void *ud)
+{
+    (void)tox; (void)ud;
+    out_line_text(text, len, "FRIEND_STATUS_MESSAGE %u ", friend_number);
+}
+
+/* User status as tox.h numbers it: 0 none (available), 1 away, 2 busy. */
+static void on_friend_status(Tox *tox, uint32_t friend_number, Tox_User_Status status, void *ud)
+{
+    (void)tox; (void)ud;
+    out_line("FRIEND_STATUS %u %d", friend_number, (int)status);
+}
+
+static void on_friend_typing(Tox *tox, uint32_t friend_number, bool typing, void *ud)
+{
+    (void)tox; (void)ud;
+    out_line("FRIEND_TYPING %u %d", friend_number, typing ? 1 : 0);
+}
+
 /* Custom lossless packets (ids 160-191): printed as LOSSLESS <friend> <hex>, id first. */
 static void on_friend_lossless(Tox *tox, uint32_t friend_number, const uint8_t *data, size_t len, void *ud)
 {
@@ -717,6 +737,22 @@ static void handle_command(Tox *tox, char *line)
         Tox_Err_Set_Info err;
         if (tox_self_set_status_message(tox, (const uint8_t *)args, len, &err)) out_line("OK");
         else REPLY_ERR(cmd, err);
+    } else if (strcmp(cmd, "set-status") == 0) {
+        /* set-status <0|1|2>: none (available), away, busy. */
+        if (!parse_u32(next_word(&args), TOX_USER_STATUS_BUSY, &a)) {
+            out_line("ERR %s usage", cmd);
+            return;
+        }
+        tox_self_set_status(tox, (Tox_User_Status)a);
+        out_line("OK");
+    } else if (strcmp(cmd, "set-typing") == 0) {
+        /* set-typing <friend> <0|1> */
+        if (!parse_u32(next_word(&args), UINT32_MAX, &a) || !parse_u32(next_word(&args), 1, &b)) {
+            out_line("ERR %s usage", cmd);
+            return;
+        }
+        Tox_Err_Set_Typing err;
+        if (tox_self_set_typing(tox, a, b == 1, &err)) out_line("OK"); else REPLY_ERR(cmd, err);
     } else if (strcmp(cmd, "self-name") == 0) {
         uint8_t name[TOX_MAX_NAME_LENGTH];
         size_t len = tox_self_get_name_size(tox);
@@ -872,6 +908,9 @@ static void register_callbacks(Tox *tox)
     tox_callback_friend_connection_status(tox, on_friend_connection);
     tox_callback_friend_message(tox, on_friend_message);
     tox_callback_friend_name(tox, on_friend_name);
+    tox_callback_friend_status_message(tox, on_friend_status_message);
+    tox_callback_friend_status(tox, on_friend_status);
+    tox_callback_friend_typing(tox, on_friend_typing);
     tox_callback_friend_read_receipt(tox, on_read_receipt);
     tox_callback_friend_lossless_packet(tox, on_friend_lossless);
     tox_callback_file_recv(tox, on_file_recv);

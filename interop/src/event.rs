@@ -76,6 +76,28 @@ pub enum Event {
         /// The friend's new name.
         name: String,
     },
+    /// `FRIEND_STATUS_MESSAGE <friend> <text>`
+    FriendStatusMessage {
+        /// Friend number.
+        friend: u32,
+        /// The friend's new status message.
+        text: String,
+    },
+    /// `FRIEND_STATUS <friend> <0|1|2>`: the friend's user status as tox.h
+    /// numbers it (`TOX_USER_STATUS_NONE`, `_AWAY`, `_BUSY`).
+    FriendStatus {
+        /// Friend number.
+        friend: u32,
+        /// 0 available, 1 away, 2 busy.
+        status: u8,
+    },
+    /// `FRIEND_TYPING <friend> <0|1>`
+    FriendTyping {
+        /// Friend number.
+        friend: u32,
+        /// Typing now.
+        typing: bool,
+    },
     /// `LOSSLESS <friend> <hex>`: a custom lossless packet (id 160–191
     /// first).
     Lossless {
@@ -211,14 +233,34 @@ impl Event {
                     status: Connection::parse(status)?,
                 }
             }
-            "MESSAGE" | "ACTION" | "FRIEND_NAME" => {
+            "MESSAGE" | "ACTION" | "FRIEND_NAME" | "FRIEND_STATUS_MESSAGE" => {
                 let (friend, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 let friend = friend.parse().ok()?;
                 let text = unescape(text);
                 match kind {
                     "MESSAGE" => Self::Message { friend, text },
                     "ACTION" => Self::Action { friend, text },
+                    "FRIEND_STATUS_MESSAGE" => Self::FriendStatusMessage { friend, text },
                     _ => Self::FriendName { friend, name: text },
+                }
+            }
+            "FRIEND_STATUS" => {
+                let [friend, status] = words(rest)?;
+                let status = status.parse().ok().filter(|s| *s <= 2)?;
+                Self::FriendStatus {
+                    friend: friend.parse().ok()?,
+                    status,
+                }
+            }
+            "FRIEND_TYPING" => {
+                let [friend, typing] = words(rest)?;
+                Self::FriendTyping {
+                    friend: friend.parse().ok()?,
+                    typing: match typing {
+                        "0" => false,
+                        "1" => true,
+                        _ => return None,
+                    },
                 }
             }
             "LOSSLESS" => {
@@ -453,6 +495,49 @@ mod tests {
                 peer: 2,
                 text: "hi all".into()
             }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_STATUS_MESSAGE 2 out to lunch \\\\o/"),
+            Event::FriendStatusMessage {
+                friend: 2,
+                text: "out to lunch \\o/".into()
+            }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_STATUS_MESSAGE 0 "),
+            Event::FriendStatusMessage {
+                friend: 0,
+                text: String::new()
+            }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_STATUS 1 2"),
+            Event::FriendStatus {
+                friend: 1,
+                status: 2
+            }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_TYPING 0 1"),
+            Event::FriendTyping {
+                friend: 0,
+                typing: true
+            }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_TYPING 0 0"),
+            Event::FriendTyping {
+                friend: 0,
+                typing: false
+            }
+        );
+        assert_eq!(
+            Event::parse("FRIEND_STATUS 1 3"),
+            Event::Other("FRIEND_STATUS 1 3".into())
+        );
+        assert_eq!(
+            Event::parse("FRIEND_TYPING 0 yes"),
+            Event::Other("FRIEND_TYPING 0 yes".into())
         );
         assert_eq!(
             Event::parse("FRIEND_CONNECTION x udp"),

@@ -267,6 +267,14 @@ impl CPeer {
         self.process.unclaimed().map(str::to_owned).collect()
     }
 
+    /// Removes and returns every event line received so far that no wait
+    /// has claimed, so later waits see only newer lines (a state a friend
+    /// pushes again on connecting, such as typing off, cannot then be
+    /// mistaken for a later change back to it).
+    pub fn take_unclaimed_events(&mut self) -> Vec<String> {
+        self.process.take_unclaimed()
+    }
+
     /// Recent output, for assertion messages.
     pub fn context(&self) -> String {
         self.process.context()
@@ -349,6 +357,24 @@ impl CPeer {
     pub fn set_status_message(&mut self, text: &str) -> Result<()> {
         self.send_command(&format!("set-status-message {}", escape(text)))
             .map(drop)
+    }
+
+    /// Sets our user status (`tox_self_set_status`): 0 available, 1 away,
+    /// 2 busy.
+    pub fn set_status(&mut self, status: u8) -> Result<()> {
+        self.send_command(&format!("set-status {status}")).map(drop)
+    }
+
+    /// Tells friend `friend` whether we are typing (`tox_self_set_typing`).
+    pub fn set_typing(&mut self, friend: u32, typing: bool) -> Result<()> {
+        self.send_command(&format!("set-typing {friend} {}", u8::from(typing)))
+            .map(drop)
+    }
+
+    /// Sends an action ("/me …"); returns its message id (for receipts).
+    pub fn send_action(&mut self, friend: u32, text: &str) -> Result<u32> {
+        let reply = self.send_command(&format!("send-action {friend} {}", escape(text)))?;
+        self.number(reply)
     }
 
     /// Our name (`tox_self_get_name`), unescaped.

@@ -281,6 +281,20 @@ impl Process {
     pub(crate) fn unclaimed(&self) -> impl Iterator<Item = &str> {
         self.pending.iter().map(String::as_str)
     }
+
+    /// Removes and returns every line no wait has claimed, those the
+    /// reader thread has queued but nobody read yet included.
+    pub(crate) fn take_unclaimed(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            push_bounded(&mut self.transcript, line.clone());
+            if is_reply(&line) && self.stale_replies > 0 {
+                self.stale_replies -= 1;
+            } else {
+                self.pending.push_back(line);
+            }
+        }
+        self.pending.drain(..).collect()
+    }
 }
 
 impl Drop for Process {
