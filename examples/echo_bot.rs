@@ -18,8 +18,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use common::parse_node;
 use toxide::PublicKey;
 use toxide::tox::{Tox, ToxBuilder, ToxEvent};
+
+mod common;
 
 #[derive(Debug, Parser)]
 #[command(about = "Accepts every friend request and echoes every message")]
@@ -36,18 +39,6 @@ struct Args {
     /// Stop after this many seconds.
     #[arg(long)]
     timeout: Option<u64>,
-}
-
-fn parse_node(text: &str) -> Result<(SocketAddr, PublicKey), String> {
-    let (addr, key) = text
-        .rsplit_once(':')
-        .ok_or("expected HOST:PORT:DHTKEYHEX")?;
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(addr)
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    let key: PublicKey = key.parse().map_err(|e| format!("DHT key: {e}"))?;
-    Ok((addr, key))
 }
 
 type Error = Box<dyn std::error::Error>;
