@@ -29,11 +29,13 @@ pub mod convergence;
 mod dht_node;
 pub mod onion_node;
 pub mod session_node;
+pub mod stack_node;
 
 pub use convergence::{Figures, Scenario};
 pub use dht_node::DhtNode;
 pub use onion_node::{FriendFigures, FriendScenario, OnionNode};
 pub use session_node::SessionNode;
+pub use stack_node::{StackNode, stack_network};
 
 /// A sans-IO state machine the simulator can run.
 pub trait Node {

@@ -19,16 +19,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-use toxide::messenger::messenger::Event as MessengerEvent;
-use toxide::stack::{FRIEND_DHT_TIMEOUT, Stack, StackEvent};
-use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
-use toxide_dht::{Config, Dht};
-use toxide_net_crypto::NetCrypto;
+use toxide::stack::FRIEND_DHT_TIMEOUT;
+use toxide_core::PublicKey;
 use toxide_net_crypto::packet::{NET_PACKET_COOKIE_REQUEST, PACKET_IDS};
-use toxide_onion::{ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig};
-use toxide_sim::{LinkConfig, Network, Node};
+use toxide_sim::{LinkConfig, Network, StackNode, stack_network};
 
 /// Nodes on the network, the bootstrap node included: enough for onion
 /// paths and announce nodes.
@@ -38,34 +32,20 @@ const NODES: usize = 24;
 /// means a node asks to be woken at the same instant forever.
 const STEP_BUDGET: u64 = 5_000_000;
 
-/// A full client stack that records what the test checks: the net_crypto
-/// packets it sent, and when the messenger saw the friend come and go.
-#[derive(Debug)]
-struct Peer {
-    stack: Stack,
-    real: PublicKey,
-    dht: PublicKey,
-    /// (time, destination, packet id) of every net_crypto packet sent.
-    sessions_sent: Vec<(Instant, SocketAddr, u8)>,
-    /// (time, online) for each friend connection status change.
-    status: Vec<(Instant, bool)>,
-    /// When the onion brought news of a friend's DHT key.
-    news: Vec<Instant>,
+/// What the checks read off a node (see [`StackNode`]).
+trait Record {
+    fn online_since(&self) -> Option<Instant>;
+    /// When the friend last went offline at or after `since`.
+    fn offline_at(&self, since: Instant) -> Option<Instant>;
+    /// Net_crypto packets with id `id` (any, if `None`) sent to `to` at or
+    /// after `since`, as times since `since`.
+    fn sent_to(&self, to: SocketAddr, id: Option<u8>, since: Instant) -> Vec<Duration>;
+    /// Whether the DHT searches for `key` (read from its debug form: the
+    /// search lists are private to the DHT).
+    fn searches_for(&self, key: &PublicKey) -> bool;
 }
 
-impl Peer {
-    fn drain(&mut self, now: Instant) {
-        while let Some(event) = self.stack.poll_event() {
-            match event {
-                StackEvent::Messenger(MessengerEvent::ConnectionStatus { online, .. }) => {
-                    self.status.push((now, online));
-                }
-                StackEvent::Onion(ClientEvent::FriendDhtPk { .. }) => self.news.push(now),
-                _ => {}
-            }
-        }
-    }
-
+impl Record for Peer {
     fn online_since(&self) -> Option<Instant> {
         match self.status.last() {
             Some(&(at, true)) => Some(at),
@@ -73,7 +53,6 @@ impl Peer {
         }
     }
 
-    /// When the friend last went offline at or after `since`.
     fn offline_at(&self, since: Instant) -> Option<Instant> {
         self.status
             .iter()
@@ -81,106 +60,26 @@ impl Peer {
             .map(|(at, _)| *at)
     }
 
-    /// Net_crypto packets with id `id` (any, if `None`) sent to `to` at or
-    /// after `since`, as times since `since`.
     fn sent_to(&self, to: SocketAddr, id: Option<u8>, since: Instant) -> Vec<Duration> {
-        self.sessions_sent
+        self.sent
             .iter()
-            .filter(|(at, dest, i)| *at >= since && *dest == to && id.is_none_or(|id| id == *i))
-            .map(|(at, _, _)| at.duration_since(since))
+            .filter(|s| PACKET_IDS.contains(&s.id))
+            .filter(|s| s.at >= since && s.to == to && id.is_none_or(|id| id == s.id))
+            .map(|s| s.at.duration_since(since))
             .collect()
     }
 
-    /// Whether the DHT searches for `key` (read from its debug form: the
-    /// search lists are private to the DHT).
     fn searches_for(&self, key: &PublicKey) -> bool {
         format!("{:?}", self.stack.dht).contains(&format!("target: {key:?}"))
     }
 }
 
-impl Node for Peer {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.stack.handle_datagram(now, from, bytes);
-        self.drain(now);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.stack.handle_timeout(now);
-        self.drain(now);
-    }
-
-    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
-        self.stack.poll_timeout(now)
-    }
-
-    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
-        let transmit = self.stack.poll_transmit(now)?;
-        if let Some(&id) = transmit.payload.first() {
-            if PACKET_IDS.contains(&id) {
-                self.sessions_sent.push((now, transmit.destination, id));
-            }
-        }
-        Some((transmit.destination, transmit.payload))
-    }
-}
+type Peer = StackNode;
 
 /// A network of full clients around one bootstrap node (node 0, DHT and
 /// onion server only), every client bootstrapped from it.
 fn network(start: Instant, seed: u64) -> Network<Peer> {
-    let mut net: Network<Peer> = Network::new(LinkConfig::default(), start, seed);
-    for i in 0..NODES {
-        let mut rng = ChaCha20Rng::from_seed(net.node_seed());
-        let dht_keys = KeyPair::generate(&mut rng);
-        let real = KeyPair::generate(&mut rng);
-        let nospam = NoSpam::random(&mut rng);
-        let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
-            let mut s = [0u8; 32];
-            rand::Rng::fill_bytes(&mut rng, &mut s);
-            s
-        });
-        let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
-        let server = OnionServer::new(
-            ServerConfig::default(),
-            dht_keys.clone(),
-            start,
-            server_seed,
-        );
-        let (client, net_crypto) = if i == 0 {
-            (None, None)
-        } else {
-            let client = OnionClient::new(
-                ClientConfig { no_replay_base: 0 },
-                real.clone(),
-                nospam,
-                dht_keys.clone(),
-                start,
-                client_seed,
-            );
-            let net_crypto =
-                NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed);
-            (Some(client), Some(net_crypto))
-        };
-        net.add(Peer {
-            stack: Stack::new(dht, Some(server), client, net_crypto),
-            real: real.public,
-            dht: dht_keys.public,
-            sessions_sent: Vec::new(),
-            status: Vec::new(),
-            news: Vec::new(),
-        });
-    }
-    let bootstrap = PackedNode::udp(Network::<Peer>::addr(0), net.nodes()[0].dht);
-    for i in 1..NODES {
-        let node = net.node_mut(i).unwrap();
-        node.stack.dht.bootstrap(start, bootstrap);
-        node.stack
-            .client
-            .as_mut()
-            .unwrap()
-            .add_bootstrap_node(bootstrap);
-        net.flush(i);
-    }
-    net
+    stack_network(NODES, 1, LinkConfig::default(), start, seed)
 }
 
 /// Runs in one-second slices until `done` holds or `limit` passes;

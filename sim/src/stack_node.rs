@@ -1,0 +1,188 @@
+//! Whole clients on the simulator: the same [`Stack`] the tokio driver
+//! runs (DHT, onion server and client, net_crypto, messenger), with a
+//! record of what each sent and when it woke, so tests and examples can
+//! ask what a client costs and when its friends came and went.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use toxide::messenger::messenger::Event as MessengerEvent;
+use toxide::stack::{Stack, StackEvent};
+use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
+use toxide_dht::{Config, Dht};
+use toxide_net_crypto::NetCrypto;
+use toxide_onion::{ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig};
+
+use crate::{LinkConfig, Network, Node};
+
+/// One datagram a node sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// When.
+    pub at: Instant,
+    /// To whom.
+    pub to: SocketAddr,
+    /// Its first byte (the packet id).
+    pub id: u8,
+    /// Its length.
+    pub len: usize,
+}
+
+/// A full client (or, without onion client and net_crypto, a bootstrap
+/// node) and what it did.
+#[derive(Debug)]
+pub struct StackNode {
+    /// The layers.
+    pub stack: Stack,
+    /// Long-term key (the DHT key on a bootstrap node).
+    pub real: PublicKey,
+    /// DHT key.
+    pub dht: PublicKey,
+    /// Every datagram sent.
+    pub sent: Vec<Sent>,
+    /// Times the node was woken by its timer.
+    pub wakeups: Vec<Instant>,
+    /// (time, online) for each friend connection status change.
+    pub status: Vec<(Instant, bool)>,
+    /// When the onion brought news of a friend's DHT key.
+    pub news: Vec<Instant>,
+}
+
+impl StackNode {
+    fn drain(&mut self, now: Instant) {
+        while let Some(event) = self.stack.poll_event() {
+            match event {
+                StackEvent::Messenger(MessengerEvent::ConnectionStatus { online, .. }) => {
+                    self.status.push((now, online));
+                }
+                StackEvent::Onion(ClientEvent::FriendDhtPk { .. }) => self.news.push(now),
+                _ => {}
+            }
+        }
+    }
+
+    /// Datagrams and bytes sent in `[from, to)`.
+    pub fn sent_between(&self, from: Instant, to: Instant) -> (usize, usize) {
+        self.sent
+            .iter()
+            .filter(|s| s.at >= from && s.at < to)
+            .fold((0, 0), |(n, b), s| (n + 1, b + s.len))
+    }
+
+    /// Timer wake-ups in `[from, to)`.
+    pub fn wakeups_between(&self, from: Instant, to: Instant) -> usize {
+        self.wakeups
+            .iter()
+            .filter(|&&t| t >= from && t < to)
+            .count()
+    }
+}
+
+impl Node for StackNode {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.stack.handle_datagram(now, from, bytes);
+        self.drain(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.wakeups.push(now);
+        self.stack.handle_timeout(now);
+        self.drain(now);
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        self.stack.poll_timeout(now)
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        let transmit = self.stack.poll_transmit(now)?;
+        self.sent.push(Sent {
+            at: now,
+            to: transmit.destination,
+            id: transmit.payload.first().copied().unwrap_or(0),
+            len: transmit.payload.len(),
+        });
+        Some((transmit.destination, transmit.payload))
+    }
+}
+
+/// `nodes` nodes of which the first `bootstraps` serve the DHT and the
+/// onion only and the rest are full clients, each client bootstrapped
+/// from every bootstrap node. Keys and layer seeds come from the
+/// network's seed.
+pub fn stack_network(
+    nodes: usize,
+    bootstraps: usize,
+    link: LinkConfig,
+    start: Instant,
+    seed: u64,
+) -> Network<StackNode> {
+    let mut net: Network<StackNode> = Network::new(link, start, seed);
+    for i in 0..nodes {
+        let mut rng = ChaCha20Rng::from_seed(net.node_seed());
+        let dht_keys = KeyPair::generate(&mut rng);
+        let real = KeyPair::generate(&mut rng);
+        let nospam = NoSpam::random(&mut rng);
+        let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
+            let mut s = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rng, &mut s);
+            s
+        });
+        let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
+        let server = OnionServer::new(
+            ServerConfig::default(),
+            dht_keys.clone(),
+            start,
+            server_seed,
+        );
+        let (client, net_crypto) = if i < bootstraps {
+            (None, None)
+        } else {
+            let client = OnionClient::new(
+                ClientConfig { no_replay_base: 0 },
+                real.clone(),
+                nospam,
+                dht_keys.clone(),
+                start,
+                client_seed,
+            );
+            let net_crypto =
+                NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed);
+            (Some(client), Some(net_crypto))
+        };
+        net.add(StackNode {
+            stack: Stack::new(dht, Some(server), client, net_crypto),
+            real: real.public,
+            dht: dht_keys.public,
+            sent: Vec::new(),
+            wakeups: Vec::new(),
+            status: Vec::new(),
+            news: Vec::new(),
+        });
+    }
+    let boot: Vec<PackedNode> = net
+        .nodes()
+        .iter()
+        .take(bootstraps)
+        .enumerate()
+        .map(|(b, node)| PackedNode::udp(Network::<StackNode>::addr(b), node.dht))
+        .collect();
+    for i in 0..nodes {
+        let Some(node) = net.node_mut(i) else {
+            continue;
+        };
+        for &b in &boot {
+            if b.public_key == node.dht {
+                continue;
+            }
+            node.stack.dht.bootstrap(start, b);
+            if let Some(client) = node.stack.client.as_mut() {
+                client.add_bootstrap_node(b);
+            }
+        }
+        net.flush(i);
+    }
+    net
+}
