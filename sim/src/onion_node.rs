@@ -5,12 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use toxide::stack::{Stack, StackEvent};
-use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
-use toxide_dht::{Config, Dht};
-use toxide_onion::{ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig};
+use toxide_core::{PackedNode, PublicKey};
+use toxide_onion::ClientEvent;
 
 use crate::{LinkConfig, NetStats, Network, Node};
 
@@ -158,38 +155,13 @@ impl FriendScenario {
         let mut net: Network<OnionNode> = Network::new(self.link, start, self.seed);
         let mut identities = Vec::new();
         for i in 0..self.nodes {
-            let mut rng = ChaCha20Rng::from_seed(net.node_seed());
-            let dht_keys = KeyPair::generate(&mut rng);
-            let real = KeyPair::generate(&mut rng);
-            let nospam = NoSpam::random(&mut rng);
-            let [dht_seed, server_seed, client_seed] = [(); 3].map(|()| {
-                let mut s = [0u8; 32];
-                rand::Rng::fill_bytes(&mut rng, &mut s);
-                s
-            });
-            let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
-            let server = OnionServer::new(
-                ServerConfig::default(),
-                dht_keys.clone(),
-                start,
-                server_seed,
-            );
-            let client = (i > 0).then(|| {
-                OnionClient::new(
-                    ClientConfig { no_replay_base: 0 },
-                    real.clone(),
-                    nospam,
-                    dht_keys.clone(),
-                    start,
-                    client_seed,
-                )
-            });
+            let built = crate::stack_node::build_stack(net.node_seed(), start, i > 0, false);
             identities.push(Side {
                 index: i,
-                real: real.public,
-                dht: dht_keys.public,
+                real: built.real,
+                dht: built.dht,
             });
-            net.add(OnionNode::new(Stack::new(dht, Some(server), client, None)));
+            net.add(OnionNode::new(built.stack));
         }
         let Some(bootstrap_pk) = identities.first().map(|s| s.dht) else {
             return self.measure(&net, &[], start);

@@ -108,6 +108,58 @@ impl Node for StackNode {
     }
 }
 
+/// A stack and its keys, drawn from one node seed.
+#[derive(Debug)]
+pub struct BuiltStack {
+    /// The layers.
+    pub stack: Stack,
+    /// Long-term key.
+    pub real: PublicKey,
+    /// DHT key.
+    pub dht: PublicKey,
+}
+
+/// Builds a node's stack from its seed: keys first, then each layer's
+/// seed, always in the same order (so the same seed gives the same node
+/// whatever layers it gets). Every node serves the DHT and the onion;
+/// `client` adds the onion client, `sessions` net_crypto and with it the
+/// messenger.
+pub fn build_stack(seed: [u8; 32], start: Instant, client: bool, sessions: bool) -> BuiltStack {
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let dht_keys = KeyPair::generate(&mut rng);
+    let real = KeyPair::generate(&mut rng);
+    let nospam = NoSpam::random(&mut rng);
+    let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
+        let mut s = [0u8; 32];
+        rand::Rng::fill_bytes(&mut rng, &mut s);
+        s
+    });
+    let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
+    let server = OnionServer::new(
+        ServerConfig::default(),
+        dht_keys.clone(),
+        start,
+        server_seed,
+    );
+    let client = client.then(|| {
+        OnionClient::new(
+            ClientConfig { no_replay_base: 0 },
+            real.clone(),
+            nospam,
+            dht_keys.clone(),
+            start,
+            client_seed,
+        )
+    });
+    let net_crypto =
+        sessions.then(|| NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed));
+    BuiltStack {
+        stack: Stack::new(dht, Some(server), client, net_crypto),
+        real: real.public,
+        dht: dht_keys.public,
+    }
+}
+
 /// `nodes` nodes of which the first `bootstraps` serve the DHT and the
 /// onion only and the rest are full clients, each client bootstrapped
 /// from every bootstrap node. Keys and layer seeds come from the
@@ -121,41 +173,12 @@ pub fn stack_network(
 ) -> Network<StackNode> {
     let mut net: Network<StackNode> = Network::new(link, start, seed);
     for i in 0..nodes {
-        let mut rng = ChaCha20Rng::from_seed(net.node_seed());
-        let dht_keys = KeyPair::generate(&mut rng);
-        let real = KeyPair::generate(&mut rng);
-        let nospam = NoSpam::random(&mut rng);
-        let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
-            let mut s = [0u8; 32];
-            rand::Rng::fill_bytes(&mut rng, &mut s);
-            s
-        });
-        let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
-        let server = OnionServer::new(
-            ServerConfig::default(),
-            dht_keys.clone(),
-            start,
-            server_seed,
-        );
-        let (client, net_crypto) = if i < bootstraps {
-            (None, None)
-        } else {
-            let client = OnionClient::new(
-                ClientConfig { no_replay_base: 0 },
-                real.clone(),
-                nospam,
-                dht_keys.clone(),
-                start,
-                client_seed,
-            );
-            let net_crypto =
-                NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed);
-            (Some(client), Some(net_crypto))
-        };
+        let client = i >= bootstraps;
+        let built = build_stack(net.node_seed(), start, client, client);
         net.add(StackNode {
-            stack: Stack::new(dht, Some(server), client, net_crypto),
-            real: real.public,
-            dht: dht_keys.public,
+            stack: built.stack,
+            real: built.real,
+            dht: built.dht,
             sent: Vec::new(),
             wakeups: Vec::new(),
             status: Vec::new(),
