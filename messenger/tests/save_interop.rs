@@ -14,7 +14,7 @@ use toxide_interop::{CPeer, PeerOptions, TempDir};
 use toxide_messenger::save::toxencryptsave::salt_of;
 use toxide_messenger::save::{
     ConfirmedFriend, FriendRequestMessage, Name, PassError, PassKey, RequestedFriend, SaveData,
-    SavedFriend, StatusMessage, UserStatus, pass_decrypt, pass_encrypt, write_atomic,
+    SavedFriend, StatusMessage, UserStatus, pass_decrypt, pass_encrypt,
 };
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -122,7 +122,7 @@ fn c_toxcore_starts_from_what_toxide_saves() -> Result {
     };
     save.dht = DhtState::new(vec![nobody(9, 0x31), nobody(9, 0x32)])?;
     let path = dir.path().join("toxide.tox");
-    write_atomic(&path, &save.to_bytes())?;
+    std::fs::write(&path, save.to_bytes())?;
 
     let mut c = peer("c-loader", Some(path))?;
     assert_eq!(c.tox_id(), &save.tox_id());

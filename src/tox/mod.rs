@@ -25,6 +25,7 @@
 //! ```
 
 mod event;
+mod file;
 mod profile;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -35,7 +36,7 @@ use rand::Rng as _;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
 use toxide_messenger::packet::{MessageKind, UserStatus};
-use toxide_messenger::save::{PassError, PassKey, SaveData, SaveError, write_atomic};
+use toxide_messenger::save::{PassError, PassKey, SaveData, SaveError};
 use toxide_onion::client::FriendError;
 
 use crate::driver::{
@@ -43,6 +44,7 @@ use crate::driver::{
 };
 
 pub use event::{ToxEvent, ToxEvents};
+pub use file::write_atomic;
 use profile::Kept;
 
 /// The ports c-toxcore tries by default (`TOX_PORTRANGE_FROM`..=`TO`).

@@ -6,8 +6,9 @@
 //! plain save the way c-toxcore's `tox_new` does and
 //! [`SaveData::to_bytes`] writes it the way `tox_get_savedata` does;
 //! [`toxencryptsave`] seals one under a passphrase, as
-//! c-toxcore's `toxencryptsave` library does; [`write_atomic`] puts it on
-//! disk without ever leaving half a file.
+//! c-toxcore's `toxencryptsave` library does. Putting the bytes on disk
+//! (atomically) is the application's side: `toxide::tox::write_atomic`;
+//! this crate, like every protocol crate, does no I/O.
 //!
 //! | module           | what                                            |
 //! |------------------|-------------------------------------------------|
@@ -17,14 +18,12 @@
 //! | `profile`        | name, status message, user status (V6)          |
 //! | `nodes`          | TCP relay and path node sections (V7)           |
 //! | [`toxencryptsave`] | the passphrase container (V11–V13)            |
-//! | `file`           | [`write_atomic`]                                |
 //!
 //! The DHT section (V4) is the DHT crate's [`DhtState`](toxide_dht::DhtState).
 //! Conferences (V8) are kept as raw bytes until the conference layer reads
 //! them.
 
 mod error;
-mod file;
 mod friend;
 mod nodes;
 mod profile;
@@ -33,7 +32,6 @@ mod state;
 pub mod toxencryptsave;
 
 pub use error::{SaveError, TextError};
-pub use file::write_atomic;
 pub use friend::{
     ConfirmedFriend, FRIEND_RECORD_SIZE, FriendRequestMessage, MAX_FRIEND_REQUEST_LENGTH,
     RequestedFriend, SavedFriend,

@@ -7,9 +7,9 @@
 //! rename itself durable. At every instant the path holds either the whole
 //! old save or the whole new one.
 //!
-//! This is the one place in the crate that touches the file system; the
-//! rest takes and returns bytes. Nothing here is called on a failed load:
-//! a file that does not load is left as it is.
+//! The protocol crates take and return bytes; this is where a save meets
+//! the file system. Nothing here is called on a failed load: a file that
+//! does not load is left as it is.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
