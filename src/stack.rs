@@ -324,15 +324,13 @@ impl Stack {
         if let Some(net_crypto) = &mut self.net_crypto {
             net_crypto.handle_timeout(now);
         }
-        if let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto) {
-            if messenger.poll_timeout().is_some_and(|t| t <= now) {
-                let mut sessions = FriendSessions::new(net_crypto, &self.friends);
-                messenger.handle_timeout(now, &mut sessions);
-                let killed = sessions.killed;
-                for friend in killed {
-                    self.session_killed(now, friend);
-                }
-            }
+        if self
+            .messenger
+            .as_ref()
+            .and_then(Messenger::poll_timeout)
+            .is_some_and(|t| t <= now)
+        {
+            self.lend_messenger(now, |m, s| m.handle_timeout(now, s));
         }
         let stale: Vec<PublicKey> = self
             .friends
@@ -429,6 +427,18 @@ impl Stack {
         now: Instant,
         f: impl FnOnce(&mut Messenger, &mut dyn Sessions) -> T,
     ) -> Option<T> {
+        let out = self.lend_messenger(now, f)?;
+        self.pump(now);
+        Some(out)
+    }
+
+    /// [`Stack::with_messenger`] without moving events on (for callers
+    /// that do, or that run inside [`Stack::pump`]).
+    fn lend_messenger<T>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Messenger, &mut dyn Sessions) -> T,
+    ) -> Option<T> {
         let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto)
         else {
             return None;
@@ -439,7 +449,6 @@ impl Stack {
         for friend in killed {
             self.session_killed(now, friend);
         }
-        self.pump(now);
         Some(out)
     }
 
@@ -647,24 +656,15 @@ impl Stack {
         event: &toxide_net_crypto::Event,
     ) {
         use toxide_net_crypto::Event;
-        let (Some(messenger), Some(net_crypto)) = (&mut self.messenger, &mut self.net_crypto)
-        else {
-            return;
-        };
-        let mut sessions = FriendSessions::new(net_crypto, &self.friends);
-        match event {
-            Event::Established { .. } => messenger.session_up(now, &friend, &mut sessions),
+        self.lend_messenger(now, |messenger, sessions| match event {
+            Event::Established { .. } => messenger.session_up(now, &friend, sessions),
             Event::Closed { .. } => messenger.session_down(&friend),
             Event::Lossless { data, .. } | Event::Lossy { data, .. } => {
-                messenger.handle_packet(now, &friend, data, &mut sessions)
+                messenger.handle_packet(now, &friend, data, sessions)
             }
             Event::Acked { buffer_start, .. } => messenger.acked(&friend, *buffer_start),
             Event::Accepted { .. } | Event::PeerDhtKey { .. } => {}
-        }
-        let killed = sessions.killed;
-        for friend in killed {
-            self.session_killed(now, friend);
-        }
+        });
     }
 
     /// Ends every friend session with a kill packet, so friends see us go

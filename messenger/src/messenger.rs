@@ -32,9 +32,8 @@ use bytes::Bytes;
 use toxide_core::{Encode, NoSpam, PublicKey};
 
 use crate::packet::{
-    Alive, CustomLossless, CustomLossy, MAX_NAME_LENGTH, MAX_STATUSMESSAGE_LENGTH, Message,
-    MessageKind, Nickname, Online, Packet, PacketError, StatusMessage, Typing, UserStatus,
-    UserStatusPacket,
+    Alive, CustomLossless, CustomLossy, Message, MessageKind, Nickname, Online, Packet,
+    PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
 };
 
 /// How often an alive packet leaves on a live session
@@ -812,8 +811,6 @@ fn push_profile(sessions: &mut dyn Sessions, friend: &PublicKey, profile: &Profi
 fn send(sessions: &mut dyn Sessions, friend: &PublicKey, packet: &Packet) -> Option<u32> {
     sessions.send_lossless(friend, Bytes::from(packet.to_bytes()))
 }
-
-const _: () = assert!(MAX_NAME_LENGTH == 128 && MAX_STATUSMESSAGE_LENGTH == 1007);
 
 #[cfg(test)]
 mod tests;

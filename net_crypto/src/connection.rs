@@ -256,12 +256,8 @@ impl CookieRequesting {
         keys: &Keys,
         peer: &HandshakePayload,
     ) -> Option<NotConfirmed> {
-        let (handshake, _) = keys.handshake(rng, cookie_key, now_secs, &peer.cookie);
-        Some(NotConfirmed {
-            session: Box::new(keys.session(now, peer)?),
-            resend: Resend::new(handshake),
-            rtt: None,
-        })
+        // Nothing we measured applies: answered as a stranger's handshake.
+        NotConfirmed::accept(rng, cookie_key, now, now_secs, keys, peer)
     }
 }
 

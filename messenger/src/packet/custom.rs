@@ -96,20 +96,27 @@ impl Encode for CustomLossless {
 
 impl Decode for CustomLossless {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        const NAME: &str = "custom lossless packet";
-        reader.expect_remaining(NAME, 1, MAX_CUSTOM_PACKET_SIZE)?;
-        let id = reader.u8(NAME)?;
-        if !is_custom_lossless(id) {
-            return Err(DecodeError::InvalidValue {
-                what: NAME,
-                value: u64::from(id),
-            });
-        }
-        Ok(Self {
-            id,
-            data: reader.rest().to_vec(),
-        })
+        let (id, data) = read_custom(reader, "custom lossless packet", is_custom_lossless)?;
+        Ok(Self { id, data })
     }
+}
+
+/// Reads a custom packet: an id in the range `in_range` accepts, then
+/// the rest as data.
+fn read_custom(
+    reader: &mut Reader<'_>,
+    what: &'static str,
+    in_range: fn(u8) -> bool,
+) -> Result<(u8, Vec<u8>), DecodeError> {
+    reader.expect_remaining(what, 1, MAX_CUSTOM_PACKET_SIZE)?;
+    let id = reader.u8(what)?;
+    if !in_range(id) {
+        return Err(DecodeError::InvalidValue {
+            what,
+            value: u64::from(id),
+        });
+    }
+    Ok((id, reader.rest().to_vec()))
 }
 
 /// A custom lossy packet, built with [`CustomLossy::new`].
@@ -168,19 +175,8 @@ impl Encode for CustomLossy {
 
 impl Decode for CustomLossy {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        const NAME: &str = "custom lossy packet";
-        reader.expect_remaining(NAME, 1, MAX_CUSTOM_PACKET_SIZE)?;
-        let id = reader.u8(NAME)?;
-        if !is_custom_lossy(id) {
-            return Err(DecodeError::InvalidValue {
-                what: NAME,
-                value: u64::from(id),
-            });
-        }
-        Ok(Self {
-            id,
-            data: reader.rest().to_vec(),
-        })
+        let (id, data) = read_custom(reader, "custom lossy packet", is_custom_lossy)?;
+        Ok(Self { id, data })
     }
 }
 
