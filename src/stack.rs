@@ -398,6 +398,14 @@ impl Stack {
                 (toxide_dht::Event::DhtPkRequest { sender, data, .. }, Some(client)) => {
                     client.handle_dht_pk_request(now, sender, &data, &mut self.dht)
                 }
+                // A node the DHT just learned may be a friend we look for:
+                // the client asks it at once instead of at the DHT's next
+                // tick (c-toxcore does within one ~50 ms loop).
+                (toxide_dht::Event::NodeLearned(node), Some(client)) => {
+                    client.handle_node_learned(now, node, &mut self.dht);
+                    self.events
+                        .push_back(StackEvent::Dht(toxide_dht::Event::NodeLearned(node)));
+                }
                 (event, _) => {
                     if let toxide_dht::Event::Found { public_key, addr } = &event {
                         self.friend_found(now, *public_key, *addr);

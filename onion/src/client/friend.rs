@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use toxide_core::{CryptoError, CryptoRng, KeyPair, NoSpam, PublicKey, SharedKey};
 
+use super::early::EarlyFriend;
 use super::nodes::{NodeList, RecentPings};
 
 /// Announce nodes kept per friend (`MAX_ONION_CLIENTS`).
@@ -56,10 +57,21 @@ pub struct Friend {
     pub last_dht_pk_onion_sent: Option<Instant>,
     /// Our last DHT-PK announcement to them through the DHT.
     pub last_dht_pk_dht_sent: Option<Instant>,
+    /// The data keys of theirs our DHT-PK announcement last went to
+    /// (at most [`MAX_ONION_CLIENTS`]): a node naming another one has
+    /// news (they restarted), and is sent it at once.
+    pub dht_pk_sent_to: Vec<PublicKey>,
     /// Connected by a higher layer: the search stops.
     pub is_online: bool,
     /// A friend request we still owe them.
     pub request: Option<OutgoingRequest>,
+    /// The address their DHT key was last asked at when a node named it
+    /// ([`super::OnionClient::handle_node_learned`]), and when.
+    pub last_node_learned: Option<(std::net::SocketAddr, Instant)>,
+    /// toxide's early schedule for them (quick search rounds and DHT-PK
+    /// announcements while they are new, just went offline or just
+    /// announced a new DHT key).
+    pub early: EarlyFriend,
 }
 
 impl Friend {
@@ -84,8 +96,11 @@ impl Friend {
             last_no_replay: 0,
             last_dht_pk_onion_sent: None,
             last_dht_pk_dht_sent: None,
+            dht_pk_sent_to: Vec::new(),
             is_online: false,
             request: None,
+            last_node_learned: None,
+            early: EarlyFriend::default(),
         })
     }
 }

@@ -13,11 +13,20 @@
 //!   onion every 30 s and through the DHT every 20 s, and any friend
 //!   request we owe them.
 //!
+//! That is c-toxcore's steady state, kept as it is. Its start is slow
+//! (~9.5 s to reconnect two friends, all timers), so toxide adds an early
+//! schedule on top: announcing from the first run, follow-ups and DHT-PK
+//! announcements as soon as the answers that make them possible arrive,
+//! and a few quick search rounds per friend; each bounded and over within
+//! seconds (see `client/early.rs` for what, and why it still
+//! interoperates).
+//!
 //! Responses are only accepted for requests we sent (see [`Sendbacks`]) and
 //! confirm the path they came back on; friends' DHT-PK announcements only
 //! from friends and only with a growing `no_replay`; friend requests only
 //! with our nospam, from strangers, once per sender among the last 32.
 
+mod early;
 mod friend;
 mod nodes;
 mod paths;
@@ -38,6 +47,8 @@ use toxide_dht::lan::is_lan;
 use toxide_dht::rate_limit::TokenBucket;
 use toxide_dht::{Dht, Transmit};
 
+pub use early::EarlyFriend;
+use early::{EARLY_ADDR_ASK_NODES, EarlyAnnounce};
 pub use friend::{FRIEND_REQUEST_TIMEOUT, Friend, MAX_ONION_CLIENTS, OutgoingRequest};
 pub use nodes::{AnnounceNode, Heard, NodeList, PathNodes, Pinged, RecentPings};
 pub use paths::PathSet;
@@ -53,11 +64,13 @@ use crate::packet::{
 
 /// Our announce nodes (`MAX_ONION_CLIENTS_ANNOUNCE`).
 pub const MAX_ONION_CLIENTS_ANNOUNCE: usize = 12;
-/// Seconds between runs: c-toxcore's client runs at most once a second.
+/// Seconds between runs: c-toxcore's client runs at most once a second
+/// (the early schedule wakes it more often in the first seconds).
 const RUN_INTERVAL: Duration = Duration::from_secs(1);
-/// Seconds after the first run before announcing starts
-/// (`ONION_CONNECTION_SECONDS`); also the runs of "announced" needed
-/// before we count as connected.
+/// The runs of "announced" needed before we count as connected
+/// (`ONION_CONNECTION_SECONDS`). c-toxcore also waits that long after its
+/// first run before announcing at all; toxide announces from the first
+/// run (see [`early`]).
 const ONION_CONNECTION_SECONDS: u64 = 3;
 /// Seconds of being disconnected after which friend searches restart
 /// from the fast schedule (`ONION_CONNECTED_TIMEOUT`).
@@ -183,7 +196,7 @@ pub struct ClientStats {
     pub dropped_repeated_request: u64,
     /// Dropped: onion data of a type nobody handles.
     pub dropped_unknown_data: u64,
-    /// Dropped: onion data beyond [`DATA_RESPONSES_PER_SECOND`].
+    /// Dropped: onion data beyond 100 a second (`DATA_RESPONSES_PER_SECOND`).
     pub dropped_rate_limited: u64,
 }
 
@@ -201,8 +214,8 @@ pub struct OnionClient {
     data_keys: KeyPair,
     rng: ChaCha20Rng,
     start: Instant,
-    first_run: Option<Instant>,
     last_run: Option<Instant>,
+    early_announce: EarlyAnnounce,
     self_paths: PathSet,
     friend_paths: PathSet,
     path_nodes: PathNodes,
@@ -246,8 +259,8 @@ impl OnionClient {
             dht_keys,
             rng,
             start: now,
-            first_run: None,
             last_run: None,
+            early_announce: EarlyAnnounce::default(),
             self_paths: PathSet::default(),
             friend_paths: PathSet::default(),
             path_nodes: PathNodes::default(),
@@ -352,9 +365,13 @@ impl OnionClient {
     }
 
     /// Marks a friend connected (searching stops and requests are no
-    /// longer sent) or disconnected (searching resumes).
+    /// longer sent) or disconnected (searching resumes, with a new early
+    /// schedule if they were online: they may have restarted).
     pub fn set_friend_online(&mut self, real_pk: &PublicKey, online: bool) {
         if let Some(friend) = find_friend_mut(&mut self.friends, real_pk) {
+            if friend.is_online && !online {
+                friend.early.restart();
+            }
             friend.is_online = online;
             if online {
                 friend.request = None;
@@ -388,9 +405,23 @@ impl OnionClient {
         Ok(())
     }
 
-    /// When [`Self::handle_timeout`] wants to run next.
+    /// When [`Self::handle_timeout`] wants to run next: the next
+    /// once-a-second run, or sooner what the early schedule has due (an
+    /// instant in the past means at once).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.last_run.map_or(self.start, |t| t + RUN_INTERVAL))
+        let run = self.last_run.map_or(self.start, |t| t + RUN_INTERVAL);
+        let early = self
+            .friends
+            .iter()
+            .filter(|f| !f.is_online)
+            .filter_map(|f| {
+                // "At once" must not be in the future: the start is not.
+                f.early.next_wakeup(self.start, f.dht_pk.is_some())
+            });
+        early
+            .chain(self.early_announce.next(self.start))
+            .chain(Some(run))
+            .min()
     }
 
     /// The next datagram to send.
@@ -407,10 +438,39 @@ impl OnionClient {
     /// (0x86) addressed to us.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8], dht: &mut Dht) {
         match bytes.first() {
-            Some(0x84 | 0x88) => self.handle_announce_response(now, from, bytes),
+            Some(0x84 | 0x88) => self.handle_announce_response(now, from, bytes, dht),
             Some(0x86) => self.handle_data_response(now, bytes, dht),
             _ => self.stats.dropped_malformed += 1,
         }
+    }
+
+    /// A node another node named in a nodes response
+    /// ([`toxide_dht::Event::NodeLearned`]). If it is a friend's DHT key
+    /// whose address the DHT has not found yet, and the friend is
+    /// offline, it is asked at once: its answer is what the DHT counts as
+    /// finding it (and the session can start), where the DHT itself asks
+    /// a node it heard of only at its next tick, up to a second later
+    /// (c-toxcore does within one `do_dht`, ~50 ms). Once per address and
+    /// second per friend.
+    pub fn handle_node_learned(&mut self, now: Instant, node: PackedNode, dht: &mut Dht) {
+        if node.protocol != TransportProtocol::Udp {
+            return;
+        }
+        let Some(friend) = self
+            .friends
+            .iter_mut()
+            .find(|f| !f.is_online && f.dht_pk == Some(node.public_key))
+        else {
+            return;
+        };
+        let asked_lately = friend
+            .last_node_learned
+            .is_some_and(|(addr, t)| addr == node.addr && !expired(Some(t), 1, now));
+        if asked_lately || dht.found_addr(now, &node.public_key).is_some() {
+            return;
+        }
+        friend.last_node_learned = Some((node.addr, now));
+        dht.request_nodes(now, node, node.public_key);
     }
 
     /// Handles a DHT-PK announcement that came through the DHT
@@ -457,7 +517,13 @@ impl OnionClient {
         ) += 1;
     }
 
-    fn handle_announce_response(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+    fn handle_announce_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        dht: &mut Dht,
+    ) {
         let Ok(response) = AnnounceResponse::from_bytes(bytes) else {
             self.stats.dropped_malformed += 1;
             return;
@@ -505,6 +571,7 @@ impl OnionClient {
         let node = PackedNode::udp(pending.node_addr, pending.node_pk);
         let list = match pending.target {
             Target::Us => {
+                self.early_announce.heard();
                 // "Found" for our own key counts only if it is our data key.
                 if is_stored == 1 && key != *self.data_keys.public.as_bytes() {
                     is_stored = 0;
@@ -521,6 +588,9 @@ impl OnionClient {
                 }
             }
         };
+        let before = list
+            .get(now, &node.public_key)
+            .map(|n| (n.last_pinged, n.data_pk));
         let heard = Heard {
             node,
             is_stored,
@@ -529,6 +599,26 @@ impl OnionClient {
         };
         if list.heard(now, heard) {
             self.path_nodes.add(node);
+            match pending.target {
+                // A node new to the list gets the follow-up with its ping
+                // id at once while we are not announced (c-toxcore waits
+                // two runs); back on the path the answer came on, whose
+                // exit the ping id is bound to.
+                Target::Us => {
+                    let is_new = before.is_none_or(|(pinged, _)| pinged == Pinged::Never);
+                    if is_new && is_stored == 0 && !self.is_connected() {
+                        self.announce_follow_up(now, node, key, path_used);
+                    }
+                }
+                // A data key we have not sent to: the friend is reachable
+                // there (maybe just restarted); tell them our DHT key now.
+                Target::Friend(pk) => {
+                    let new_key = before.is_none_or(|(_, data_pk)| data_pk.as_bytes() != &key);
+                    if is_stored == 1 && new_key {
+                        self.friend_reachable(now, &pk, dht);
+                    }
+                }
+            }
         }
         let lan_ok = is_lan(from.ip());
         for candidate in payload.nodes {
@@ -607,6 +697,14 @@ impl OnionClient {
         }
         friend.last_no_replay = announce.no_replay;
         if friend.dht_pk != Some(announce.dht_pk) {
+            // A friend we cannot reach with a new DHT key has (re)started:
+            // its announce nodes may hold a new data key, so search again
+            // soon, and answer with ours once it is found.
+            if !friend.is_online {
+                friend.early.restart();
+                // The nodes named below are asked for it now.
+                friend.early.addr_asked(now, false);
+            }
             if let Some(old) = friend.dht_pk.replace(announce.dht_pk) {
                 dht.stop_search(&old);
             }
@@ -739,13 +837,20 @@ impl OnionClient {
     }
 
     /// Sends `data` to a friend through every announce node that knows
-    /// them (c-toxcore `send_onion_data`); the number of packets sent.
-    fn send_onion_data(&mut self, now: Instant, friend_pk: &PublicKey, data: &[u8]) -> usize {
+    /// them (c-toxcore `send_onion_data`), except those whose data key for
+    /// the friend is in `skip`; the data keys it went to, one per packet.
+    fn send_onion_data(
+        &mut self,
+        now: Instant,
+        friend_pk: &PublicKey,
+        data: &[u8],
+        skip: &[PublicKey],
+    ) -> Vec<PublicKey> {
         let Some(friend) = find_friend(&self.friends, friend_pk) else {
-            return 0;
+            return Vec::new();
         };
         if data.is_empty() || data.len() > MAX_ONION_DATA_PAYLOAD {
-            return 0;
+            return Vec::new();
         }
         let alive: Vec<&AnnounceNode> = friend.clients.alive(now).collect();
         let good: Vec<(SocketAddr, PublicKey)> = alive
@@ -756,12 +861,12 @@ impl OnionClient {
         // c-toxcore wants a quarter of the live nodes to agree (and at
         // least one node).
         if alive.is_empty() || good.len() < (alive.len() - 1) / 4 + 1 {
-            return 0;
+            return Vec::new();
         }
         let nonce = Nonce::random(&mut self.rng);
         let inner = seal_inner(&nonce, &self.real.public, &friend.shared_real, data);
-        let mut sent = 0;
-        for (addr, data_pk) in good {
+        let mut sent = Vec::new();
+        for (addr, data_pk) in good.into_iter().filter(|(_, k)| !skip.contains(k)) {
             let pool = &self.path_nodes;
             let Some((_, path)) =
                 self.friend_paths
@@ -787,32 +892,28 @@ impl OnionClient {
                     destination: first_hop,
                     payload: packet.to_bytes(),
                 });
-                sent += 1;
+                sent.push(data_pk);
             }
         }
-        self.stats.data_sent += sent as u64;
+        self.stats.data_sent += sent.len() as u64;
         sent
     }
 
-    /// Our DHT-PK announcement for a friend: the onion or the DHT route
-    /// (c-toxcore `send_dhtpk_announce`); the number of packets sent.
-    fn send_dht_pk(
-        &mut self,
-        now: Instant,
-        friend_pk: &PublicKey,
-        via_dht: bool,
-        dht: &mut Dht,
-    ) -> usize {
+    /// Our DHT-PK announcement: our DHT key and the nodes closest to it
+    /// (c-toxcore `send_dhtpk_announce`).
+    fn dht_pk_announce(&self, now: Instant, dht: &Dht) -> DhtPkAnnounce {
         let secs = now.saturating_duration_since(self.start).as_secs();
-        let announce = DhtPkAnnounce {
+        DhtPkAnnounce {
             no_replay: self.config.no_replay_base.saturating_add(secs),
             dht_pk: dht.public_key(),
             nodes: dht.closest_nodes(now, &dht.public_key(), ANNOUNCE_MAX_NODES, true),
-        };
-        let data = announce.to_bytes();
-        if !via_dht {
-            return self.send_onion_data(now, friend_pk, &data);
         }
+    }
+
+    /// Our DHT-PK announcement for a friend through the DHT route
+    /// (c-toxcore `send_dhtpk_announce`); the number of packets sent.
+    fn send_dht_pk_via_dht(&mut self, now: Instant, friend_pk: &PublicKey, dht: &mut Dht) -> usize {
+        let data = self.dht_pk_announce(now, dht).to_bytes();
         let Some(friend) = find_friend(&self.friends, friend_pk) else {
             return 0;
         };
@@ -826,16 +927,20 @@ impl OnionClient {
         dht.send_dht_pk(now, friend_dht, wrapped)
     }
 
-    /// Runs the once-a-second work (c-toxcore `do_onion_client`).
+    /// Runs the once-a-second work if it is due (c-toxcore
+    /// `do_onion_client`), then what the early schedule has due.
     pub fn handle_timeout(&mut self, now: Instant, dht: &mut Dht) {
-        if self.last_run.is_some_and(|t| now < t + RUN_INTERVAL) {
-            return;
+        if self.last_run.is_none_or(|t| now >= t + RUN_INTERVAL) {
+            self.run(now, dht);
         }
-        let first_run = *self.first_run.get_or_insert(now);
-        if expired(Some(first_run), ONION_CONNECTION_SECONDS, now) {
-            self.populate_path_nodes(now, dht);
-            self.do_announce(now);
-        }
+        self.run_early(now, dht);
+    }
+
+    /// The once-a-second work (c-toxcore `do_onion_client`, announcing
+    /// from the first run rather than 3 s after it).
+    fn run(&mut self, now: Instant, dht: &mut Dht) {
+        self.populate_path_nodes(now, dht);
+        self.do_announce(now);
         if self.onion_is_connected(now) {
             if expired(self.last_time_connected, ONION_CONNECTED_TIMEOUT, now) {
                 for friend in &mut self.friends {
@@ -862,6 +967,186 @@ impl OnionClient {
         }
         self.do_friend_requests(now);
         self.last_run = Some(now);
+    }
+
+    /// The early schedule's work that is due (see [`early`]): announce
+    /// bursts until the first answer, and friends' quick search rounds
+    /// and DHT-PK resends.
+    fn run_early(&mut self, now: Instant, dht: &mut Dht) {
+        if self.early_announce.due(self.start, now) {
+            self.populate_path_nodes(now, dht);
+            let sent = self.announce_burst(now);
+            self.early_announce.burst(now, sent);
+        }
+        let due: Vec<(PublicKey, bool, bool, Option<PublicKey>)> = self
+            .friends
+            .iter()
+            .filter(|f| !f.is_online)
+            .map(|f| {
+                let ask = f.dht_pk.filter(|_| f.early.addr_ask_due(now, true));
+                (
+                    f.real_pk,
+                    f.early.round_due(now),
+                    f.early.dht_pk_due(now),
+                    ask,
+                )
+            })
+            .filter(|(_, round, dht_pk, ask)| *round || *dht_pk || ask.is_some())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        if self.path_nodes.is_empty() {
+            self.populate_path_nodes(now, dht);
+        }
+        for (pk, round, dht_pk, ask) in due {
+            if let Some(friend_dht) = ask {
+                let found = dht.found_addr(now, &friend_dht).is_some();
+                if !found {
+                    for node in dht.closest_nodes(now, &friend_dht, EARLY_ADDR_ASK_NODES, true) {
+                        dht.request_nodes(now, node, friend_dht);
+                    }
+                }
+                if let Some(friend) = find_friend_mut(&mut self.friends, &pk) {
+                    friend.early.addr_asked(now, true);
+                    if found {
+                        friend.early.addr_found();
+                    }
+                }
+            }
+            if round {
+                let sent = self.early_search_round(now, &pk);
+                if let Some(friend) = find_friend_mut(&mut self.friends, &pk) {
+                    friend.early.round(now, sent);
+                }
+            }
+            if dht_pk {
+                self.send_dht_pk_onion(now, &pk, false, dht);
+                if let Some(friend) = find_friend_mut(&mut self.friends, &pk) {
+                    friend.early.resent(now);
+                }
+            }
+        }
+        self.do_friend_requests(now);
+    }
+
+    /// Announce requests to up to six random path nodes (or bootstrap
+    /// nodes while there are none), each once and none already in our
+    /// list (c-toxcore asks those again, though they are announced to on
+    /// their own schedule: in a small network, every second); how many
+    /// went out.
+    fn announce_burst(&mut self, now: Instant) -> usize {
+        let pool = if self.path_nodes.is_empty() {
+            &self.bootstrap_nodes
+        } else {
+            &self.path_nodes
+        };
+        let mut picks = pool.random_distinct(&mut self.rng, MAX_ONION_CLIENTS_ANNOUNCE / 2);
+        picks.retain(|p| self.announce_list.get(now, &p.public_key).is_none());
+        picks
+            .into_iter()
+            .filter(|node| self.send_announce_request(now, Target::Us, *node, None, None))
+            .count()
+    }
+
+    /// A node new to our list answered our first request without storing
+    /// us: announce again at once with the ping id it gave, on the path
+    /// its answer came back on.
+    fn announce_follow_up(&mut self, now: Instant, node: PackedNode, ping_id: [u8; 32], path: u32) {
+        if self.send_announce_request(now, Target::Us, node, Some(ping_id), Some(path)) {
+            self.announce_list.mark_pinged(now, &node.public_key);
+            self.last_announce = Some(now);
+        }
+    }
+
+    /// One early search round for a friend: every live node of its list
+    /// is asked again and, while the list is at most half full, up to
+    /// eight random path nodes too (each node once); how many went out.
+    fn early_search_round(&mut self, now: Instant, friend_pk: &PublicKey) -> usize {
+        let Some(friend) = find_friend(&self.friends, friend_pk) else {
+            return 0;
+        };
+        let mut asked: Vec<PackedNode> = friend
+            .clients
+            .alive(now)
+            .filter(|n| n.pings_since_last_response < nodes::NODE_MAX_PINGS)
+            .map(|n| PackedNode::udp(n.addr, n.public_key))
+            .collect();
+        if friend.clients.alive(now).count() <= MAX_ONION_CLIENTS / 2 {
+            let pool = if self.path_nodes.is_empty() {
+                &self.bootstrap_nodes
+            } else {
+                &self.path_nodes
+            };
+            for pick in pool.random_distinct(&mut self.rng, MAX_ONION_CLIENTS) {
+                if !asked.iter().any(|n| n.public_key == pick.public_key) {
+                    asked.push(pick);
+                }
+            }
+        }
+        let target = Target::Friend(*friend_pk);
+        let mut sent = 0;
+        for node in asked {
+            if self.send_announce_request(now, target, node, None, None) {
+                sent += 1;
+                if let Some(friend) = find_friend_mut(&mut self.friends, friend_pk) {
+                    friend.clients.mark_pinged(now, &node.public_key);
+                }
+            }
+        }
+        sent
+    }
+
+    /// One of a friend's announce nodes named a data key of theirs:
+    /// the friend is reachable there, maybe just (re)started. Our DHT-PK
+    /// announcement goes now through the nodes with data keys it has not
+    /// gone to yet, and the friend request we owe them if due.
+    fn friend_reachable(&mut self, now: Instant, friend_pk: &PublicKey, dht: &mut Dht) {
+        if find_friend(&self.friends, friend_pk).is_none_or(|f| f.is_online) {
+            return;
+        }
+        self.send_dht_pk_onion(now, friend_pk, true, dht);
+        self.do_friend_requests(now);
+    }
+
+    /// Our DHT-PK announcement to a friend through the onion, through
+    /// every announce node that knows them (only those with data keys it
+    /// has not gone to yet if `new_keys_only`), and the bookkeeping of a
+    /// send; the number of packets sent.
+    fn send_dht_pk_onion(
+        &mut self,
+        now: Instant,
+        friend_pk: &PublicKey,
+        new_keys_only: bool,
+        dht: &mut Dht,
+    ) -> usize {
+        let announce = self.dht_pk_announce(now, dht);
+        let skip = match find_friend(&self.friends, friend_pk) {
+            Some(friend) if new_keys_only => friend.dht_pk_sent_to.clone(),
+            Some(_) => Vec::new(),
+            None => return 0,
+        };
+        let keys = self.send_onion_data(now, friend_pk, &announce.to_bytes(), &skip);
+        let Some(friend) = find_friend_mut(&mut self.friends, friend_pk) else {
+            return 0;
+        };
+        if !keys.is_empty() {
+            // Sends to new data keys only add to c-toxcore's schedule
+            // (through every node, every 30 s); they do not move it.
+            if !new_keys_only {
+                friend.last_dht_pk_onion_sent = Some(now);
+            }
+            friend.early.dht_pk_sent(now);
+        }
+        for key in &keys {
+            if !friend.dht_pk_sent_to.contains(key) {
+                if friend.dht_pk_sent_to.len() >= MAX_ONION_CLIENTS {
+                    friend.dht_pk_sent_to.remove(0);
+                }
+                friend.dht_pk_sent_to.push(*key);
+            }
+        }
+        keys.len()
     }
 
     /// Feeds random DHT nodes to the path pool (c-toxcore
@@ -945,17 +1230,9 @@ impl OnionClient {
         if count <= MAX_ONION_CLIENTS_ANNOUNCE / 2
             || expired(self.last_populated, ANNOUNCE_POPULATE_TIMEOUT, now)
         {
-            let pool = if self.path_nodes.is_empty() {
-                &self.bootstrap_nodes
-            } else {
-                &self.path_nodes
-            };
-            let picks: Vec<PackedNode> = (0..MAX_ONION_CLIENTS_ANNOUNCE / 2)
-                .filter_map(|_| pool.random(&mut self.rng))
-                .collect();
-            for node in picks {
-                self.send_announce_request(now, Target::Us, node, None, None);
-            }
+            let sent = self.announce_burst(now);
+            // The early bursts count this one.
+            self.early_announce.burst(now, sent);
         }
     }
 
@@ -1003,18 +1280,15 @@ impl OnionClient {
             friend.last_dht_pk_onion_sent,
             ONION_DHTPK_SEND_INTERVAL,
             now,
-        ) && self.send_dht_pk(now, friend_pk, false, dht) >= 1
-        {
-            if let Some(f) = find_friend_mut(&mut self.friends, friend_pk) {
-                f.last_dht_pk_onion_sent = Some(now);
-            }
+        ) {
+            self.send_dht_pk_onion(now, friend_pk, false, dht);
         }
         let due_dht = self
             .friends
             .iter()
             .find(|f| f.real_pk == *friend_pk)
             .is_some_and(|f| expired(f.last_dht_pk_dht_sent, DHT_DHTPK_SEND_INTERVAL, now));
-        if due_dht && self.send_dht_pk(now, friend_pk, true, dht) >= 1 {
+        if due_dht && self.send_dht_pk_via_dht(now, friend_pk, dht) >= 1 {
             if let Some(f) = find_friend_mut(&mut self.friends, friend_pk) {
                 f.last_dht_pk_dht_sent = Some(now);
             }
@@ -1073,9 +1347,9 @@ impl OnionClient {
                 return;
             }
             friend.last_populated = Some(now);
-            let picks: Vec<PackedNode> = (0..n)
-                .filter_map(|_| self.path_nodes.random(&mut self.rng))
-                .collect();
+            // A node already in the list is asked on its own schedule.
+            let mut picks = self.path_nodes.random_distinct(&mut self.rng, n);
+            picks.retain(|p| friend.clients.get(now, &p.public_key).is_none());
             for node in picks {
                 self.send_announce_request(now, target, node, None, None);
             }
@@ -1098,7 +1372,7 @@ impl OnionClient {
             })
             .collect();
         for (pk, packet) in due {
-            if self.send_onion_data(now, &pk, &packet) > 0 {
+            if !self.send_onion_data(now, &pk, &packet, &[]).is_empty() {
                 if let Some(request) =
                     find_friend_mut(&mut self.friends, &pk).and_then(|f| f.request.as_mut())
                 {

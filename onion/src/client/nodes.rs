@@ -198,6 +198,11 @@ impl NodeList {
         }
     }
 
+    /// The live node with key `pk`.
+    pub fn get(&self, now: Instant, pk: &PublicKey) -> Option<&AnnounceNode> {
+        self.alive(now).find(|n| n.public_key == *pk)
+    }
+
     /// Live nodes.
     pub fn alive(&self, now: Instant) -> impl Iterator<Item = &AnnounceNode> {
         self.slots
@@ -268,6 +273,24 @@ impl PathNodes {
         }
         let i = (rng.next_u32() as usize) % self.nodes.len();
         self.nodes.get(i).copied()
+    }
+
+    /// Up to `count` random nodes, each at most once: `count` draws with
+    /// the repeats left out (c-toxcore keeps them and asks a node twice).
+    pub fn random_distinct<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        count: usize,
+    ) -> Vec<PackedNode> {
+        let mut picks: Vec<PackedNode> = Vec::with_capacity(count);
+        for _ in 0..count {
+            if let Some(node) = self.random(rng) {
+                if !picks.iter().any(|p| p.public_key == node.public_key) {
+                    picks.push(node);
+                }
+            }
+        }
+        picks
     }
 
     /// Three random nodes, repeats allowed (as c-toxcore draws them).
