@@ -17,8 +17,11 @@ use crate::constants::{BAD_NODE_TIMEOUT, KILL_NODE_TIMEOUT};
 pub struct Assoc {
     /// Where the node answered from.
     pub addr: SocketAddr,
-    /// When it last answered one of our requests; `None` once cleared.
+    /// When it last answered one of our requests or sent one of its own;
+    /// `None` once cleared.
     pub last_seen: Option<Instant>,
+    /// When it last sent us a request from this address.
+    pub asked_us: Option<Instant>,
     /// When we last sent it a nodes request as a liveness check.
     pub last_pinged: Option<Instant>,
     /// The address this node reports for the key its list is about (a
@@ -32,6 +35,7 @@ impl Assoc {
             addr,
             last_seen: Some(now),
             last_pinged: None,
+            asked_us: None,
             returned: None,
         }
     }
@@ -112,6 +116,21 @@ impl Client {
         match slot {
             Some(assoc) if assoc.addr == addr => assoc.last_seen = Some(now),
             _ => *slot = Some(Assoc::fresh(addr, now)),
+        }
+    }
+
+    /// The node sent us a request from `addr`, whose box opened with its
+    /// key: it is alive there, as much as if it had answered. Only an
+    /// address already known counts (a request adds no node: c-toxcore
+    /// asks first, and so do we). Returns whether one was known.
+    pub fn heard_request(&mut self, addr: SocketAddr, now: Instant) -> bool {
+        match self.assoc_for_mut(&addr) {
+            Some(assoc) if assoc.addr == addr => {
+                assoc.last_seen = Some(now);
+                assoc.asked_us = Some(now);
+                true
+            }
+            _ => false,
         }
     }
 

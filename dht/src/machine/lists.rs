@@ -30,6 +30,27 @@ impl Dht {
         }
     }
 
+    /// A node in our lists sent us a request from an address we know it
+    /// at: that counts as hearing from it there, so our own liveness
+    /// check of it waits (see [`crate::refresh`]).
+    ///
+    /// The request is authenticated (its box opened with the sender's
+    /// key) but not fresh: a captured request replayed from the node's own
+    /// address would keep a dead node looking alive for as long as the
+    /// replays go on. Such a node is simply one that fails as an onion
+    /// path or a search hop; a node that can replay from that address
+    /// could as well drop our traffic to it.
+    pub(super) fn heard_request(&mut self, now: Instant, pk: &PublicKey, addr: SocketAddr) {
+        if let Some(client) = self.close.get_mut(pk) {
+            client.heard_request(addr, now);
+        }
+        for search in self.searches.values_mut() {
+            if let Some(client) = search.clients.iter_mut().find(|c| c.public_key == *pk) {
+                client.heard_request(addr, now);
+            }
+        }
+    }
+
     /// A node we heard of from a third party: ask it for nodes if it would
     /// improve one of our lists (c-toxcore `ping_node_from_getnodes_ok`).
     pub(super) fn consider_node(&mut self, now: Instant, node: PackedNode) {

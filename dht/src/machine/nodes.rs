@@ -29,6 +29,7 @@ impl Dht {
         };
         let request = p.open(&shared)?;
         self.charge(now, from);
+        self.heard_request(now, &p.sender_pk, from);
         let nodes = self.closest_nodes(
             now,
             &request.search_pk,

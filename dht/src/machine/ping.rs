@@ -33,6 +33,7 @@ impl Dht {
         };
         let payload = p.open(&shared)?;
         self.charge(now, from);
+        self.heard_request(now, &p.sender_pk, from);
         let nonce = Nonce::random(&mut self.rng);
         let response = PingResponse::new(
             &shared,

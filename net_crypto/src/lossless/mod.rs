@@ -60,8 +60,8 @@ pub use receive::{InsertError, ReceiveBuffer};
 pub use request::MAX_REQUEST_BODY;
 pub use rtt::{DEFAULT_PING_CONNECTION, DEFAULT_TCP_PING_CONNECTION, Rtt};
 pub use schedule::{
-    CRYPTO_PACKET_MIN_RATE, MIN_HOLE_REQUEST_INTERVAL, PACKET_COUNTER_AVERAGE_INTERVAL,
-    REQUEST_PACKETS_COMPARE_CONSTANT, RequestSchedule,
+    CRYPTO_PACKET_MIN_RATE, IDLE_REQUEST_INTERVAL, MIN_HOLE_REQUEST_INTERVAL,
+    PACKET_COUNTER_AVERAGE_INTERVAL, REQUEST_PACKETS_COMPARE_CONSTANT, RequestSchedule,
 };
 pub use send::{AckError, Acknowledged, Outgoing, RequestOutcome, SendBuffer, SendError};
 

@@ -25,6 +25,20 @@
 //! waits until the packet's last send is a round trip old, so a packet
 //! that is merely late is not sent twice.
 //!
+//! An idle session asks less: once nothing has arrived since the last
+//! request and nothing is missing, a request would only say what the peer
+//! already knows, so the next one waits [`IDLE_REQUEST_INTERVAL`] (3 s)
+//! instead of 1 s. Only once a lossless packet has arrived, though: the
+//! peer sends those only when its side is established, and until then our
+//! requests are what establishes it (a peer still waiting for our first
+//! data packet would otherwise wait three times as long for each try). It still serves as the keep-alive c-toxcore needs:
+//! c-toxcore counts the direct UDP path as up while something arrived on
+//! it within `UDP_DIRECT_TIMEOUT` (8 s), and 3 s leaves room for two lost
+//! requests. The first lossless packet to arrive makes the 1-second
+//! interval apply again, counted from the last request, so it is acked
+//! at once if that was over a second ago: read receipts are no slower
+//! than c-toxcore's.
+//!
 //! c-toxcore compares whole milliseconds with `>`; here a request is due
 //! once the interval has fully elapsed (`>=`) so that a driver waking at
 //! [`RequestSchedule::poll_timeout`] finds it due. The difference is under
@@ -46,6 +60,10 @@ pub const REQUEST_PACKETS_COMPARE_CONSTANT: f64 = 0.125 * 100.0;
 /// (`CRYPTO_PACKET_MIN_RATE`).
 pub const CRYPTO_PACKET_MIN_RATE: f64 = 4.0;
 
+/// The interval between requests of an established session that has
+/// received nothing since its last request and misses nothing.
+pub const IDLE_REQUEST_INTERVAL: Duration = Duration::from_secs(3);
+
 /// The shortest interval between requests while packets are missing.
 pub const MIN_HOLE_REQUEST_INTERVAL: Duration = Duration::from_millis(2);
 
@@ -56,6 +74,10 @@ pub struct RequestSchedule {
     last_sent: Option<Instant>,
     /// While packets are missing: the interval to ask again at.
     hole_interval: Option<Duration>,
+    /// A lossless packet arrived since the last request.
+    news: bool,
+    /// A lossless packet has arrived: the peer is established.
+    peer_established: bool,
     counter: u32,
     counter_since: Option<Instant>,
     recv_rate: f64,
@@ -76,6 +98,8 @@ impl RequestSchedule {
             self.counter_since = Some(now);
         }
         self.counter = self.counter.saturating_add(1);
+        self.news = true;
+        self.peer_established = true;
     }
 
     /// Lossless packets received per second over the last measured window.
@@ -100,8 +124,15 @@ impl RequestSchedule {
 
     /// c-toxcore's interval (see the module doc).
     fn regular_interval(&self, established: bool, window_len: u32) -> Duration {
-        if !established || self.recv_rate <= CRYPTO_PACKET_MIN_RATE {
+        if !established {
             return CRYPTO_SEND_PACKET_INTERVAL;
+        }
+        if self.recv_rate <= CRYPTO_PACKET_MIN_RATE {
+            return if self.news || self.hole_interval.is_some() || !self.peer_established {
+                CRYPTO_SEND_PACKET_INTERVAL
+            } else {
+                IDLE_REQUEST_INTERVAL
+            };
         }
         let rate = self.recv_rate;
         let by_queue =
@@ -126,6 +157,7 @@ impl RequestSchedule {
             .is_none_or(|last| now.saturating_duration_since(last) >= interval);
         if due {
             self.last_sent = Some(now);
+            self.news = false;
         }
         if established {
             self.measure(now);
@@ -182,8 +214,38 @@ mod tests {
         assert!(!s.poll(t + ms(999), false, 0));
         assert_eq!(s.poll_timeout(false, 0), Some(t + ms(1000)));
         assert!(s.poll(t + ms(1000), false, 0));
+        // Established with something received: once a second.
+        s.packet_received(t + ms(1200));
         assert!(!s.poll(t + ms(1500), true, 0));
         assert!(s.poll(t + ms(2000), true, 0));
+    }
+
+    #[test]
+    fn every_three_seconds_when_nothing_arrives() {
+        let t = Instant::now();
+        let mut s = RequestSchedule::new();
+        assert!(s.poll(t, true, 0));
+        // The peer has sent no lossless packet: it may still wait for our
+        // first data packet, so once a second.
+        assert_eq!(s.interval(true, 0), ms(1000));
+        s.packet_received(t);
+        assert!(s.poll(t + ms(1000), true, 0));
+        assert_eq!(s.interval(true, 0), IDLE_REQUEST_INTERVAL);
+        assert!(!s.poll(t + ms(3999), true, 0));
+        assert!(s.poll(t + ms(4000), true, 0));
+        // A packet arrives 1.5 s later: the 1-second interval applies
+        // again, counted from the last request, so the ack goes at once.
+        s.packet_received(t + ms(5500));
+        assert_eq!(s.interval(true, 0), ms(1000));
+        assert!(s.poll(t + ms(5500), true, 0));
+        // Nothing new since: back to 3 s.
+        assert_eq!(s.interval(true, 0), IDLE_REQUEST_INTERVAL);
+        assert!(!s.poll(t + ms(8499), true, 0));
+        // Something missing keeps the short interval.
+        s.set_missing(true, ms(10));
+        assert_eq!(s.interval(true, 0), ms(10));
+        s.set_missing(true, ms(5000));
+        assert_eq!(s.interval(true, 0), ms(1000));
     }
 
     #[test]
@@ -215,6 +277,9 @@ mod tests {
         s.packet_received(t);
         s.poll(t + ms(1000), true, 0);
         assert!(s.recv_rate() <= CRYPTO_PACKET_MIN_RATE);
+        // Nothing arrived since that request: the idle interval.
+        assert_eq!(s.interval(true, 5), IDLE_REQUEST_INTERVAL);
+        s.packet_received(t + ms(1100));
         assert_eq!(s.interval(true, 5), ms(1000));
         // Missing packets: asked for again after a round trip, not sooner
         // than the floor, and never later than the regular schedule.

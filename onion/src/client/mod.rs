@@ -27,6 +27,7 @@
 //! with our nospam, from strangers, once per sender among the last 32.
 
 mod early;
+
 mod friend;
 mod nodes;
 mod paths;
@@ -82,7 +83,17 @@ const ONION_OFFLINE_TIMEOUT: u64 = nodes::NODE_TIMEOUT * (nodes::NODE_MAX_PINGS 
 const ANNOUNCE_INTERVAL_NOT_ANNOUNCED: u64 = 3;
 const ANNOUNCE_INTERVAL_ANNOUNCED: u64 = nodes::NODE_TIMEOUT;
 const TIME_TO_STABLE: u64 = nodes::NODE_TIMEOUT * 6;
-const ANNOUNCE_INTERVAL_STABLE: u64 = nodes::NODE_TIMEOUT * 8;
+/// A stable node is announced to every 240 s, where c-toxcore does every
+/// 120 s (`ANNOUNCE_INTERVAL_STABLE`): the node keeps us for 300 s
+/// (`ONION_ANNOUNCE_TIMEOUT`), and an unanswered announce is retried every
+/// 15 s (the node is no longer steady), three times before the entry
+/// lapses. Half of an idle client's own onion traffic.
+const ANNOUNCE_INTERVAL_STABLE: u64 = 240;
+/// When nothing was announced for this long, the first node in the list
+/// is announced to anyway (`ONION_NODE_PING_INTERVAL`, 15 s in c-toxcore):
+/// it keeps the paths and [`ONION_OFFLINE_TIMEOUT`] (75 s) fed. 30 s
+/// still leaves two misses before we would count as offline.
+const ANNOUNCE_KEEPALIVE: u64 = 30;
 /// Seconds before node lists are refilled from the path nodes anyway
 /// (`ANNOUNCE_POPULATE_TIMEOUT`).
 const ANNOUNCE_POPULATE_TIMEOUT: u64 = 600;
@@ -1172,7 +1183,11 @@ impl OnionClient {
     fn do_announce(&mut self, now: Instant) {
         let mut count = 0;
         let mut to_send = Vec::new();
-        let last_announce = self.last_announce;
+        // c-toxcore updates this inside the loop: when nothing was
+        // announced for a keep-alive interval, the first node due by that rule
+        // goes, and the rest wait for their own interval. Reading it once
+        // before the loop would announce to every node each 15 s.
+        let mut last_announce = self.last_announce;
         for node in self.announce_list.alive_mut(now) {
             count += 1;
             if node.last_pinged == Pinged::Never {
@@ -1200,7 +1215,7 @@ impl OnionClient {
                 }
             }
             if expired(node.last_pinged.as_time(), interval, now)
-                || expired(last_announce, ANNOUNCE_INTERVAL_ANNOUNCED, now)
+                || expired(last_announce, ANNOUNCE_KEEPALIVE, now)
             {
                 // Last chance for a long-lived node: try a random path.
                 let path = if node.pings_since_last_response == nodes::NODE_MAX_PINGS - 1
@@ -1210,6 +1225,9 @@ impl OnionClient {
                 } else {
                     Some(node.path_used)
                 };
+                // Optimistically counted as sent, as the next node's check
+                // must see it (as in `do_friend`).
+                last_announce = Some(now);
                 to_send.push((
                     PackedNode::udp(node.addr, node.public_key),
                     node.ping_id,
