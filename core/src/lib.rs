@@ -3,8 +3,9 @@
 //! The DHT, the onion, net_crypto, the TCP relay and the messenger all speak
 //! in the same few primitives: X25519 key pairs, NaCl `crypto_box` with a
 //! precomputed shared key, 24-byte nonces that count big-endian, a strict
-//! big-endian binary codec, the "packed node" address format and the Tox ID a
-//! user hands to a friend. They live here, free of I/O, clocks and hidden
+//! big-endian binary codec, the "packed node" address format, the Tox ID a
+//! user hands to a friend and the body of the friend request sent to it
+//! (which two layers carry). They live here, free of I/O, clocks and hidden
 //! randomness: every function that needs randomness takes the caller's
 //! [`CryptoRng`], so a seeded run replays exactly.
 //!
@@ -13,6 +14,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod friend_request;
 mod hex;
 pub mod ip_port;
 pub mod keys;
@@ -25,6 +27,7 @@ pub mod tox_id;
 
 pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use crypto::{CryptoError, MAC_SIZE, SharedKey, SymmetricKey};
+pub use friend_request::FriendRequestPayload;
 pub use hex::HexError;
 pub use ip_port::IpPort;
 pub use keys::{KeyPair, PUBLIC_KEY_SIZE, PublicKey, SECRET_KEY_SIZE, SecretKey};

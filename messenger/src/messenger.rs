@@ -24,16 +24,25 @@
 //!   c-toxcore: a client resends what was never confirmed.
 //! - Friend numbers are the lowest free index, as c-toxcore hands them out,
 //!   so the C API can map onto them one to one.
+//! - A friend request can arrive over a session (packet 18) as well as
+//!   through the onion (checklist F4): friend_connection hands it to the
+//!   friend-request receiver before any friend or ONLINE check, which
+//!   delivers it only if it quotes our nospam, its sender asked nothing in
+//!   the last [`MAX_RECEIVED_STORED`] requests and is not a friend already
+//!   (`friendreq_handlepacket`, `friend_already_added`). Our own pending
+//!   request goes over the session when one comes up before the friend
+//!   confirmed (`send_friend_request_packet`): coming online (ONLINE)
+//!   confirms it, as c-toxcore's `FRIEND_ONLINE` does.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use toxide_core::{Encode, NoSpam, PublicKey};
+use toxide_core::{Decode, Encode, NoSpam, PublicKey};
 
 use crate::packet::{
-    Alive, CustomLossless, CustomLossy, Message, MessageKind, Nickname, Online, Packet,
-    PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
+    Alive, CustomLossless, CustomLossy, FriendRequest, Message, MessageKind, Nickname, Online,
+    Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
 };
 
 /// How often an alive packet leaves on a live session
@@ -43,6 +52,10 @@ pub const FRIEND_PING_INTERVAL: Duration = Duration::from_secs(8);
 /// A session silent this long is dead (`FRIEND_CONNECTION_TIMEOUT`,
 /// 4 × the ping interval).
 pub const FRIEND_CONNECTION_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// Senders of the last this many delivered friend requests are remembered,
+/// and a repeat from one of them is dropped (`MAX_RECEIVED_STORED`).
+pub const MAX_RECEIVED_STORED: usize = 32;
 
 /// A friend's number: stable while the friend exists, the lowest free one
 /// when added (tox.h's `friend_number`).
@@ -67,6 +80,14 @@ pub trait Sessions {
 /// Something a friend did, or a message's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Someone who is not a friend asked to be one over a session (packet
+    /// 18), quoting our nospam; accepting means adding them.
+    FriendRequest {
+        /// Their long-term key: the session's.
+        public_key: PublicKey,
+        /// Their message, as sent (never empty; c-toxcore checks no UTF-8).
+        message: Vec<u8>,
+    },
     /// The friend came online (its ONLINE arrived) or went offline.
     ConnectionStatus {
         /// Who.
@@ -163,6 +184,13 @@ pub struct Stats {
     pub dropped_before_online: u64,
     /// Packets for layers not built yet (files, conferences, calls).
     pub unhandled: u64,
+    /// Friend requests over a session that quoted another nospam.
+    pub dropped_wrong_nospam: u64,
+    /// Friend requests over a session from a sender whose request was
+    /// delivered already (among the last [`MAX_RECEIVED_STORED`]).
+    pub dropped_repeated_request: u64,
+    /// Friend requests over a session from someone already a friend.
+    pub dropped_request_from_friend: u64,
     /// Sessions killed after [`FRIEND_CONNECTION_TIMEOUT`] of silence.
     pub timed_out: u64,
 }
@@ -258,14 +286,31 @@ pub struct Messenger {
     friends: Vec<Option<Friend>>,
     numbers: HashMap<PublicKey, FriendNumber>,
     profile: Profile,
+    /// The nospam of our Tox ID: a friend request must quote it.
+    nospam: NoSpam,
+    /// Senders of the last delivered friend requests, oldest first.
+    received_requests: VecDeque<PublicKey>,
     events: VecDeque<Event>,
     stats: Stats,
 }
 
 impl Messenger {
-    /// A messenger with no friends and an empty profile.
+    /// A messenger with no friends and an empty profile. Set the nospam
+    /// of our Tox ID ([`Messenger::set_nospam`]) before friend requests
+    /// over sessions can be delivered.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The nospam a friend request must quote.
+    pub fn nospam(&self) -> NoSpam {
+        self.nospam
+    }
+
+    /// Changes the nospam: requests quoting the old one are dropped from
+    /// now on.
+    pub fn set_nospam(&mut self, nospam: NoSpam) {
+        self.nospam = nospam;
     }
 
     /// Adds `public_key` as a friend under the lowest free number.
@@ -361,6 +406,9 @@ impl Messenger {
             .ok_or(MessengerError::NoFriend(number))?;
         let friend = entry.take().ok_or(MessengerError::NoFriend(number))?;
         self.numbers.remove(&friend.public_key);
+        // A removed friend may ask again (c-toxcore `m_delfriend` calls
+        // `remove_request_received`).
+        self.received_requests.retain(|k| *k != friend.public_key);
         while self.friends.last().is_some_and(Option::is_none) {
             self.friends.pop();
         }
@@ -538,7 +586,10 @@ impl Messenger {
         }
     }
 
-    /// `public_key`'s session is up: say ONLINE and start the alive timer.
+    /// `public_key`'s session is up: say ONLINE and start the alive timer;
+    /// a request of ours the friend has not confirmed goes over the session
+    /// too (c-toxcore `send_friend_request_packet` on a connected friend
+    /// connection).
     pub fn session_up(
         &mut self,
         now: Instant,
@@ -551,6 +602,14 @@ impl Messenger {
         friend.link = Link::Up;
         friend.timers = Some((now, now));
         send(sessions, public_key, &Packet::Online(Online));
+        let request = friend.request.as_ref().and_then(|r| {
+            // A saved request was checked when loaded; one that no longer
+            // builds is left to the onion path.
+            FriendRequest::new(r.nospam, r.message.clone()).ok()
+        });
+        if let Some(request) = request {
+            send(sessions, public_key, &Packet::FriendRequest(request));
+        }
     }
 
     /// `public_key`'s session is gone: the friend is offline and the
@@ -606,7 +665,8 @@ impl Messenger {
             }));
     }
 
-    /// A lossless or lossy packet from `public_key`'s session.
+    /// A lossless or lossy packet from `public_key`'s session. Only a
+    /// friend request is taken from a session that is not a friend's.
     pub fn handle_packet(
         &mut self,
         now: Instant,
@@ -614,7 +674,14 @@ impl Messenger {
         data: &[u8],
         sessions: &mut dyn Sessions,
     ) {
+        let is_request = data.first() == Some(&crate::packet::PACKET_ID_FRIEND_REQUESTS);
         let Some(&number) = self.numbers.get(public_key) else {
+            if is_request {
+                match FriendRequest::from_bytes(data) {
+                    Ok(request) => self.receive_friend_request(*public_key, request),
+                    Err(_) => self.stats.dropped_malformed += 1,
+                }
+            }
             return;
         };
         let profile = self.profile.clone();
@@ -632,6 +699,11 @@ impl Messenger {
             }
         };
         match packet {
+            // friend_connection takes requests before the ONLINE gate.
+            Packet::FriendRequest(request) => {
+                self.receive_friend_request(*public_key, request);
+                return;
+            }
             Packet::Alive(_) => return,
             Packet::Online(_) => {
                 if friend.link != Link::Online {
@@ -697,14 +769,40 @@ impl Messenger {
                 data: p.to_bytes(),
             },
             // Offline (a friend that deleted us but shares a conference),
-            // share relays, requests over the session, files, conferences
-            // and calls have no layer yet.
+            // share relays, files, conferences and calls have no layer
+            // yet.
             _ => {
                 self.stats.unhandled += 1;
                 return;
             }
         };
         self.events.push_back(event);
+    }
+
+    /// A friend request over a session, checked as c-toxcore's
+    /// `friendreq_handlepacket` does, in its order: a repeat, then the
+    /// nospam, then the filter (already a friend).
+    fn receive_friend_request(&mut self, sender: PublicKey, request: FriendRequest) {
+        if self.received_requests.contains(&sender) {
+            self.stats.dropped_repeated_request += 1;
+            return;
+        }
+        if request.nospam() != self.nospam {
+            self.stats.dropped_wrong_nospam += 1;
+            return;
+        }
+        if self.numbers.contains_key(&sender) {
+            self.stats.dropped_request_from_friend += 1;
+            return;
+        }
+        if self.received_requests.len() >= MAX_RECEIVED_STORED {
+            self.received_requests.pop_front();
+        }
+        self.received_requests.push_back(sender);
+        self.events.push_back(Event::FriendRequest {
+            public_key: sender,
+            message: request.into_message(),
+        });
     }
 
     /// When [`Messenger::handle_timeout`] next has something to do.

@@ -552,8 +552,14 @@ impl Driver {
             tox_id,
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
+        let mut stack = Stack::new(dht, server, client, net_crypto);
+        if let (Some(messenger), Some(id)) = (&mut stack.messenger, tox_id) {
+            // Friend requests over a session must quote it, as through the
+            // onion.
+            messenger.set_nospam(id.nospam);
+        }
         Ok(Self {
-            stack: Stack::new(dht, server, client, net_crypto),
+            stack,
             sockets,
             commands,
             handle,

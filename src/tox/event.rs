@@ -113,6 +113,14 @@ impl ToxEvent {
                 message,
             },
             StackEvent::Messenger(event) => match event {
+                // Over a session rather than the onion: the same request.
+                M::FriendRequest {
+                    public_key,
+                    message,
+                } => Self::FriendRequest {
+                    public_key,
+                    message,
+                },
                 M::ConnectionStatus { friend, online } => Self::FriendConnection { friend, online },
                 M::Message { friend, kind, text } => Self::Message { friend, kind, text },
                 M::ReadReceipt { friend, message_id } => Self::ReadReceipt { friend, message_id },

@@ -366,6 +366,9 @@ impl Tox {
             if let Some(client) = &mut stack.client {
                 client.set_nospam(nospam);
             }
+            if let Some(messenger) = &mut stack.messenger {
+                messenger.set_nospam(nospam);
+            }
         })
         .await?;
         if let Ok(mut ours) = self.shared.nospam.lock() {

@@ -388,3 +388,177 @@ fn records_restore_and_a_request_is_confirmed_by_online() {
     m.set_last_seen(0, 5);
     assert_eq!(m.friend_record(0).unwrap().last_seen, 5);
 }
+
+/// Packet 18 quoting `nospam` with `message`.
+fn request(nospam: [u8; 4], message: &[u8]) -> Vec<u8> {
+    let mut packet = vec![18];
+    packet.extend_from_slice(&nospam);
+    packet.extend_from_slice(message);
+    packet
+}
+
+#[test]
+fn a_request_over_a_session_with_our_nospam_is_delivered_once() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    m.set_nospam(NoSpam([1, 2, 3, 4]));
+    assert_eq!(m.nospam(), NoSpam([1, 2, 3, 4]));
+    let stranger = key(7);
+    m.handle_packet(
+        now,
+        &stranger,
+        &request([1, 2, 3, 4], b"hi, add me"),
+        &mut wire,
+    );
+    assert_eq!(
+        events(&mut m),
+        [Event::FriendRequest {
+            public_key: stranger,
+            message: b"hi, add me".to_vec()
+        }]
+    );
+    // The same sender again, even with another message: dropped.
+    m.handle_packet(now, &stranger, &request([1, 2, 3, 4], b"again"), &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.stats().dropped_repeated_request, 1);
+    assert!(wire.sent.is_empty(), "nothing is answered");
+}
+
+#[test]
+fn a_request_with_a_wrong_nospam_is_dropped_and_counted() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    m.set_nospam(NoSpam([1, 2, 3, 4]));
+    let stranger = key(7);
+    m.handle_packet(now, &stranger, &request([1, 2, 3, 5], b"hi"), &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.stats().dropped_wrong_nospam, 1);
+    // A wrong nospam is not remembered: the right one still gets through,
+    // and after a nospam change only the new one does.
+    m.set_nospam(NoSpam([9; 4]));
+    m.handle_packet(now, &stranger, &request([1, 2, 3, 4], b"hi"), &mut wire);
+    assert_eq!(m.stats().dropped_wrong_nospam, 2);
+    m.handle_packet(now, &stranger, &request([9; 4], b"hi"), &mut wire);
+    assert_eq!(events(&mut m).len(), 1);
+}
+
+#[test]
+fn a_request_from_a_friend_is_dropped_until_removed() {
+    let now = Instant::now();
+    let (mut m, mut wire, friend) = online(now);
+    events(&mut m);
+    let nospam = [4, 3, 2, 1];
+    m.set_nospam(NoSpam(nospam));
+    m.handle_packet(now, &friend, &request(nospam, b"be my friend"), &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.stats().dropped_request_from_friend, 1);
+    assert_eq!(m.stats().unhandled, 0);
+    // Before its ONLINE too: requests are not behind the gate.
+    let other = key(2);
+    m.add_friend(other).unwrap();
+    m.session_up(now, &other, &mut wire);
+    m.handle_packet(now, &other, &request(nospam, b"x"), &mut wire);
+    assert_eq!(m.stats().dropped_request_from_friend, 2);
+    assert_eq!(m.stats().dropped_before_online, 0);
+    // A removed friend may ask again.
+    m.remove_friend(0).unwrap();
+    m.handle_packet(now, &friend, &request(nospam, b"back?"), &mut wire);
+    assert_eq!(
+        events(&mut m),
+        [Event::FriendRequest {
+            public_key: friend,
+            message: b"back?".to_vec()
+        }]
+    );
+}
+
+#[test]
+fn malformed_requests_are_counted_and_other_strangers_packets_ignored() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let stranger = key(7);
+    m.handle_packet(now, &stranger, &[18, 0, 0, 0, 0], &mut wire); // no message
+    let mut long = request([0; 4], &[b'x'; 1017]);
+    m.handle_packet(now, &stranger, &long, &mut wire);
+    assert_eq!(m.stats().dropped_malformed, 2);
+    long.pop();
+    m.handle_packet(now, &stranger, &long, &mut wire); // 1016: the limit
+    assert_eq!(events(&mut m).len(), 1);
+    m.handle_packet(now, &key(8), b"\x40hello", &mut wire);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.stats().dropped_malformed, 2);
+}
+
+#[test]
+fn the_last_32_senders_are_remembered() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    for seed in 0..=MAX_RECEIVED_STORED as u8 {
+        m.handle_packet(now, &key(100 + seed), &request([0; 4], b"hi"), &mut wire);
+    }
+    assert_eq!(events(&mut m).len(), MAX_RECEIVED_STORED + 1);
+    // The first sender was pushed out; the second is still remembered.
+    m.handle_packet(now, &key(101), &request([0; 4], b"hi"), &mut wire);
+    m.handle_packet(now, &key(100), &request([0; 4], b"hi"), &mut wire);
+    assert_eq!(
+        events(&mut m),
+        [Event::FriendRequest {
+            public_key: key(100),
+            message: b"hi".to_vec()
+        }]
+    );
+    assert_eq!(m.stats().dropped_repeated_request, 1);
+}
+
+#[test]
+fn our_unconfirmed_request_goes_over_a_session_that_comes_up() {
+    let now = Instant::now();
+    let mut m = Messenger::new();
+    let mut wire = Wire::default();
+    let friend = key(1);
+    m.add_friend(friend).unwrap();
+    let sent = SentRequest {
+        nospam: NoSpam([5, 6, 7, 8]),
+        message: b"it's me".to_vec(),
+    };
+    m.set_sent_request(0, sent).unwrap();
+    m.session_up(now, &friend, &mut wire);
+    assert_eq!(wire.ids(), [24, 18]);
+    assert_eq!(wire.sent[1].1, request([5, 6, 7, 8], b"it's me"));
+    // ONLINE confirms it: the next session carries no request.
+    m.handle_packet(now, &friend, &[24], &mut wire);
+    assert_eq!(m.friend_record(0).unwrap().request, None);
+    m.session_down(&friend);
+    wire.sent.clear();
+    m.session_up(now, &friend, &mut wire);
+    assert_eq!(wire.ids(), [24]);
+}
+
+#[test]
+fn a_request_round_trips_from_one_messenger_to_another() {
+    use proptest::prelude::*;
+    proptest!(|(nospam in any::<[u8; 4]>(), message in proptest::collection::vec(any::<u8>(), 1..=1016))| {
+        let now = Instant::now();
+        let (alice, bob) = (key(1), key(2));
+        let mut sender = Messenger::new();
+        let mut wire = Wire::default();
+        sender.add_friend(bob).unwrap();
+        sender
+            .set_sent_request(0, SentRequest { nospam: NoSpam(nospam), message: message.clone() })
+            .unwrap();
+        sender.session_up(now, &bob, &mut wire);
+        let mut receiver = Messenger::new();
+        receiver.set_nospam(NoSpam(nospam));
+        for (_, packet) in &wire.sent {
+            receiver.handle_packet(now, &alice, packet, &mut Wire::default());
+        }
+        prop_assert_eq!(
+            events(&mut receiver),
+            vec![Event::FriendRequest { public_key: alice, message }]
+        );
+    });
+}

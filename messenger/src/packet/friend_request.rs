@@ -8,36 +8,25 @@
 //! | bytes      | field                                              |
 //! |------------|----------------------------------------------------|
 //! | 1          | `0x12`                                             |
-//! | 4          | the receiver's nospam, in Tox ID byte order        |
-//! | 1..=1016   | message, bytes as the user typed them              |
+//! | 4 + 1..=1016 | [`FriendRequestPayload`]: nospam, then message   |
 //!
 //! A request normally travels as onion data (type 32, checklist O12). This
 //! id is used instead when the session already exists, which happens when
 //! the two are peers in a conference without being friends. Both paths
-//! share one receiver, which drops a request of 5 bytes or less (no
-//! message) or over [`ONION_CLIENT_MAX_DATA_SIZE`] (1021) bytes, so the
-//! message here is 1..=[`MAX_FRIEND_REQUEST_DATA_SIZE`] (1016) bytes: the
-//! full `TOX_MAX_FRIEND_REQUEST_LENGTH`. (Over the onion a 0.2.18 receiver
+//! carry the same body, [`FriendRequestPayload`] from `toxide-core`, and
+//! share one receiver, so the message here is
+//! 1..=[`MAX_FRIEND_REQUEST_DATA_SIZE`] (1016) bytes: the full
+//! `TOX_MAX_FRIEND_REQUEST_LENGTH`. (Over the onion a 0.2.18 receiver
 //! takes only 943; that limit belongs to the onion path.)
-//!
-//! The nospam is copied between the Tox ID and the packet as raw bytes on
-//! both sides, so it is the four bytes of the receiver's Tox ID, whatever
-//! the host byte order.
 
 use bytes::BufMut;
-use toxide_core::{Decode, DecodeError, Encode, NoSpam, Reader};
+use toxide_core::{Decode, DecodeError, Encode, FriendRequestPayload, NoSpam, Reader};
 
-use super::{
-    MAX_FRIEND_REQUEST_DATA_SIZE, ONION_CLIENT_MAX_DATA_SIZE, PACKET_ID_FRIEND_REQUESTS,
-    PacketError,
-};
+use super::{MAX_FRIEND_REQUEST_DATA_SIZE, PACKET_ID_FRIEND_REQUESTS, PacketError};
 
 /// A friend request over a session, built with [`FriendRequest::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FriendRequest {
-    nospam: NoSpam,
-    message: Vec<u8>,
-}
+pub struct FriendRequest(FriendRequestPayload);
 
 impl FriendRequest {
     /// A request to the owner of `nospam` carrying `message`.
@@ -51,47 +40,46 @@ impl FriendRequest {
             1,
             MAX_FRIEND_REQUEST_DATA_SIZE,
         )?;
-        Ok(Self { nospam, message })
+        Ok(Self(FriendRequestPayload { nospam, message }))
     }
 
     /// The nospam the sender took from the receiver's Tox ID.
     pub const fn nospam(&self) -> NoSpam {
-        self.nospam
+        self.0.nospam
     }
 
     /// The message (never empty).
     pub fn message(&self) -> &[u8] {
-        &self.message
+        &self.0.message
     }
 
     /// The message, by value.
     pub fn into_message(self) -> Vec<u8> {
-        self.message
+        self.0.message
+    }
+
+    /// The body, as the onion path carries it too.
+    pub fn payload(&self) -> &FriendRequestPayload {
+        &self.0
     }
 }
 
 impl Encode for FriendRequest {
     fn encode(&self, buf: &mut impl BufMut) {
         buf.put_u8(PACKET_ID_FRIEND_REQUESTS);
-        buf.put_slice(&self.nospam.0);
-        buf.put_slice(&self.message);
+        self.0.encode(buf);
     }
 
     fn encoded_len(&self) -> usize {
-        1 + 4 + self.message.len()
+        1 + self.0.encoded_len()
     }
 }
 
 impl Decode for FriendRequest {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        const NAME: &str = "friend request";
-        reader.expect_remaining(NAME, 1 + 4 + 1, ONION_CLIENT_MAX_DATA_SIZE)?;
-        reader.expect_u8(NAME, PACKET_ID_FRIEND_REQUESTS)?;
-        let nospam = NoSpam(reader.array("friend request nospam")?);
-        Ok(Self {
-            nospam,
-            message: reader.rest().to_vec(),
-        })
+        reader.expect_u8("friend request", PACKET_ID_FRIEND_REQUESTS)?;
+        // The body checks the message is 1..=1016 bytes.
+        FriendRequestPayload::decode(reader).map(Self)
     }
 }
 
@@ -113,10 +101,12 @@ pub(super) mod tests {
     fn layout_is_id_nospam_message() {
         let packet = FriendRequest::new(NoSpam([1, 2, 3, 4]), b"hi".to_vec()).unwrap();
         assert_eq!(packet.to_bytes(), [18, 1, 2, 3, 4, b'h', b'i']);
+        assert_eq!(packet.payload().to_bytes(), [1, 2, 3, 4, b'h', b'i']);
         assert_eq!(
             FriendRequest::from_bytes(&[18, 1, 2, 3, 4, b'h', b'i']),
             Ok(packet)
         );
+        assert!(FriendRequest::from_bytes(&[32, 1, 2, 3, 4, b'h', b'i']).is_err());
     }
 
     #[test]
@@ -145,7 +135,9 @@ pub(super) mod tests {
     proptest! {
         #[test]
         fn round_trips(packet in arb()) {
-            prop_assert_eq!(FriendRequest::from_bytes(&packet.to_bytes()), Ok(packet));
+            let bytes = packet.to_bytes();
+            prop_assert_eq!(bytes.len(), packet.encoded_len());
+            prop_assert_eq!(FriendRequest::from_bytes(&bytes), Ok(packet));
         }
 
         #[test]

@@ -200,14 +200,9 @@ pub const MAX_CUSTOM_PACKET_SIZE: usize = MAX_CRYPTO_DATA_SIZE;
 /// The most relays one share-relays packet carries (`MAX_SHARED_RELAYS`
 /// = `RECOMMENDED_FRIEND_TCP_CONNECTIONS`).
 pub const MAX_SHARED_RELAYS: usize = 3;
-/// The most data an onion data packet of the onion client carries
-/// (`ONION_CLIENT_MAX_DATA_SIZE` = 1021). c-toxcore applies it to friend
-/// requests on both of their paths, the net_crypto one included.
-pub const ONION_CLIENT_MAX_DATA_SIZE: usize = 1021;
-/// The longest friend request message (`MAX_FRIEND_REQUEST_DATA_SIZE`,
-/// `TOX_MAX_FRIEND_REQUEST_LENGTH` = 1016): what fits after the id and the
-/// nospam in [`ONION_CLIENT_MAX_DATA_SIZE`].
-pub const MAX_FRIEND_REQUEST_DATA_SIZE: usize = ONION_CLIENT_MAX_DATA_SIZE - 1 - 4;
+// The friend-request limits belong to the request's body, which the onion
+// carries too; they live beside it in `toxide-core`.
+pub use toxide_core::friend_request::{MAX_FRIEND_REQUEST_DATA_SIZE, ONION_CLIENT_MAX_DATA_SIZE};
 
 /// Why a friend-connection or messenger packet could not be decoded or
 /// built.

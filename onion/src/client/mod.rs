@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{
-    Decode, Encode, KeyPair, NoSpam, Nonce, PackedNode, PublicKey, SharedKey, ToxId,
-    TransportProtocol,
+    Decode, Encode, FriendRequestPayload, KeyPair, NoSpam, Nonce, PackedNode, PublicKey, SharedKey,
+    ToxId, TransportProtocol,
 };
 use toxide_dht::lan::is_lan;
 use toxide_dht::rate_limit::TokenBucket;
@@ -736,7 +736,7 @@ impl OnionClient {
         true
     }
 
-    fn accept_friend_request(&mut self, sender: PublicKey, request: FriendRequest) {
+    fn accept_friend_request(&mut self, sender: PublicKey, FriendRequest(request): FriendRequest) {
         if request.nospam != self.nospam {
             self.stats.dropped_wrong_nospam += 1;
             return;
@@ -1382,10 +1382,10 @@ impl OnionClient {
             .iter()
             .filter_map(|f| {
                 let request = f.request.as_ref().filter(|r| now >= r.next_send)?;
-                let packet = FriendRequest {
+                let packet = FriendRequest(FriendRequestPayload {
                     nospam: request.nospam,
                     message: request.message.clone(),
-                };
+                });
                 Some((f.real_pk, packet.to_bytes()))
             })
             .collect();

@@ -10,7 +10,7 @@
 //! | type  | payload                                                      |
 //! |-------|--------------------------------------------------------------|
 //! | 0x9c  | [`DhtPkAnnounce`]: `[no_replay u64 BE][DHT key 32][packed nodes ≤ 4]` |
-//! | 0x20  | [`FriendRequest`]: `[nospam 4][message]`                      |
+//! | 0x20  | [`FriendRequest`]: `[nospam 4][message]` ([`FriendRequestPayload`], shared with the session path) |
 //!
 //! Over the DHT (routed request type 156) the DHT-PK announcement is
 //! wrapped as `[sender real key][nonce 24][box]` instead, the nonce being
@@ -18,8 +18,8 @@
 
 use bytes::BufMut;
 use toxide_core::{
-    Decode, DecodeError, Encode, MAC_SIZE, NoSpam, Nonce, PUBLIC_KEY_SIZE, PackedNode, PublicKey,
-    Reader, SecretKey, SharedKey,
+    Decode, DecodeError, Encode, FriendRequestPayload, MAC_SIZE, Nonce, PUBLIC_KEY_SIZE,
+    PackedNode, PublicKey, Reader, SecretKey, SharedKey,
 };
 
 use super::{DATA_RESPONSE_MAX_SIZE, OnionPacketError};
@@ -117,41 +117,28 @@ impl Decode for DhtPkAnnounce {
     }
 }
 
-/// A friend request: our nospam must match, the message is the user's.
+/// A friend request as onion data: the type byte, then the body the
+/// session path (packet 18) carries too.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FriendRequest {
-    /// The nospam from the Tox ID the sender was given.
-    pub nospam: NoSpam,
-    /// The message, as sent (c-toxcore does not check it is UTF-8).
-    pub message: Vec<u8>,
-}
+pub struct FriendRequest(pub FriendRequestPayload);
 
 impl Encode for FriendRequest {
     fn encode(&self, buf: &mut impl BufMut) {
         buf.put_u8(FRIEND_REQUEST_TYPE);
-        buf.put_slice(&self.nospam.0);
-        buf.put_slice(&self.message);
+        self.0.encode(buf);
     }
 
     fn encoded_len(&self) -> usize {
-        1 + 4 + self.message.len()
+        1 + self.0.encoded_len()
     }
 }
 
 impl Decode for FriendRequest {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         reader.expect_u8("friend request type", FRIEND_REQUEST_TYPE)?;
-        let nospam = NoSpam(reader.array("nospam")?);
-        let message = reader.rest().to_vec();
-        // c-toxcore drops `length <= 1 + sizeof(nospam)`: no empty message.
-        if message.is_empty() {
-            return Err(DecodeError::Truncated {
-                what: "friend request message",
-                needed: 1,
-                available: 0,
-            });
-        }
-        Ok(Self { nospam, message })
+        // The body refuses an empty message (c-toxcore drops `length <= 1 +
+        // sizeof(nospam)`) and one over 1016 bytes.
+        FriendRequestPayload::decode(reader).map(Self)
     }
 }
 
@@ -172,7 +159,7 @@ mod tests {
 
         #[test]
         fn friend_request_round_trips(nospam in any::<[u8; 4]>(), message in proptest::collection::vec(any::<u8>(), 1..900)) {
-            let packet = FriendRequest { nospam: NoSpam(nospam), message };
+            let packet = FriendRequest(FriendRequestPayload { nospam: toxide_core::NoSpam(nospam), message });
             prop_assert_eq!(FriendRequest::from_bytes(&packet.to_bytes()), Ok(packet));
         }
 
