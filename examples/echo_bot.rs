@@ -10,17 +10,21 @@
 //! `READY`, and one line per event after that. The save file is created
 //! if missing and written (atomically) whenever a friend is added and on
 //! exit; a file that cannot be loaded is an error (exit status 1) and is
-//! left as it was. `--timeout SECONDS` ends the bot after that long.
-//! LAN discovery is off.
+//! left as it was. `--timeout SECONDS` ends the bot after that long, and
+//! so do SIGINT and SIGTERM (after saving, with exit status 0).
+//! `--bind-ip` binds one address instead of all interfaces. LAN discovery
+//! is off.
+//!
+//! `node/tests/ctoxcore_echo_bot.rs` runs this binary against c-toxcore.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use common::parse_node;
 use toxide::PublicKey;
-use toxide::tox::{Tox, ToxBuilder, ToxEvent};
+use toxide::tox::{Tox, ToxBuilder, ToxError, ToxEvent};
 
 mod common;
 
@@ -30,6 +34,9 @@ struct Args {
     /// UDP port to bind (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Bind this address only (default: every interface, IPv6 with IPv4).
+    #[arg(long)]
+    bind_ip: Option<IpAddr>,
     /// A node to join through, as HOST:PORT:DHTKEYHEX (repeatable).
     #[arg(long = "bootstrap", value_parser = parse_node)]
     bootstrap: Vec<(SocketAddr, PublicKey)>,
@@ -58,23 +65,71 @@ async fn main() {
     }
 }
 
+/// Resolves when SIGINT or SIGTERM arrives. The handlers are in place
+/// when this returns, before `READY`, so a stop right after it is not
+/// lost (and the save is written).
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No handler: only the timeout (or a kill) ends the bot.
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
 async fn run(args: Args) -> Result<(), Error> {
     let mut builder = ToxBuilder::new().port(args.port);
+    if let Some(ip) = args.bind_ip {
+        builder = builder.bind_ip(ip);
+    }
     for (addr, key) in &args.bootstrap {
         builder = builder.bootstrap(*addr, *key);
     }
+    let mut loaded = false;
     if let Some(path) = &args.savedata {
         match std::fs::read(path) {
-            Ok(bytes) => builder = builder.savedata(bytes),
+            Ok(bytes) => {
+                builder = builder.savedata(bytes);
+                loaded = true;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("{}: {e}", path.display()).into()),
         }
     }
-    let (tox, mut events) = builder.spawn().await?;
+    let (tox, mut events) = builder.spawn().await.map_err(|error| -> Error {
+        match (&error, &args.savedata) {
+            (
+                ToxError::Save(_) | ToxError::Passphrase(_) | ToxError::PassphraseNeeded,
+                Some(path),
+            ) if loaded => format!(
+                "{}: not a profile this bot can load ({error}); the file was left as it was",
+                path.display()
+            )
+            .into(),
+            _ => error.into(),
+        }
+    })?;
     if tox.name().await?.is_empty() {
         tox.set_name("echo bot").await?;
     }
     save(&tox, args.savedata.as_ref()).await?;
+    let stop = stop_signal()?;
+    tokio::pin!(stop);
     println!("ADDRESS {}", tox.address());
     println!("DHTKEY {}", tox.dht_key());
     println!("PORT {}", tox.local_addr().port());
@@ -92,12 +147,20 @@ async fn run(args: Args) -> Result<(), Error> {
                 None => events.recv().await,
             }
         };
-        let Some(event) = next.await else { break };
+        let event = tokio::select! {
+            event = next => event,
+            () = &mut stop => None,
+        };
+        let Some(event) = event else { break };
         match event {
             ToxEvent::FriendRequest { public_key, .. } => {
-                let number = tox.add_friend_norequest(public_key).await?;
-                println!("FRIEND_ADDED {number} {public_key}");
-                save(&tox, args.savedata.as_ref()).await?;
+                match tox.add_friend_norequest(public_key).await {
+                    Ok(number) => {
+                        println!("FRIEND_ADDED {number} {public_key}");
+                        save(&tox, args.savedata.as_ref()).await?;
+                    }
+                    Err(error) => println!("FRIEND_ADD_FAILED {public_key} {error}"),
+                }
             }
             ToxEvent::Message { friend, kind, text } => {
                 println!("ECHO {friend} {}", String::from_utf8_lossy(&text));

@@ -170,7 +170,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
 }
 
 /// Sends each line of `pipe` on the channel.
-fn line_reader(pipe: impl Read + Send + 'static) -> Receiver<String> {
+pub(crate) fn line_reader(pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
@@ -184,7 +184,7 @@ fn line_reader(pipe: impl Read + Send + 'static) -> Receiver<String> {
 }
 
 /// Appends what `pipe` says to `sink` as it arrives.
-fn collect_into(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
+pub(crate) fn collect_into(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = pipe.read(&mut buf) {

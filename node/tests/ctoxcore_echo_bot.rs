@@ -1,0 +1,416 @@
+//! The `echo_bot` example, run as a binary, against a real c-toxcore
+//! 0.2.18 peer (`tox_peer`) on 127.0.0.1, with toxide-node instances as
+//! the only bootstrap nodes.
+//!
+//! The bot's contract (README, `examples/echo_bot.rs`):
+//! - `--port P`, `--bootstrap HOST:PORT:DHTKEYHEX`, `--savedata FILE`
+//!   (created if missing, saved on change and on exit), `--timeout
+//!   SECONDS`; it prints `ADDRESS <76 hex>`, `DHTKEY <64 hex>`, `PORT <n>`,
+//!   then `READY`;
+//! - it accepts every friend request and echoes every message with the
+//!   same kind (normal or action), the 1372-byte maximum and multi-byte
+//!   UTF-8 included;
+//! - restarted from its save it has the same address and its friends
+//!   reconnect without a new request;
+//! - a save it cannot load ends it with a non-zero status and a message
+//!   naming the file, which is left byte for byte as it was.
+//!
+//! `cargo test -p toxide-node` does not build the root package's
+//! examples, so the test builds `echo_bot` itself (a no-op when `cargo
+//! test --workspace` built it already) into its own target directory.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use toxide::messenger::packet::MessageKind;
+use toxide::messenger::save::{SaveData, SavedFriend};
+use toxide_core::{PublicKey, ToxId};
+use toxide_interop::{CPeer, Connection, Event as PeerEvent, TempDir, fresh_udp_port};
+
+use common::binary::{
+    EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, wait_bounded, wait_exit,
+};
+use common::inprocess::{runtime, spawn_peer, start_nodes};
+
+/// Bound on a friend request or a (re)connection through the onion.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on anything crossing a live session.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bound on building the example (a no-op when it is built already; a
+/// first build of the workspace's example dependencies on two cores takes
+/// minutes).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+/// The longest message c-toxcore sends or takes (`TOX_MAX_MESSAGE_LENGTH`).
+const MAX_MESSAGE: usize = 1372;
+
+/// Builds the `echo_bot` example of the root package into this test's
+/// target directory and profile (bounded), and returns its path.
+fn echo_bot_binary() -> PathBuf {
+    // This test runs as <target>/<profile dir>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+        None => panic!("no profile directory in {}", exe.display()),
+    };
+    // `--workspace` resolves features as `cargo test --workspace` does, so
+    // under it this finds the example built and fresh.
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(["build", "--workspace", "--example", "echo_bot", "--profile"])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let (status, _, stderr) = wait_bounded(child, BUILD_TIMEOUT);
+    assert!(
+        status.success(),
+        "building echo_bot failed or took over {BUILD_TIMEOUT:?} ({status}):\n{stderr}"
+    );
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("echo_bot{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    bin
+}
+
+/// A running `echo_bot`, its start-up lines read; killed on drop if still
+/// running.
+struct EchoBot {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    /// Every line after `READY`, in order, claimed or not.
+    history: Vec<String>,
+    /// Lines no wait has claimed yet.
+    backlog: Vec<String>,
+    address: ToxId,
+    dht_key: PublicKey,
+    port: u16,
+}
+
+impl EchoBot {
+    /// Starts the bot on 127.0.0.1:`port`, bootstrapped from `bootstrap`,
+    /// with the save at `save`, ending by itself after two minutes at the
+    /// latest; reads its start-up lines (bounded).
+    fn start(bin: &Path, port: u16, bootstrap: &str, save: &Path) -> Self {
+        let mut command = Command::new(bin);
+        command
+            .args(["--bind-ip", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--bootstrap", bootstrap, "--savedata"])
+            .arg(save)
+            .args(["--timeout", "120"]);
+        isolate(&mut command);
+        let mut child = command.spawn().unwrap();
+        let lines = line_reader(child.stdout.take().unwrap());
+        let stderr = Arc::new(Mutex::new(String::new()));
+        collect_into(child.stderr.take().unwrap(), Arc::clone(&stderr));
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut field = |name: &str| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines.recv_timeout(left).unwrap_or_else(|e| {
+                let _ = child.kill();
+                panic!(
+                    "no {name} line from echo_bot ({e}); stderr:\n{}",
+                    stderr.lock().unwrap()
+                )
+            });
+            match line.strip_prefix(name) {
+                Some(rest) if name == "READY" && rest.is_empty() => String::new(),
+                Some(rest) if rest.starts_with(' ') => rest[1..].to_owned(),
+                _ => panic!("expected a {name} line, got {line:?}"),
+            }
+        };
+        let address = field("ADDRESS");
+        let dht_key = field("DHTKEY");
+        let printed_port = field("PORT");
+        field("READY");
+        let is_hex = |s: &str| s.chars().all(|c| c.is_ascii_hexdigit());
+        assert!(address.len() == 76 && is_hex(&address), "{address}");
+        assert!(dht_key.len() == 64 && is_hex(&dht_key), "{dht_key}");
+        Self {
+            child,
+            lines,
+            stderr,
+            history: Vec::new(),
+            backlog: Vec::new(),
+            address: address.parse().unwrap(),
+            dht_key: dht_key.parse().unwrap(),
+            port: printed_port.parse().unwrap(),
+        }
+    }
+
+    /// The first line, queued or new, that starts with `prefix`, within
+    /// `timeout`; panics otherwise.
+    fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        if let Some(i) = self.backlog.iter().position(|l| l.starts_with(prefix)) {
+            return self.backlog.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|e| {
+                panic!(
+                    "echo_bot: no {prefix} line within {timeout:?} ({e}); lines so far: {:#?}; \
+                     stderr:\n{}",
+                    self.history,
+                    self.stderr.lock().unwrap()
+                )
+            });
+            self.history.push(line.clone());
+            if line.starts_with(prefix) {
+                return line;
+            }
+            self.backlog.push(line);
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit: its status and the
+    /// whole stderr.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
+        // Let the stderr reader catch up with the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stderr)
+    }
+}
+
+impl Drop for EchoBot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Exactly [`MAX_MESSAGE`] bytes, most of them multi-byte UTF-8.
+fn longest_message() -> String {
+    let mut text = String::from("echo this:");
+    for c in " ✓ ünïcödé 🦀 日本語 ¿ça va?".chars().cycle() {
+        if text.len() + c.len_utf8() > MAX_MESSAGE {
+            break;
+        }
+        text.push(c);
+    }
+    while text.len() < MAX_MESSAGE {
+        text.push('.');
+    }
+    assert_eq!(text.len(), MAX_MESSAGE);
+    assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
+    text
+}
+
+/// The peer sends each message to the bot (friend `number`), then gets
+/// each back, in order and of the same kind.
+fn echoes(peer: &mut CPeer, number: u32, messages: &[(MessageKind, String)]) {
+    for (kind, text) in messages {
+        match kind {
+            MessageKind::Normal => peer.send_message(number, text),
+            MessageKind::Action => peer.send_action(number, text),
+        }
+        .unwrap();
+    }
+    for expected in messages {
+        let event = peer
+            .wait_event(
+                |e| {
+                    matches!(e, PeerEvent::Message { friend, .. } | PeerEvent::Action { friend, .. }
+                        if *friend == number)
+                },
+                EVENT_TIMEOUT,
+            )
+            .unwrap_or_else(|e| panic!("no echo of {expected:?}: {e}"));
+        let echoed = match event {
+            PeerEvent::Message { text, .. } => (MessageKind::Normal, text),
+            PeerEvent::Action { text, .. } => (MessageKind::Action, text),
+            other => unreachable!("{other:?}"),
+        };
+        assert_eq!(&echoed, expected);
+    }
+}
+
+/// Runs the bot on a save it must refuse, bounded; returns its status,
+/// stdout and stderr.
+fn run_on_bad_save(bin: &Path, bootstrap: &str, save: &Path) -> (ExitStatus, String, String) {
+    let mut command = Command::new(bin);
+    command
+        .args(["--bind-ip", "127.0.0.1", "--port", "0"])
+        .args(["--bootstrap", bootstrap, "--savedata"])
+        .arg(save)
+        .args(["--timeout", "5"]);
+    isolate(&mut command);
+    wait_bounded(command.spawn().unwrap(), EXIT_TIMEOUT)
+}
+
+#[test]
+fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
+    let build_started = Instant::now();
+    let bin = echo_bot_binary();
+    eprintln!("echo_bot built: {:?}", build_started.elapsed());
+    let started = Instant::now();
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 3);
+    let bootstrap = format!(
+        "127.0.0.1:{}:{}",
+        nodes[0].local_addr().port(),
+        nodes[0].public_key()
+    );
+    let dir = TempDir::new("echo-bot").unwrap();
+    let save = dir.path().join("bot.tox");
+
+    // (1) A new bot: the save is created before READY. c-toxcore asks by
+    // the printed address, is accepted, and gets its messages back.
+    let port = fresh_udp_port().unwrap();
+    let mut bot = EchoBot::start(&bin, port, &bootstrap, &save);
+    assert_eq!(bot.port, port);
+    assert_ne!(bot.dht_key, bot.address.public_key);
+    let created = SaveData::load(&std::fs::read(&save).unwrap()).unwrap();
+    assert_eq!(created.keys.public, bot.address.public_key);
+    assert_eq!(created.nospam, bot.address.nospam);
+    assert!(created.friends.is_empty());
+    let mut peer = spawn_peer("befriends-echo-bot", &nodes[1], None);
+    let number = peer.add_friend(&bot.address, "echo bot, add me ✓").unwrap();
+    let added = bot.wait_line("FRIEND_ADDED ", CONNECT_TIMEOUT);
+    assert_eq!(added, format!("FRIEND_ADDED 0 {}", peer.public_key()));
+    peer.wait_friend_online(number, CONNECT_TIMEOUT).unwrap();
+    eprintln!("befriended and online: {:?}", started.elapsed());
+    echoes(
+        &mut peer,
+        number,
+        &[
+            (MessageKind::Normal, "hello echo bot".to_owned()),
+            (MessageKind::Action, "waves at the bot 👋".to_owned()),
+            (MessageKind::Normal, longest_message()),
+            (MessageKind::Action, "nods ✓ ünï 日本".to_owned()),
+        ],
+    );
+    eprintln!("echoes: {:?}", started.elapsed());
+
+    // (2) Stopped, the bot saves (the friend included) and goes offline at
+    // once; restarted from the save it has the same address, and the peer
+    // reconnects and is echoed without a new request.
+    let address = bot.address;
+    let (status, stderr) = bot.terminate();
+    assert!(status.success(), "{status}: {stderr}");
+    let saved = std::fs::read(&save).unwrap();
+    let profile = SaveData::load(&saved).unwrap();
+    assert_eq!(profile.keys.public, address.public_key);
+    match &profile.friends[..] {
+        // Last seen is set only by the save on exit: the one after the
+        // friend was added came before it was online.
+        [SavedFriend::Confirmed(friend)] => {
+            assert_eq!(friend.public_key, *peer.public_key());
+            assert_ne!(friend.last_seen, 0, "not saved on exit");
+        }
+        other => panic!("the save should hold the peer, confirmed: {other:#?}"),
+    }
+    peer.wait_event(
+        |e| {
+            *e == PeerEvent::FriendConnection {
+                friend: number,
+                status: Connection::None,
+            }
+        },
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
+    // What came before the restart must not answer the waits after it.
+    peer.take_unclaimed_events();
+    let port = fresh_udp_port().unwrap();
+    let mut bot = EchoBot::start(&bin, port, &bootstrap, &save);
+    assert_eq!(bot.address, address);
+    assert_eq!(bot.port, port);
+    peer.wait_friend_online(number, CONNECT_TIMEOUT).unwrap();
+    bot.wait_line("FRIEND_CONNECTION 0 true", EVENT_TIMEOUT);
+    eprintln!("restarted bot back online: {:?}", started.elapsed());
+    echoes(
+        &mut peer,
+        number,
+        &[
+            (MessageKind::Normal, "still there? ✓".to_owned()),
+            (MessageKind::Action, "knocks 🚪".to_owned()),
+        ],
+    );
+    assert_eq!(peer.friend_list().unwrap(), [address.public_key]);
+    assert!(
+        !bot.history.iter().any(|l| l.starts_with("FRIEND_ADDED")),
+        "no new request after the restart: {:#?}",
+        bot.history
+    );
+    let (status, stderr) = bot.terminate();
+    assert!(status.success(), "{status}: {stderr}");
+    eprintln!("echoes after the restart: {:?}", started.elapsed());
+
+    // (3) A save that cannot be loaded (cut short, or random bytes) ends
+    // the bot with status 1 and a message naming the file; the file is
+    // left byte for byte as it was and nothing starts.
+    let saved = std::fs::read(&save).unwrap();
+    let mut random = vec![0u8; 400];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut random);
+    // 40 bytes end inside the first section (the keys).
+    for (name, bytes) in [("truncated.tox", &saved[..40]), ("random.tox", &random[..])] {
+        let bad = dir.path().join(name);
+        std::fs::write(&bad, bytes).unwrap();
+        let (status, stdout, stderr) = run_on_bad_save(&bin, &bootstrap, &bad);
+        assert_eq!(status.code(), Some(1), "{name}: {status}; stderr: {stderr}");
+        assert!(
+            stderr.starts_with("echo_bot: ")
+                && stderr.contains(&bad.display().to_string())
+                && stderr.contains("left as it was"),
+            "{name}: unclear message: {stderr:?}"
+        );
+        assert!(!stdout.contains("READY"), "{name}: {stdout}");
+        assert_eq!(std::fs::read(&bad).unwrap(), bytes, "{name} was changed");
+    }
+
+    // (4) `--timeout` ends a bot by itself, which saves its new profile.
+    let fresh = dir.path().join("fresh.tox");
+    let mut command = Command::new(&bin);
+    command
+        .args(["--bind-ip", "127.0.0.1", "--port", "0"])
+        .args(["--bootstrap", &bootstrap, "--savedata"])
+        .arg(&fresh)
+        .args(["--timeout", "1"]);
+    isolate(&mut command);
+    let (status, stdout, stderr) = wait_bounded(
+        command.spawn().unwrap(),
+        EXIT_TIMEOUT + Duration::from_secs(1),
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stdout.lines().any(|l| l == "READY"), "{stdout}");
+    let fresh = SaveData::load(&std::fs::read(&fresh).unwrap()).unwrap();
+    assert_ne!(fresh.keys.public, address.public_key);
+    eprintln!(
+        "bad saves refused, timeout honoured: {:?}",
+        started.elapsed()
+    );
+
+    peer.quit().unwrap();
+    for node in nodes {
+        rt.block_on(node.shutdown());
+    }
+}
