@@ -50,21 +50,12 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
 use toxide::{PublicKey, Tox, ToxBuilder, ToxEvent, ToxEvents, ToxId};
-use toxide_interop::{CPeer, PeerOptions, TempDir};
+use toxide_interop::{CPeer, PeerOptions, TempDir, bench_arg};
 
 /// The longest any one step may take.
 const STEP: Duration = Duration::from_secs(60);
 /// Idle time before RSS is read.
 const IDLE: Duration = Duration::from_secs(10);
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn current_thread() -> Runtime {
     Builder::new_current_thread().enable_all().build().unwrap()
@@ -439,9 +430,9 @@ fn main() {
         rss_child();
         return;
     }
-    let restarts = arg("--restarts", 5);
-    let messages = arg("--messages", 200);
-    let pause = Duration::from_secs(arg("--pause", 3));
+    let restarts = bench_arg("--restarts", 5);
+    let messages = bench_arg("--messages", 200);
+    let pause = Duration::from_secs(bench_arg("--pause", 3));
     let mut toxide = toxide_run(restarts, messages, pause);
     report("toxide", &mut toxide);
     if std::env::args().any(|a| a == "--no-ctoxcore") {

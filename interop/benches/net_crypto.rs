@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
 use toxide::net_crypto::Event as SessionEvent;
 use toxide::{Bytes, KeyPair, NoSpam, PublicKey, StackEvent};
-use toxide_interop::{CPeer, Event as PeerEvent, PeerOptions, TempDir};
+use toxide_interop::{CPeer, Event as PeerEvent, PeerOptions, TempDir, bench_arg};
 
 /// The largest net_crypto payload (checklist N7).
 const PACKET: usize = 1373;
@@ -49,15 +49,6 @@ const PING: u8 = 161;
 /// How often the sender times a message round trip during the stream.
 const PING_EVERY: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_secs(600);
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU time of the calling thread (first field of schedstat, ns).
 fn thread_cpu() -> Duration {
@@ -427,7 +418,7 @@ fn report(who: &str, mb: u64, f: &mut Figures) {
 }
 
 fn main() {
-    let mb = arg("--mb", 200);
+    let mb = bench_arg("--mb", 200);
     let bytes = mb * 1_000_000;
     let mut toxide = toxide_run(bytes);
     report("toxide", mb, &mut toxide);

@@ -30,3 +30,14 @@ pub use event::{Connection, Event, escape, unescape};
 pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};
 pub use process::{LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode};
 pub use sodium::{SODIUM_VECTORS_BIN, Sodium};
+
+/// A benchmark's numeric flag: the value after `name` on the command line
+/// (`--mb 200`), or `default` when it is absent or not a number.
+pub fn bench_arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

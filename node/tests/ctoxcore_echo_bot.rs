@@ -42,7 +42,7 @@ use toxide_interop::{CPeer, Connection, Event as PeerEvent, TempDir, fresh_udp_p
 use common::binary::{
     EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, wait_bounded, wait_exit,
 };
-use common::inprocess::{runtime, spawn_peer, start_nodes};
+use common::inprocess::{longest_message, runtime, spawn_peer, start_nodes};
 
 /// Bound on a friend request or a (re)connection through the onion.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,8 +52,6 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// first build of the workspace's example dependencies on two cores takes
 /// minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
-/// The longest message c-toxcore sends or takes (`TOX_MAX_MESSAGE_LENGTH`).
-const MAX_MESSAGE: usize = 1372;
 
 /// Builds the `echo_bot` example of the root package into this test's
 /// target directory and profile (bounded), and returns its path.
@@ -207,23 +205,6 @@ impl Drop for EchoBot {
     }
 }
 
-/// Exactly [`MAX_MESSAGE`] bytes, most of them multi-byte UTF-8.
-fn longest_message() -> String {
-    let mut text = String::from("echo this:");
-    for c in " ✓ ünïcödé 🦀 日本語 ¿ça va?".chars().cycle() {
-        if text.len() + c.len_utf8() > MAX_MESSAGE {
-            break;
-        }
-        text.push(c);
-    }
-    while text.len() < MAX_MESSAGE {
-        text.push('.');
-    }
-    assert_eq!(text.len(), MAX_MESSAGE);
-    assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
-    text
-}
-
 /// The peer sends each message to the bot (friend `number`), then gets
 /// each back, in order and of the same kind.
 fn echoes(peer: &mut CPeer, number: u32, messages: &[(MessageKind, String)]) {
@@ -304,7 +285,7 @@ fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
         &[
             (MessageKind::Normal, "hello echo bot".to_owned()),
             (MessageKind::Action, "waves at the bot 👋".to_owned()),
-            (MessageKind::Normal, longest_message()),
+            (MessageKind::Normal, longest_message("echo this:")),
             (MessageKind::Action, "nods ✓ ünï 日本".to_owned()),
         ],
     );

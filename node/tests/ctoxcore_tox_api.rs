@@ -38,7 +38,7 @@ use toxide::messenger::packet::{MessageKind, UserStatus};
 use toxide::tox::{Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
 use toxide_interop::{CPeer, Connection, Event as PeerEvent, TempDir};
 
-use common::inprocess::{loopback, runtime, spawn_peer, start_nodes};
+use common::inprocess::{longest_message, loopback, runtime, spawn_peer, start_nodes};
 
 /// Bound on a friend request or a (re)connection through the onion.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,8 +46,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the idle session is left alone: nearly twice the 32 s timeout.
 const IDLE: Duration = Duration::from_secs(60);
-/// The longest message c-toxcore sends or takes (`TOX_MAX_MESSAGE_LENGTH`).
-const MAX_MESSAGE: usize = 1372;
 
 /// A toxide [`Tox`] and its events, driven from the test thread.
 ///
@@ -233,23 +231,6 @@ fn both_online(toxide: &mut Toxide, friend: u32, peer: &mut CPeer, number: u32) 
     toxide.connection(friend, true, CONNECT_TIMEOUT);
     peer.wait_friend_online(number, CONNECT_TIMEOUT).unwrap();
     assert!(toxide.block(toxide.tox.friend(friend)).unwrap().online);
-}
-
-/// Exactly [`MAX_MESSAGE`] bytes, most of them multi-byte UTF-8.
-fn longest_message(start: &str) -> String {
-    let mut text = String::from(start);
-    for c in " Tox ✓ ünïcödé 🦀 ¿ çà va ? 日本語".chars().cycle() {
-        if text.len() + c.len_utf8() > MAX_MESSAGE {
-            break;
-        }
-        text.push(c);
-    }
-    while text.len() < MAX_MESSAGE {
-        text.push('.');
-    }
-    assert_eq!(text.len(), MAX_MESSAGE);
-    assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
-    text
 }
 
 /// The peer's next message or action from `number`, in arrival order.
