@@ -451,6 +451,14 @@ impl CPeer {
         )
     }
 
+    /// Waits until friend `friend` is reported offline.
+    pub fn wait_friend_offline(&mut self, friend: u32, timeout: Duration) -> Result<Event> {
+        self.wait_event(
+            |e| matches!(e, Event::FriendConnection { friend: f, status } if *f == friend && !status.is_online()),
+            timeout,
+        )
+    }
+
     /// Waits for a friend request: the sender's key and the message.
     pub fn wait_friend_request(&mut self, timeout: Duration) -> Result<(PublicKey, String)> {
         self.wait_map(timeout, |e| match e {

@@ -37,10 +37,10 @@ use std::time::{Duration, Instant};
 use toxide::messenger::packet::MessageKind;
 use toxide::messenger::save::{SaveData, SavedFriend};
 use toxide_core::{PublicKey, ToxId};
-use toxide_interop::{CPeer, Connection, Event as PeerEvent, TempDir, fresh_udp_port};
+use toxide_interop::{CPeer, Event as PeerEvent, TempDir, fresh_udp_port};
 
 use common::binary::{
-    EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, wait_bounded, wait_exit,
+    EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, terminate, wait_bounded,
 };
 use common::inprocess::{longest_message, runtime, spawn_peer, start_nodes};
 
@@ -185,16 +185,7 @@ impl EchoBot {
     /// Sends SIGTERM and waits (bounded) for the exit: its status and the
     /// whole stderr.
     fn terminate(mut self) -> (ExitStatus, String) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
-        // Let the stderr reader catch up with the last lines.
-        std::thread::sleep(Duration::from_millis(100));
-        let stderr = self.stderr.lock().unwrap().clone();
-        (status, stderr)
+        terminate(&mut self.child, &self.stderr)
     }
 }
 
@@ -309,16 +300,7 @@ fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
         }
         other => panic!("the save should hold the peer, confirmed: {other:#?}"),
     }
-    peer.wait_event(
-        |e| {
-            *e == PeerEvent::FriendConnection {
-                friend: number,
-                status: Connection::None,
-            }
-        },
-        EVENT_TIMEOUT,
-    )
-    .unwrap();
+    peer.wait_friend_offline(number, EVENT_TIMEOUT).unwrap();
     // What came before the restart must not answer the waits after it.
     peer.take_unclaimed_events();
     let port = fresh_udp_port().unwrap();

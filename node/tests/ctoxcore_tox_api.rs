@@ -638,16 +638,7 @@ fn both_sides_restart_from_their_saves_and_reconnect() {
     let address = toxide.tox.address();
     toxide.block(toxide.tox.shutdown());
     drop(toxide);
-    peer.wait_event(
-        |e| {
-            *e == PeerEvent::FriendConnection {
-                friend: number,
-                status: Connection::None,
-            }
-        },
-        EVENT_TIMEOUT,
-    )
-    .unwrap();
+    peer.wait_friend_offline(number, EVENT_TIMEOUT).unwrap();
     // What came before the restart must not answer the waits after it.
     peer.take_unclaimed_events();
 

@@ -51,6 +51,27 @@ pub struct StackNode {
 }
 
 impl StackNode {
+    /// A node for a built stack, with nothing recorded yet.
+    pub fn new(built: BuiltStack) -> Self {
+        Self {
+            stack: built.stack,
+            real: built.real,
+            dht: built.dht,
+            sent: Vec::new(),
+            wakeups: Vec::new(),
+            status: Vec::new(),
+            news: Vec::new(),
+        }
+    }
+
+    /// Since when the friend has been online, if it is now.
+    pub fn online_since(&self) -> Option<Instant> {
+        match self.status.last() {
+            Some(&(at, true)) => Some(at),
+            _ => None,
+        }
+    }
+
     fn drain(&mut self, now: Instant) {
         while let Some(event) = self.stack.poll_event() {
             match event {
@@ -129,9 +150,54 @@ pub fn build_stack(seed: [u8; 32], start: Instant, client: bool, sessions: bool)
     let dht_keys = KeyPair::generate(&mut rng);
     let real = KeyPair::generate(&mut rng);
     let nospam = NoSpam::random(&mut rng);
+    let layers = Layers {
+        client: client.then_some(0),
+        sessions,
+    };
+    assemble(&mut rng, start, dht_keys, real, nospam, layers)
+}
+
+/// A full client (onion client, sessions, messenger) for a long-term
+/// identity kept across restarts, as a save file keeps it: each start
+/// draws a fresh DHT key and layer seeds from `seed`. `no_replay_base` is
+/// what the driver passes as UNIX seconds (a restart must pass more than
+/// the last run did).
+pub fn build_client(
+    seed: [u8; 32],
+    start: Instant,
+    real: KeyPair,
+    nospam: NoSpam,
+    no_replay_base: u64,
+) -> BuiltStack {
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let dht_keys = KeyPair::generate(&mut rng);
+    let layers = Layers {
+        client: Some(no_replay_base),
+        sessions: true,
+    };
+    assemble(&mut rng, start, dht_keys, real, nospam, layers)
+}
+
+/// Which layers a stack gets besides the DHT and the onion server.
+struct Layers {
+    /// The onion client, with its no-replay base.
+    client: Option<u64>,
+    /// net_crypto and the messenger.
+    sessions: bool,
+}
+
+/// The layers, each seeded from `rng` in a fixed order.
+fn assemble(
+    rng: &mut ChaCha20Rng,
+    start: Instant,
+    dht_keys: KeyPair,
+    real: KeyPair,
+    nospam: NoSpam,
+    layers: Layers,
+) -> BuiltStack {
     let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
         let mut s = [0u8; 32];
-        rand::Rng::fill_bytes(&mut rng, &mut s);
+        rand::Rng::fill_bytes(rng, &mut s);
         s
     });
     let dht = Dht::with_keys(Config::default(), start, dht_seed, dht_keys.clone());
@@ -141,9 +207,9 @@ pub fn build_stack(seed: [u8; 32], start: Instant, client: bool, sessions: bool)
         start,
         server_seed,
     );
-    let client = client.then(|| {
+    let client = layers.client.map(|no_replay_base| {
         OnionClient::new(
-            ClientConfig { no_replay_base: 0 },
+            ClientConfig { no_replay_base },
             real.clone(),
             nospam,
             dht_keys.clone(),
@@ -151,8 +217,9 @@ pub fn build_stack(seed: [u8; 32], start: Instant, client: bool, sessions: bool)
             client_seed,
         )
     });
-    let net_crypto =
-        sessions.then(|| NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed));
+    let net_crypto = layers
+        .sessions
+        .then(|| NetCrypto::new(real.clone(), dht_keys.clone(), None, start, crypto_seed));
     BuiltStack {
         stack: Stack::new(dht, Some(server), client, net_crypto),
         real: real.public,
@@ -175,15 +242,7 @@ pub fn stack_network(
     for i in 0..nodes {
         let client = i >= bootstraps;
         let built = build_stack(net.node_seed(), start, client, client);
-        net.add(StackNode {
-            stack: built.stack,
-            real: built.real,
-            dht: built.dht,
-            sent: Vec::new(),
-            wakeups: Vec::new(),
-            status: Vec::new(),
-            news: Vec::new(),
-        });
+        net.add(StackNode::new(built));
     }
     let boot: Vec<PackedNode> = net
         .nodes()

@@ -34,7 +34,6 @@ const STEP_BUDGET: u64 = 5_000_000;
 
 /// What the checks read off a node (see [`StackNode`]).
 trait Record {
-    fn online_since(&self) -> Option<Instant>;
     /// When the friend last went offline at or after `since`.
     fn offline_at(&self, since: Instant) -> Option<Instant>;
     /// Net_crypto packets with id `id` (any, if `None`) sent to `to` at or
@@ -46,13 +45,6 @@ trait Record {
 }
 
 impl Record for Peer {
-    fn online_since(&self) -> Option<Instant> {
-        match self.status.last() {
-            Some(&(at, true)) => Some(at),
-            _ => None,
-        }
-    }
-
     fn offline_at(&self, since: Instant) -> Option<Instant> {
         self.status
             .iter()

@@ -21,81 +21,23 @@
     clippy::panic
 )]
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use toxide::messenger::messenger::Event as MessengerEvent;
-use toxide::stack::{Stack, StackEvent};
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey};
-use toxide_dht::{Config, Dht};
-use toxide_net_crypto::NetCrypto;
-use toxide_onion::{ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig};
-use toxide_sim::{LinkConfig, Network, Node};
+use toxide_sim::stack_node::{build_client, build_stack};
+use toxide_sim::{LinkConfig, Network, StackNode};
 
 /// Steps one run may take before the test calls it a stall.
 const STEP_BUDGET: u64 = 5_000_000;
 
-/// A node and what the test reads back: when its friend came online, and
-/// the datagrams it sent by packet id.
-#[derive(Debug)]
-struct Peer {
-    stack: Stack,
-    /// `None` for the bootstrap node.
-    real: Option<KeyPair>,
-    nospam: NoSpam,
-    /// (time, online) for each friend connection change.
-    status: Vec<(Instant, bool)>,
-    /// (time, first byte) of every datagram sent.
-    sent: Vec<(Instant, u8)>,
-    /// When the onion brought a friend's DHT key.
-    learned: Vec<Instant>,
-}
-
-impl Peer {
-    fn drain(&mut self, now: Instant) {
-        while let Some(event) = self.stack.poll_event() {
-            match event {
-                StackEvent::Messenger(MessengerEvent::ConnectionStatus { online, .. }) => {
-                    self.status.push((now, online));
-                }
-                StackEvent::Onion(ClientEvent::FriendDhtPk { .. }) => self.learned.push(now),
-                _ => {}
-            }
-        }
-    }
-
-    fn online_since(&self) -> Option<Instant> {
-        match self.status.last() {
-            Some(&(at, true)) => Some(at),
-            _ => None,
-        }
-    }
-}
-
-impl Node for Peer {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.stack.handle_datagram(now, from, bytes);
-        self.drain(now);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.stack.handle_timeout(now);
-        self.drain(now);
-    }
-
-    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
-        self.stack.poll_timeout(now)
-    }
-
-    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
-        let transmit = self.stack.poll_transmit(now)?;
-        if let Some(&id) = transmit.payload.first() {
-            self.sent.push((now, id));
-        }
-        Some((transmit.destination, transmit.payload))
-    }
+/// The network, and each client's long-term identity by its key: what a
+/// save file keeps across a restart.
+struct World {
+    net: Network<StackNode>,
+    ids: HashMap<PublicKey, (KeyPair, NoSpam)>,
 }
 
 /// Loopback: a tenth of a millisecond each way.
@@ -107,72 +49,25 @@ fn loopback() -> LinkConfig {
     }
 }
 
-/// A client stack for `real` (a fresh DHT key, as every start has), or
-/// the bootstrap node's stack when `real` is `None`.
-fn peer(net: &mut Network<Peer>, real: Option<(KeyPair, NoSpam)>) -> Peer {
-    let now = net.now();
-    let mut rng = ChaCha20Rng::from_seed(net.node_seed());
-    let dht_keys = KeyPair::generate(&mut rng);
-    let [dht_seed, server_seed, client_seed, crypto_seed] = [(); 4].map(|()| {
-        let mut s = [0u8; 32];
-        rand::Rng::fill_bytes(&mut rng, &mut s);
-        s
-    });
-    let dht = Dht::with_keys(Config::default(), now, dht_seed, dht_keys.clone());
-    let server = OnionServer::new(ServerConfig::default(), dht_keys.clone(), now, server_seed);
-    let (client, net_crypto) = match &real {
-        None => (None, None),
-        Some((real, nospam)) => (
-            Some(OnionClient::new(
-                // The driver passes UNIX seconds; virtual ones will do.
-                ClientConfig {
-                    no_replay_base: 1_000_000 + net.elapsed().as_secs(),
-                },
-                real.clone(),
-                *nospam,
-                dht_keys.clone(),
-                now,
-                client_seed,
-            )),
-            Some(NetCrypto::new(
-                real.clone(),
-                dht_keys.clone(),
-                None,
-                now,
-                crypto_seed,
-            )),
-        ),
-    };
-    let (real, nospam) = match real {
-        Some((real, nospam)) => (Some(real), nospam),
-        None => (None, NoSpam([0; 4])),
-    };
-    Peer {
-        stack: Stack::new(dht, Some(server), client, net_crypto),
-        real,
-        nospam,
-        status: Vec::new(),
-        sent: Vec::new(),
-        learned: Vec::new(),
-    }
-}
-
 /// Starts a client for `real` that knows `friends`, bootstrapped from
 /// node 0 and, as after loading a save, with `saved` DHT nodes; returns
 /// its index (a new address).
 fn start_client(
-    net: &mut Network<Peer>,
+    world: &mut World,
     real: KeyPair,
     nospam: NoSpam,
     friends: &[PublicKey],
     saved: Vec<PackedNode>,
 ) -> usize {
-    let mut client = peer(net, Some((real, nospam)));
+    let net = &mut world.net;
     let now = net.now();
-    let bootstrap = PackedNode::udp(
-        Network::<Peer>::addr(0),
-        net.nodes()[0].stack.dht.public_key(),
-    );
+    // The driver passes UNIX seconds as the no-replay base; virtual ones
+    // will do.
+    let base = 1_000_000 + net.elapsed().as_secs();
+    let built = build_client(net.node_seed(), now, real.clone(), nospam, base);
+    world.ids.insert(real.public, (real, nospam));
+    let mut client = StackNode::new(built);
+    let bootstrap = PackedNode::udp(Network::<StackNode>::addr(0), net.nodes()[0].dht);
     for friend in friends {
         client.stack.add_friend(*friend).unwrap();
     }
@@ -190,10 +85,14 @@ fn start_client(
 }
 
 /// A bootstrap node and `clients` clients; clients 1 and 2 are friends.
-fn network(seed: u64, clients: usize) -> (Network<Peer>, [usize; 2]) {
-    let mut net: Network<Peer> = Network::new(loopback(), Instant::now(), seed);
-    let bootstrap = peer(&mut net, None);
-    net.add(bootstrap);
+fn network(seed: u64, clients: usize) -> (World, [usize; 2]) {
+    let mut net: Network<StackNode> = Network::new(loopback(), Instant::now(), seed);
+    let bootstrap = build_stack(net.node_seed(), net.now(), false, false);
+    net.add(StackNode::new(bootstrap));
+    let mut world = World {
+        net,
+        ids: HashMap::new(),
+    };
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let ids: Vec<(KeyPair, NoSpam)> = (0..clients)
         .map(|_| (KeyPair::generate(&mut rng), NoSpam::random(&mut rng)))
@@ -206,17 +105,17 @@ fn network(seed: u64, clients: usize) -> (Network<Peer>, [usize; 2]) {
             1 => &[a],
             _ => &[],
         };
-        indices.push(start_client(&mut net, real, nospam, friends, Vec::new()));
+        indices.push(start_client(&mut world, real, nospam, friends, Vec::new()));
     }
-    (net, [indices[0], indices[1]])
+    (world, [indices[0], indices[1]])
 }
 
 /// Runs in slices of 10 ms until `done` holds or `limit` passes; when it
 /// first held, as time since the call.
 fn run_until(
-    net: &mut Network<Peer>,
+    net: &mut Network<StackNode>,
     limit: Duration,
-    mut done: impl FnMut(&Network<Peer>) -> bool,
+    mut done: impl FnMut(&Network<StackNode>) -> bool,
 ) -> Option<Duration> {
     let begin = net.now();
     while net.now() < begin + limit {
@@ -231,7 +130,7 @@ fn run_until(
     done(net).then(|| net.now() - begin)
 }
 
-fn both_online_since(pair: [usize; 2], since: Instant) -> impl Fn(&Network<Peer>) -> bool {
+fn both_online_since(pair: [usize; 2], since: Instant) -> impl Fn(&Network<StackNode>) -> bool {
     move |net| {
         pair.iter()
             .all(|&i| net.nodes()[i].online_since().is_some_and(|at| at >= since))
@@ -240,18 +139,16 @@ fn both_online_since(pair: [usize; 2], since: Instant) -> impl Fn(&Network<Peer>
 
 /// Stops both friends and starts them again from their "saves" (keys,
 /// friend, DHT nodes); the new pair of indices.
-fn restart_both(net: &mut Network<Peer>, pair: [usize; 2]) -> [usize; 2] {
+fn restart_both(world: &mut World, pair: [usize; 2]) -> [usize; 2] {
     let saved: Vec<(KeyPair, NoSpam, Vec<PackedNode>)> = pair
         .iter()
         .map(|&i| {
-            let peer = &net.nodes()[i];
-            (
-                peer.real.clone().unwrap(),
-                peer.nospam,
-                peer.stack.dht.saved_nodes(),
-            )
+            let node = &world.net.nodes()[i];
+            let (real, nospam) = world.ids[&node.real].clone();
+            (real, nospam, node.stack.dht.saved_nodes())
         })
         .collect();
+    let net = &mut world.net;
     for &i in &pair {
         let now = net.now();
         net.node_mut(i).unwrap().stack.end_sessions(now);
@@ -262,18 +159,18 @@ fn restart_both(net: &mut Network<Peer>, pair: [usize; 2]) -> [usize; 2] {
     let mut out = [0; 2];
     for (n, (real, nospam, nodes)) in saved.into_iter().enumerate() {
         let friend = keys[1 - n];
-        out[n] = start_client(net, real, nospam, &[friend], nodes);
+        out[n] = start_client(world, real, nospam, &[friend], nodes);
     }
     out
 }
 
 /// When both sides of `pair` had learned the other's DHT key through the
 /// onion at or after `since`, as time since `since`.
-fn both_learned(net: &Network<Peer>, pair: [usize; 2], since: Instant) -> Option<Duration> {
+fn both_learned(net: &Network<StackNode>, pair: [usize; 2], since: Instant) -> Option<Duration> {
     pair.iter()
         .map(|&i| {
             net.nodes()[i]
-                .learned
+                .news
                 .iter()
                 .find(|t| **t >= since)
                 .map(|t| *t - since)
@@ -295,27 +192,25 @@ struct Run {
 
 /// First contact, then a restart of both friends, on `clients` clients.
 fn connect_and_restart(seed: u64, clients: usize) -> Run {
-    let (mut net, pair) = network(seed, clients);
+    let (mut world, pair) = network(seed, clients);
+    let net = &mut world.net;
     let start = net.now();
-    let first_online = run_until(
-        &mut net,
-        Duration::from_secs(60),
-        both_online_since(pair, start),
-    )
-    .expect("first contact: no session in 60 s");
-    let first_learned = both_learned(&net, pair, start).expect("learned no key");
+    let first_online = run_until(net, Duration::from_secs(60), both_online_since(pair, start))
+        .expect("first contact: no session in 60 s");
+    let first_learned = both_learned(net, pair, start).expect("learned no key");
     // Settle: what a save taken now holds (DHT nodes) is what a long-lived
     // client saves.
-    run_until(&mut net, Duration::from_secs(30), |_| false);
-    let pair = restart_both(&mut net, pair);
+    run_until(net, Duration::from_secs(30), |_| false);
+    let pair = restart_both(&mut world, pair);
+    let net = &mut world.net;
     let restarted = net.now();
     let restart_online = run_until(
-        &mut net,
+        net,
         Duration::from_secs(60),
         both_online_since(pair, restarted),
     )
     .expect("after the restart: no session in 60 s");
-    let restart_learned = both_learned(&net, pair, restarted).expect("learned no key");
+    let restart_learned = both_learned(net, pair, restarted).expect("learned no key");
     Run {
         first_learned,
         first_online,
@@ -371,23 +266,21 @@ fn on_a_bigger_network_too() {
 /// the network carried (relaying for others included, which depends on
 /// whose nodes the random paths went through).
 fn settled(seed: u64, clients: usize) -> (f64, f64, f64) {
-    let (mut net, pair) = network(seed, clients);
+    let (mut world, pair) = network(seed, clients);
+    let net = &mut world.net;
     let start = net.now();
-    run_until(
-        &mut net,
-        Duration::from_secs(60),
-        both_online_since(pair, start),
-    )
-    .expect("no session in 60 s");
-    run_until(&mut net, Duration::from_secs(600), |_| false);
+    run_until(net, Duration::from_secs(60), both_online_since(pair, start))
+        .expect("no session in 60 s");
+    run_until(net, Duration::from_secs(600), |_| false);
     let from = net.now();
-    run_until(&mut net, Duration::from_secs(600), |_| false);
+    run_until(net, Duration::from_secs(600), |_| false);
     let to = net.now();
     let minutes = (to - from).as_secs_f64() / 60.0;
     let relayed = |id: u8| (0x81..=0x8e).contains(&id);
     let (mut own, mut onion, mut all) = (0, 0, 0);
     for (i, peer) in net.nodes().iter().enumerate() {
-        for &(t, id) in &peer.sent {
+        for sent in &peer.sent {
+            let (t, id) = (sent.at, sent.id);
             if t < from || t >= to {
                 continue;
             }

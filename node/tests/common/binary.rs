@@ -102,15 +102,7 @@ impl NodeProcess {
     /// whole stderr. (`ip netns exec` execs the node, so the child's pid
     /// is the node's there too.)
     pub(crate) fn terminate(mut self) -> (ExitStatus, String) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
-        // Let the stderr reader catch up with the last lines.
-        std::thread::sleep(Duration::from_millis(100));
-        (status, self.stderr())
+        terminate(&mut self.child, &self.stderr)
     }
 }
 
@@ -119,6 +111,21 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `child` SIGTERM and waits (bounded) for its exit: its status
+/// and the whole stderr its reader collected.
+pub(crate) fn terminate(child: &mut Child, stderr: &Mutex<String>) -> (ExitStatus, String) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wait_exit(child, EXIT_TIMEOUT);
+    // Let the stderr reader catch up with the last lines.
+    std::thread::sleep(Duration::from_millis(100));
+    let stderr = stderr.lock().unwrap().clone();
+    (status, stderr)
 }
 
 /// Waits for `child` to exit; kills it and fails the test after `timeout`.
