@@ -29,6 +29,7 @@
 use bytes::BufMut;
 
 use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::keys::PublicKey;
 use crate::tox_id::NoSpam;
 
 /// The most data an onion data packet of the onion client carries
@@ -87,6 +88,39 @@ impl Decode for FriendRequestPayload {
     }
 }
 
+/// Senders remembered by [`RecentRequests`] (`MAX_RECEIVED_STORED`).
+pub const MAX_RECEIVED_STORED: usize = 32;
+
+/// The senders of the last [`MAX_RECEIVED_STORED`] friend requests
+/// delivered to the user: a repeat from one of them is dropped, as
+/// c-toxcore's `request_received` check does on either path.
+#[derive(Debug, Clone, Default)]
+pub struct RecentRequests {
+    senders: std::collections::VecDeque<PublicKey>,
+}
+
+impl RecentRequests {
+    /// Whether `sender`'s request was delivered lately.
+    pub fn contains(&self, sender: &PublicKey) -> bool {
+        self.senders.contains(sender)
+    }
+
+    /// `sender`'s request was delivered; the oldest sender is forgotten
+    /// when the list is full.
+    pub fn remember(&mut self, sender: PublicKey) {
+        if self.senders.len() >= MAX_RECEIVED_STORED {
+            self.senders.pop_front();
+        }
+        self.senders.push_back(sender);
+    }
+
+    /// `sender` may ask again (c-toxcore `remove_request_received`, when
+    /// a friend is deleted).
+    pub fn forget(&mut self, sender: &PublicKey) {
+        self.senders.retain(|k| k != sender);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +176,20 @@ mod tests {
                 prop_assert_eq!(payload.to_bytes(), bytes);
             }
         }
+    }
+
+    #[test]
+    fn recent_requests_keep_the_last_32_senders() {
+        let key = |i: u8| PublicKey::new([i; 32]);
+        let mut recent = RecentRequests::default();
+        for i in 0..=32u8 {
+            recent.remember(key(i));
+        }
+        // The 33rd pushed the first out.
+        assert!(!recent.contains(&key(0)));
+        assert!((1..=32).all(|i| recent.contains(&key(i))));
+        recent.forget(&key(5));
+        assert!(!recent.contains(&key(5)));
+        assert!(recent.contains(&key(6)));
     }
 }

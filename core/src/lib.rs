@@ -27,7 +27,7 @@ pub mod tox_id;
 
 pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use crypto::{CryptoError, MAC_SIZE, SharedKey, SymmetricKey};
-pub use friend_request::FriendRequestPayload;
+pub use friend_request::{FriendRequestPayload, RecentRequests};
 pub use hex::HexError;
 pub use ip_port::IpPort;
 pub use keys::{KeyPair, PUBLIC_KEY_SIZE, PublicKey, SECRET_KEY_SIZE, SecretKey};

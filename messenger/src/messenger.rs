@@ -38,7 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use toxide_core::{Decode, Encode, NoSpam, PublicKey};
+use toxide_core::{Decode, Encode, NoSpam, PublicKey, RecentRequests};
 
 use crate::packet::{
     Alive, CustomLossless, CustomLossy, FriendRequest, Message, MessageKind, Nickname, Online,
@@ -53,9 +53,7 @@ pub const FRIEND_PING_INTERVAL: Duration = Duration::from_secs(8);
 /// 4 × the ping interval).
 pub const FRIEND_CONNECTION_TIMEOUT: Duration = Duration::from_secs(32);
 
-/// Senders of the last this many delivered friend requests are remembered,
-/// and a repeat from one of them is dropped (`MAX_RECEIVED_STORED`).
-pub const MAX_RECEIVED_STORED: usize = 32;
+pub use toxide_core::friend_request::MAX_RECEIVED_STORED;
 
 /// A friend's number: stable while the friend exists, the lowest free one
 /// when added (tox.h's `friend_number`).
@@ -289,7 +287,7 @@ pub struct Messenger {
     /// The nospam of our Tox ID: a friend request must quote it.
     nospam: NoSpam,
     /// Senders of the last delivered friend requests, oldest first.
-    received_requests: VecDeque<PublicKey>,
+    received_requests: RecentRequests,
     events: VecDeque<Event>,
     stats: Stats,
 }
@@ -408,7 +406,7 @@ impl Messenger {
         self.numbers.remove(&friend.public_key);
         // A removed friend may ask again (c-toxcore `m_delfriend` calls
         // `remove_request_received`).
-        self.received_requests.retain(|k| *k != friend.public_key);
+        self.received_requests.forget(&friend.public_key);
         while self.friends.last().is_some_and(Option::is_none) {
             self.friends.pop();
         }
@@ -795,10 +793,7 @@ impl Messenger {
             self.stats.dropped_request_from_friend += 1;
             return;
         }
-        if self.received_requests.len() >= MAX_RECEIVED_STORED {
-            self.received_requests.pop_front();
-        }
-        self.received_requests.push_back(sender);
+        self.received_requests.remember(sender);
         self.events.push_back(Event::FriendRequest {
             public_key: sender,
             message: request.into_message(),

@@ -37,12 +37,12 @@ use std::time::{Duration, Instant};
 use toxide::messenger::packet::MessageKind;
 use toxide::messenger::save::{SaveData, SavedFriend};
 use toxide_core::{PublicKey, ToxId};
-use toxide_interop::{CPeer, Event as PeerEvent, TempDir, fresh_udp_port};
+use toxide_interop::{CPeer, TempDir, fresh_udp_port};
 
 use common::binary::{
     EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, terminate, wait_bounded,
 };
-use common::inprocess::{longest_message, runtime, spawn_peer, start_nodes};
+use common::inprocess::{longest_message, peer_message, runtime, spawn_peer, start_nodes};
 
 /// Bound on a friend request or a (re)connection through the onion.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -207,20 +207,8 @@ fn echoes(peer: &mut CPeer, number: u32, messages: &[(MessageKind, String)]) {
         .unwrap();
     }
     for expected in messages {
-        let event = peer
-            .wait_event(
-                |e| {
-                    matches!(e, PeerEvent::Message { friend, .. } | PeerEvent::Action { friend, .. }
-                        if *friend == number)
-                },
-                EVENT_TIMEOUT,
-            )
+        let echoed = peer_message(peer, number, EVENT_TIMEOUT)
             .unwrap_or_else(|e| panic!("no echo of {expected:?}: {e}"));
-        let echoed = match event {
-            PeerEvent::Message { text, .. } => (MessageKind::Normal, text),
-            PeerEvent::Action { text, .. } => (MessageKind::Action, text),
-            other => unreachable!("{other:?}"),
-        };
         assert_eq!(&echoed, expected);
     }
 }

@@ -38,7 +38,9 @@ use toxide::messenger::packet::{MessageKind, UserStatus};
 use toxide::tox::{Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
 use toxide_interop::{CPeer, Connection, Event as PeerEvent, TempDir};
 
-use common::inprocess::{longest_message, loopback, runtime, spawn_peer, start_nodes};
+use common::inprocess::{
+    longest_message, loopback, peer_message, runtime, spawn_peer, start_nodes,
+};
 
 /// Bound on a friend request or a (re)connection through the onion.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -233,24 +235,6 @@ fn both_online(toxide: &mut Toxide, friend: u32, peer: &mut CPeer, number: u32) 
     assert!(toxide.block(toxide.tox.friend(friend)).unwrap().online);
 }
 
-/// The peer's next message or action from `number`, in arrival order.
-fn peer_message(peer: &mut CPeer, number: u32) -> (MessageKind, String) {
-    let event = peer
-        .wait_event(
-            |e| {
-                matches!(e, PeerEvent::Message { friend, .. } | PeerEvent::Action { friend, .. }
-                    if *friend == number)
-            },
-            EVENT_TIMEOUT,
-        )
-        .unwrap();
-    match event {
-        PeerEvent::Message { text, .. } => (MessageKind::Normal, text),
-        PeerEvent::Action { text, .. } => (MessageKind::Action, text),
-        other => unreachable!("{other:?}"),
-    }
-}
-
 fn peer_receipt(peer: &mut CPeer, number: u32, id: u32) {
     peer.wait_event(
         |e| {
@@ -268,7 +252,10 @@ fn peer_receipt(peer: &mut CPeer, number: u32, id: u32) {
 fn chat_both_ways(toxide: &mut Toxide, friend: u32, peer: &mut CPeer, number: u32, tag: &str) {
     let to_peer = format!("{tag}: from toxide");
     let id = toxide.send(friend, MessageKind::Normal, &to_peer);
-    assert_eq!(peer_message(peer, number), (MessageKind::Normal, to_peer));
+    assert_eq!(
+        peer_message(peer, number, EVENT_TIMEOUT).unwrap(),
+        (MessageKind::Normal, to_peer)
+    );
     toxide.receipt(friend, id);
     let to_toxide = format!("{tag}: from c-toxcore");
     let id = peer.send_message(number, &to_toxide).unwrap();
@@ -333,7 +320,10 @@ fn friend_requests_both_ways_then_chat_with_read_receipts() {
         .map(|(kind, text)| toxide.send(a, *kind, text))
         .collect();
     for expected in &sent {
-        assert_eq!(peer_message(&mut asked, a_number), *expected);
+        assert_eq!(
+            peer_message(&mut asked, a_number, EVENT_TIMEOUT).unwrap(),
+            *expected
+        );
     }
     for &id in &ids {
         toxide.receipt(a, id);

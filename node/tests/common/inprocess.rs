@@ -121,3 +121,26 @@ pub(crate) fn longest_message(start: &str) -> String {
     assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
     text
 }
+
+/// The C peer's next message or action from friend `number`, in arrival
+/// order, with its kind.
+pub(crate) fn peer_message(
+    peer: &mut toxide_interop::CPeer,
+    number: u32,
+    timeout: std::time::Duration,
+) -> toxide_interop::Result<(toxide::messenger::packet::MessageKind, String)> {
+    use toxide::messenger::packet::MessageKind;
+    use toxide_interop::Event;
+    let event = peer.wait_event(
+        |e| {
+            matches!(e, Event::Message { friend, .. } | Event::Action { friend, .. }
+                if *friend == number)
+        },
+        timeout,
+    )?;
+    Ok(match event {
+        Event::Action { text, .. } => (MessageKind::Action, text),
+        Event::Message { text, .. } => (MessageKind::Normal, text),
+        other => unreachable!("{other:?}"),
+    })
+}

@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{
-    Decode, Encode, FriendRequestPayload, KeyPair, NoSpam, Nonce, PackedNode, PublicKey, SharedKey,
-    ToxId, TransportProtocol,
+    Decode, Encode, FriendRequestPayload, KeyPair, NoSpam, Nonce, PackedNode, PublicKey,
+    RecentRequests, SharedKey, ToxId, TransportProtocol,
 };
 use toxide_dht::lan::is_lan;
 use toxide_dht::rate_limit::TokenBucket;
@@ -106,8 +106,6 @@ const MAX_RUN_COUNT_EXPONENT: u32 = 12;
 /// `DHT_DHTPK_SEND_INTERVAL`).
 const ONION_DHTPK_SEND_INTERVAL: u64 = 30;
 const DHT_DHTPK_SEND_INTERVAL: u64 = 20;
-/// Friend-request senders remembered to drop repeats (`MAX_RECEIVED_STORED`).
-const MAX_RECEIVED_STORED: usize = 32;
 /// DHT nodes fed to the path pool per run (`MAX_FRIEND_CLIENTS`).
 const POPULATE_NODES: usize = 8;
 
@@ -241,7 +239,7 @@ pub struct OnionClient {
     reported_connected: bool,
     sendbacks: Sendbacks,
     friends: Vec<Friend>,
-    received_requests: VecDeque<PublicKey>,
+    received_requests: RecentRequests,
     /// Budget of onion data responses to open.
     data_budget: TokenBucket,
     transmits: VecDeque<Transmit>,
@@ -285,7 +283,7 @@ impl OnionClient {
             reported_connected: false,
             sendbacks: Sendbacks::default(),
             friends: Vec::new(),
-            received_requests: VecDeque::new(),
+            received_requests: RecentRequests::default(),
             data_budget: TokenBucket::new(DATA_RESPONSES_PER_SECOND, DATA_RESPONSES_PER_SECOND),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -358,6 +356,9 @@ impl OnionClient {
     /// Stops searching for `real_pk` and forgets it; its DHT search is
     /// the caller's to stop (the returned DHT key, if one was known).
     pub fn remove_friend(&mut self, real_pk: &PublicKey) -> Option<PublicKey> {
+        // A removed friend may ask again (c-toxcore `m_delfriend` calls
+        // `remove_request_received`).
+        self.received_requests.forget(real_pk);
         let index = friend_position(&self.friends, real_pk)?;
         let friend = self.friends.swap_remove(index);
         friend.dht_pk
@@ -747,10 +748,7 @@ impl OnionClient {
             self.stats.dropped_repeated_request += 1;
             return;
         }
-        if self.received_requests.len() >= MAX_RECEIVED_STORED {
-            self.received_requests.pop_front();
-        }
-        self.received_requests.push_back(sender);
+        self.received_requests.remember(sender);
         self.events.push_back(ClientEvent::FriendRequest {
             public_key: sender,
             message: request.message,
