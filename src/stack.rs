@@ -670,7 +670,7 @@ impl Stack {
             Event::Lossless { data, .. } | Event::Lossy { data, .. } => {
                 messenger.handle_packet(now, &friend, data, sessions)
             }
-            Event::Acked { buffer_start, .. } => messenger.acked(&friend, *buffer_start),
+            Event::Acked { buffer_start, .. } => messenger.acked(&friend, *buffer_start, sessions),
             Event::Accepted { .. } | Event::PeerDhtKey { .. } => {}
         });
     }
@@ -738,6 +738,24 @@ impl Sessions for FriendSessions<'_> {
             self.net_crypto.kill(id);
             self.killed.push(*friend);
         }
+    }
+
+    fn send_bulk(&mut self, friend: &PublicKey, data: bytes::Bytes) -> bool {
+        self.connection(friend)
+            .is_some_and(|id| self.net_crypto.send_bulk(id, data).is_ok())
+    }
+
+    fn bulk_space(&self, friend: &PublicKey) -> usize {
+        self.connection(friend)
+            .map_or(0, |id| self.net_crypto.bulk_space(id))
+    }
+
+    fn bulk_progress(&self, friend: &PublicKey) -> Option<messenger::BulkProgress> {
+        let id = self.connection(friend)?;
+        Some(messenger::BulkProgress {
+            waiting: self.net_crypto.bulk_waiting(id),
+            next_number: self.net_crypto.next_number(id)?,
+        })
     }
 }
 

@@ -8,11 +8,14 @@
 //!   name, status, typing, messages, files, custom packets).
 //! - [`messenger`]: friends by number, the ONLINE gate, state pushes,
 //!   messages with read receipts, alive packets and the silence timeout.
+//! - [`file`]: file transfers per friend: offers, controls, chunks pulled
+//!   from the application into the session's bulk room, in turn.
 //! - [`save`]: c-toxcore's save format and the toxencryptsave container.
 //!
 //! Like every protocol crate here, nothing owns a socket, a clock or a
 //! task: time and randomness are the caller's.
 
+pub mod file;
 pub mod messenger;
 pub mod packet;
 pub mod save;

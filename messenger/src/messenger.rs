@@ -33,6 +33,9 @@
 //!   request goes over the session when one comes up before the friend
 //!   confirmed (`send_friend_request_packet`): coming online (ONLINE)
 //!   confirms it, as c-toxcore's `FRIEND_ONLINE` does.
+//! - File transfers (M9–M12) live per friend while it is online; the
+//!   [`crate::file`] module has the rules, this one the calls
+//!   ([`Messenger::send_file`] and after).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -40,9 +43,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use toxide_core::{Decode, Encode, NoSpam, PublicKey, RecentRequests};
 
+use crate::file::{Control, Cx, FileError, FileInfo, FileNumber, FileTransfers};
 use crate::packet::{
-    Alive, CustomLossless, CustomLossy, FriendRequest, Message, MessageKind, Nickname, Online,
-    Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
+    Alive, CustomLossless, CustomLossy, FILE_ID_LENGTH, FriendRequest, Message, MessageKind,
+    Nickname, Online, Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
 };
 
 /// How often an alive packet leaves on a live session
@@ -73,6 +77,27 @@ pub trait Sessions {
     fn send_lossy(&mut self, friend: &PublicKey, data: Bytes) -> bool;
     /// Ends `friend`'s session (with a kill packet).
     fn kill(&mut self, friend: &PublicKey);
+    /// Queues a file chunk (packet 82) to leave behind every lossless
+    /// packet, as congestion control allows; whether the session took it.
+    /// It gets its packet number only when it leaves.
+    fn send_bulk(&mut self, friend: &PublicKey, data: Bytes) -> bool;
+    /// How many more bulk packets `friend`'s session takes now (0 without
+    /// a session).
+    fn bulk_space(&self, friend: &PublicKey) -> usize;
+    /// How far `friend`'s bulk packets have got; `None` without a session.
+    fn bulk_progress(&self, friend: &PublicKey) -> Option<BulkProgress>;
+}
+
+/// How far a session's bulk packets have got: what a file's completion
+/// is told by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkProgress {
+    /// Bulk packets queued and not numbered yet (they are numbered in the
+    /// order they were queued).
+    pub waiting: usize,
+    /// The number the next lossless packet will get: every packet
+    /// numbered so far is below it.
+    pub next_number: u32,
 }
 
 /// Something a friend did, or a message's fate.
@@ -151,6 +176,73 @@ pub enum Event {
         /// Id, then data.
         data: Vec<u8>,
     },
+    /// The friend offers a file; it waits for
+    /// [`Messenger::file_control`] (accept, or kill to refuse).
+    FileReceive {
+        /// From whom.
+        friend: FriendNumber,
+        /// An incoming file number.
+        file: FileNumber,
+        /// [`FILEKIND_DATA`](crate::packet::FILEKIND_DATA),
+        /// [`FILEKIND_AVATAR`](crate::packet::FILEKIND_AVATAR), or a kind
+        /// to treat as data.
+        kind: u32,
+        /// The size, or [`FILESIZE_UNKNOWN`](crate::packet::FILESIZE_UNKNOWN)
+        /// for a stream.
+        size: u64,
+        /// The file id (an avatar's hash, or random).
+        file_id: [u8; FILE_ID_LENGTH],
+        /// The name, as sent (not checked for UTF-8).
+        name: Vec<u8>,
+    },
+    /// A file we send wants `length` bytes from `position`: answer with
+    /// [`Messenger::file_send_chunk`], now or later (the request stays
+    /// open; requests are answered in the order they came). A `length` of
+    /// 0 means the transfer is over: the friend has acknowledged every
+    /// chunk, and the file number is free. Requests still open when a
+    /// stream was ended by a short chunk, or when the transfer was killed
+    /// or broken, are void (answering one is an error).
+    FileChunkRequest {
+        /// To whom.
+        friend: FriendNumber,
+        /// An outgoing file number.
+        file: FileNumber,
+        /// Where the chunk starts.
+        position: u64,
+        /// How many bytes (a stream may answer with fewer, ending it).
+        length: usize,
+    },
+    /// Data of a file we receive, in order. Empty data means the transfer
+    /// is over and the file number free: complete if `position` is the
+    /// size; for a stream it ended normally.
+    FileChunk {
+        /// From whom.
+        friend: FriendNumber,
+        /// An incoming file number.
+        file: FileNumber,
+        /// Where the data starts.
+        position: u64,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The friend accepted (or resumed), paused or killed a transfer.
+    FileControl {
+        /// Who.
+        friend: FriendNumber,
+        /// Which transfer (incoming or outgoing).
+        file: FileNumber,
+        /// What they did.
+        control: Control,
+    },
+    /// A transfer ended because the friend went offline (its session
+    /// ended); its file number is free. Resuming it is a new transfer
+    /// (the file id and a seek help with that).
+    FileBroken {
+        /// Whose.
+        friend: FriendNumber,
+        /// Which transfer.
+        file: FileNumber,
+    },
 }
 
 /// Why a messenger call failed.
@@ -180,8 +272,13 @@ pub struct Stats {
     pub dropped_malformed: u64,
     /// Messenger packets from a friend whose ONLINE had not arrived.
     pub dropped_before_online: u64,
-    /// Packets for layers not built yet (files, conferences, calls).
+    /// Packets for layers not built yet (conferences, calls).
     pub unhandled: u64,
+    /// File controls and data for a transfer that does not exist.
+    pub dropped_file_unknown: u64,
+    /// File packets the transfer's state has no place for (data before
+    /// accepting, a pause while paused, an offer in a busy slot…).
+    pub dropped_file_wrong_state: u64,
     /// Friend requests over a session that quoted another nospam.
     pub dropped_wrong_nospam: u64,
     /// Friend requests over a session from a sender whose request was
@@ -249,6 +346,8 @@ struct Friend {
     /// While there is a session: when the friend last sent anything, and
     /// when we last sent an alive packet.
     timers: Option<(Instant, Instant)>,
+    /// File transfers, while online.
+    files: FileTransfers,
 }
 
 impl Friend {
@@ -266,6 +365,7 @@ impl Friend {
             next_message_id: 0,
             receipts: VecDeque::new(),
             timers: None,
+            files: FileTransfers::default(),
         }
     }
 }
@@ -599,6 +699,7 @@ impl Messenger {
         };
         friend.link = Link::Up;
         friend.timers = Some((now, now));
+        friend.files = FileTransfers::default();
         send(sessions, public_key, &Packet::Online(Online));
         let request = friend.request.as_ref().and_then(|r| {
             // A saved request was checked when loaded; one that no longer
@@ -610,19 +711,25 @@ impl Messenger {
         }
     }
 
-    /// `public_key`'s session is gone: the friend is offline and the
-    /// receipts of what it had not acknowledged are lost.
+    /// `public_key`'s session is gone: the friend is offline, the
+    /// receipts of what it had not acknowledged are lost and every file
+    /// transfer ends ([`Event::FileBroken`] for each).
     pub fn session_down(&mut self, public_key: &PublicKey) {
         let Some(&number) = self.numbers.get(public_key) else {
             return;
         };
-        let Some(friend) = self.by_key_mut(public_key) else {
+        let Some(friend) = self
+            .friends
+            .get_mut(number as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         let was_online = friend.link == Link::Online;
         friend.link = Link::Down;
         friend.timers = None;
         friend.receipts.clear();
+        friend.files.break_all(number, &mut self.events);
         let stopped_typing = std::mem::take(&mut friend.typing);
         if stopped_typing {
             self.events.push_back(Event::Typing {
@@ -639,12 +746,22 @@ impl Messenger {
     }
 
     /// The friend acknowledged every packet numbered below `buffer_start`:
-    /// the messages among them are read.
-    pub fn acked(&mut self, public_key: &PublicKey, buffer_start: u32) {
+    /// the messages among them are read, a file whose last chunk is among
+    /// them is finished, and file data fills the room that freed.
+    pub fn acked(
+        &mut self,
+        public_key: &PublicKey,
+        buffer_start: u32,
+        sessions: &mut dyn Sessions,
+    ) {
         let Some(&number) = self.numbers.get(public_key) else {
             return;
         };
-        let Some(friend) = self.by_key_mut(public_key) else {
+        let Some(friend) = self
+            .friends
+            .get_mut(number as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         let mut read = Vec::new();
@@ -661,6 +778,16 @@ impl Messenger {
                 friend: number,
                 message_id,
             }));
+        if friend.link == Link::Online {
+            let mut cx = Cx {
+                friend: number,
+                key: *public_key,
+                sessions,
+                events: &mut self.events,
+                stats: &mut self.stats,
+            };
+            friend.files.acked(&mut cx, buffer_start);
+        }
     }
 
     /// A lossless or lossy packet from `public_key`'s session. Only a
@@ -722,6 +849,10 @@ impl Messenger {
                 self.stats.dropped_before_online += 1;
                 return;
             }
+            Packet::FileSendRequest(_) | Packet::FileControl(_) | Packet::FileData(_) => {
+                self.file_packet(number, *public_key, packet, sessions);
+                return;
+            }
             _ => {}
         }
         let event = match packet {
@@ -767,14 +898,135 @@ impl Messenger {
                 data: p.to_bytes(),
             },
             // Offline (a friend that deleted us but shares a conference),
-            // share relays, files, conferences and calls have no layer
-            // yet.
+            // share relays, conferences and calls have no layer yet.
             _ => {
                 self.stats.unhandled += 1;
                 return;
             }
         };
         self.events.push_back(event);
+    }
+
+    /// A file packet from an online friend.
+    fn file_packet(
+        &mut self,
+        number: FriendNumber,
+        key: PublicKey,
+        packet: Packet,
+        sessions: &mut dyn Sessions,
+    ) {
+        let Some(friend) = self
+            .friends
+            .get_mut(number as usize)
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let mut cx = Cx {
+            friend: number,
+            key,
+            sessions,
+            events: &mut self.events,
+            stats: &mut self.stats,
+        };
+        match packet {
+            Packet::FileSendRequest(p) => friend.files.on_request(&mut cx, p),
+            Packet::FileControl(p) => friend.files.on_control(&mut cx, p),
+            Packet::FileData(p) => friend.files.on_data(&mut cx, p),
+            _ => {}
+        }
+    }
+
+    /// Offers an online friend a file (c-toxcore `new_filesender`): `kind`
+    /// 0 data, 1 avatar; `size` in bytes or
+    /// [`FILESIZE_UNKNOWN`](crate::packet::FILESIZE_UNKNOWN) for a stream;
+    /// `name` at most 255 bytes. Returns the lowest free outgoing file
+    /// number; chunk requests follow once the friend accepts.
+    pub fn send_file(
+        &mut self,
+        number: FriendNumber,
+        kind: u32,
+        size: u64,
+        file_id: [u8; FILE_ID_LENGTH],
+        name: Vec<u8>,
+        sessions: &mut dyn Sessions,
+    ) -> Result<FileNumber, FileError> {
+        self.with_files(number, sessions, |files, cx| {
+            files.send_file(cx, kind, size, file_id, name)
+        })
+    }
+
+    /// Accepts (or resumes), pauses or kills a transfer with an online
+    /// friend, checked as c-toxcore's `file_control` checks it.
+    pub fn file_control(
+        &mut self,
+        number: FriendNumber,
+        file: FileNumber,
+        control: Control,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), FileError> {
+        self.with_files(number, sessions, |files, cx| {
+            files.control(cx, file, control)
+        })
+    }
+
+    /// Asks the sender of a file we were offered to start at `position`:
+    /// only before accepting, and below the size (c-toxcore `file_seek`).
+    pub fn file_seek(
+        &mut self,
+        number: FriendNumber,
+        file: FileNumber,
+        position: u64,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), FileError> {
+        self.with_files(number, sessions, |files, cx| files.seek(cx, file, position))
+    }
+
+    /// Answers the oldest open [`Event::FileChunkRequest`] of a file we
+    /// send: `data` must start at its position and have its length (a
+    /// stream may send fewer bytes, which ends it). The chunk leaves as
+    /// bulk room allows.
+    pub fn file_send_chunk(
+        &mut self,
+        number: FriendNumber,
+        file: FileNumber,
+        position: u64,
+        data: &[u8],
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), FileError> {
+        self.with_files(number, sessions, |files, cx| {
+            files.send_chunk(cx, file, position, data)
+        })
+    }
+
+    /// What there is to know of a transfer with friend `number`.
+    pub fn file_info(&self, number: FriendNumber, file: FileNumber) -> Option<FileInfo> {
+        self.friend(number)?.files.info(file)
+    }
+
+    /// Runs `f` on an online friend's transfers.
+    fn with_files<T>(
+        &mut self,
+        number: FriendNumber,
+        sessions: &mut dyn Sessions,
+        f: impl FnOnce(&mut FileTransfers, &mut Cx<'_>) -> Result<T, FileError>,
+    ) -> Result<T, FileError> {
+        let friend = self
+            .friends
+            .get_mut(number as usize)
+            .and_then(Option::as_mut)
+            .ok_or(FileError::NoFriend(number))?;
+        if friend.link != Link::Online {
+            return Err(FileError::NotOnline(number));
+        }
+        let mut cx = Cx {
+            friend: number,
+            key: friend.public_key,
+            sessions,
+            events: &mut self.events,
+            stats: &mut self.stats,
+        };
+        f(&mut friend.files, &mut cx)
     }
 
     /// A friend request over a session, checked as c-toxcore's

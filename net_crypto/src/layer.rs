@@ -346,6 +346,31 @@ impl NetCrypto {
             .map_or(0, |s| s.free_space(Priority::Bulk))
     }
 
+    /// Bulk packets queued on `id` by [`NetCrypto::send_bulk`] and not
+    /// numbered yet (0 if none or no session). They are numbered first
+    /// in, first out, so a caller that counts its own bulk sends knows
+    /// from this which of them have a number by now.
+    pub fn bulk_waiting(&self, id: ConnectionId) -> usize {
+        self.connections
+            .get(&id)
+            .and_then(|c| c.state.session())
+            .map_or(0, |s| s.bulk_waiting())
+    }
+
+    /// The number the next lossless packet on `id` will get: every packet
+    /// numbered so far, bulk included, is below it. Once a caller's last
+    /// bulk packet has a number ([`NetCrypto::bulk_waiting`]), an
+    /// [`Event::Acked`] whose `buffer_start` reaches this confirms it
+    /// arrived (how the messenger knows a file was received whole).
+    /// `None` without a session.
+    pub fn next_number(&self, id: ConnectionId) -> Option<u32> {
+        self.connections
+            .get(&id)?
+            .state
+            .session()
+            .map(|s| s.next_number())
+    }
+
     /// Sends a lossy packet (id 192–254 first) at once.
     pub fn send_lossy(&mut self, id: ConnectionId, data: &[u8]) -> Result<(), SendPacketError> {
         let bytes = Bytes::copy_from_slice(data);

@@ -126,6 +126,18 @@ impl Session {
             .min(usize::try_from(self.send.free_space()).unwrap_or(usize::MAX))
     }
 
+    /// Bulk payloads queued and not numbered yet. They are numbered in
+    /// the order they were queued.
+    pub(crate) fn bulk_waiting(&self) -> usize {
+        self.queue.len(Priority::Bulk)
+    }
+
+    /// The number the next lossless packet will get (our send
+    /// `buffer_end`): every packet numbered so far is below it.
+    pub(crate) fn next_number(&self) -> u32 {
+        self.send.buffer_end()
+    }
+
     /// Our send `buffer_start`: every lossless packet below it reached the
     /// peer.
     pub(crate) fn acked(&self) -> u32 {

@@ -526,3 +526,36 @@ fn bulk_data_moves_under_congestion_control_and_chat_overtakes_it() {
         "numbered {number}, ahead of chunks {number}..{queued_then}"
     );
 }
+
+#[test]
+fn bulk_progress_tells_when_the_last_chunk_is_numbered_and_acknowledged() {
+    let (mut pair, a, _) = open(Link {
+        delay_ms: 10,
+        ..Link::default()
+    });
+    let layer = &mut pair.peers[A].layer;
+    assert_eq!(layer.bulk_waiting(a), 0);
+    let start = layer.next_number(a).unwrap();
+    for i in 0..5u8 {
+        layer.send_bulk(a, Bytes::from(vec![82, i])).unwrap();
+    }
+    // Queued bulk data has no number yet; a control packet takes one at
+    // once.
+    assert_eq!(layer.bulk_waiting(a), 5);
+    assert_eq!(layer.next_number(a), Some(start));
+    let chat = layer
+        .send_lossless(a, Bytes::from_static(&[64, b'!']))
+        .unwrap();
+    assert_eq!(chat, start);
+    assert_eq!(layer.next_number(a), Some(start + 1));
+    pair.run(Duration::from_millis(200));
+    // All sent: numbered after the chat, below next_number, and the
+    // acknowledgement reached it.
+    let layer = &pair.peers[A].layer;
+    assert_eq!(layer.bulk_waiting(a), 0);
+    let barrier = layer.next_number(a).unwrap();
+    assert_eq!(barrier, start + 6);
+    assert_eq!(layer.acked(a), Some(barrier));
+    assert_eq!(layer.next_number(ConnectionId(99)), None);
+    assert_eq!(layer.bulk_waiting(ConnectionId(99)), 0);
+}

@@ -130,6 +130,12 @@ impl ToxEvent {
                 M::Typing { friend, typing } => Self::FriendTyping { friend, typing },
                 M::CustomLossless { friend, data } => Self::FriendLosslessPacket { friend, data },
                 M::CustomLossy { friend, data } => Self::FriendLossyPacket { friend, data },
+                // File transfers reach this API in the next step (issue 11).
+                M::FileReceive { .. }
+                | M::FileChunkRequest { .. }
+                | M::FileChunk { .. }
+                | M::FileControl { .. }
+                | M::FileBroken { .. } => return None,
             },
             _ => return None,
         })

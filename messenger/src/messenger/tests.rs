@@ -8,6 +8,7 @@ struct Wire {
     sent: Vec<(PublicKey, Vec<u8>)>,
     lossy: Vec<(PublicKey, Vec<u8>)>,
     killed: Vec<PublicKey>,
+    bulk: Vec<(PublicKey, Vec<u8>)>,
     next: HashMap<PublicKey, u32>,
     full: bool,
 }
@@ -29,6 +30,19 @@ impl Sessions for Wire {
     }
     fn kill(&mut self, friend: &PublicKey) {
         self.killed.push(*friend);
+    }
+    fn send_bulk(&mut self, friend: &PublicKey, data: Bytes) -> bool {
+        self.bulk.push((*friend, data.to_vec()));
+        true
+    }
+    fn bulk_space(&self, _: &PublicKey) -> usize {
+        8
+    }
+    fn bulk_progress(&self, _: &PublicKey) -> Option<BulkProgress> {
+        Some(BulkProgress {
+            waiting: 0,
+            next_number: 0,
+        })
     }
 }
 
@@ -202,7 +216,7 @@ fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
         .unwrap();
     assert_eq!((a, b, c), (0, 1, 2));
     assert_eq!(wire.sent.last().unwrap().1, b"\x40c");
-    m.acked(&friend, 5); // packets 0–4: messages a (4) only
+    m.acked(&friend, 5, &mut wire); // packets 0–4: messages a (4) only
     assert_eq!(
         events(&mut m),
         [Event::ReadReceipt {
@@ -210,7 +224,7 @@ fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
             message_id: 0
         }]
     );
-    m.acked(&friend, 7);
+    m.acked(&friend, 7, &mut wire);
     assert_eq!(
         events(&mut m),
         [
@@ -229,7 +243,7 @@ fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
         .unwrap();
     assert_eq!(d, 3);
     m.session_down(&friend);
-    m.acked(&friend, 100);
+    m.acked(&friend, 100, &mut wire);
     assert_eq!(
         events(&mut m),
         [Event::ConnectionStatus {
@@ -259,8 +273,8 @@ fn receipts_survive_packet_number_wrap() {
     let c = m
         .send_message(0, MessageKind::Normal, b"c".to_vec(), &mut wire)
         .unwrap();
-    m.acked(&friend, u32::MAX); // only packet MAX-1
-    m.acked(&friend, 1); // MAX and 0
+    m.acked(&friend, u32::MAX, &mut wire); // only packet MAX-1
+    m.acked(&friend, 1, &mut wire); // MAX and 0
     assert_eq!(
         events(&mut m),
         [a, b, c].map(|message_id| Event::ReadReceipt {
@@ -351,7 +365,7 @@ fn garbage_never_panics() {
         let (mut m, mut wire, friend) = online(now);
         for p in &packets {
             m.handle_packet(now, &friend, p, &mut wire);
-            m.acked(&friend, u32::from(p.first().copied().unwrap_or(0)));
+            m.acked(&friend, u32::from(p.first().copied().unwrap_or(0)), &mut wire);
         }
         let _ = events(&mut m);
     });
