@@ -6,7 +6,13 @@
  * reads replies and events from its stdout. Every output line is flushed at once.
  *
  *   tox_peer --port N [--savedata FILE] [--tcp-port N] [--no-udp]
- *            [--recv-dir DIR] [--loop-cap MS] [--local-discovery]
+ *            [--recv-dir DIR] [--manual-files] [--loop-cap MS] [--local-discovery]
+ *
+ * Incoming files are accepted at once unless --manual-files is given; then
+ * the test accepts, seeks or cancels them with file-control / file-seek.
+ * With --recv-dir they are written there, at the positions the chunks
+ * carry; with --manual-files into an existing file of the same name if
+ * there is one (so a test can resume a half-received file by seeking).
  *
  * LAN discovery is off unless --local-discovery is given. With it c-toxcore
  * broadcasts to every interface's broadcast address, so the Rust side passes
@@ -175,6 +181,17 @@ static size_t unescape(char *text)
     return w;
 }
 
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s == '\0' || s[0] == '-') return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
 static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
     if (s == NULL || *s == '\0') return false;
@@ -209,7 +226,7 @@ struct transfer {
     bool incoming;
     uint32_t friend_number;
     uint32_t file_number;
-    uint64_t size;
+    uint64_t size; /* UINT64_MAX: a stream */
     uint64_t done_bytes;
     FILE *fp; /* NULL for an incoming transfer without --recv-dir: bytes are counted only */
     char path[4096];
@@ -217,6 +234,7 @@ struct transfer {
 
 static struct transfer transfers[MAX_TRANSFERS];
 static const char *recv_dir = NULL;
+static bool manual_files = false;
 
 static struct transfer *transfer_find(bool incoming, uint32_t friend_number, uint32_t file_number)
 {
@@ -342,9 +360,15 @@ static void safe_file_name(const uint8_t *name, size_t len, uint32_t friend_numb
 static void on_file_recv(Tox *tox, uint32_t friend_number, uint32_t file_number, uint32_t kind,
                          uint64_t file_size, const uint8_t *name, size_t len, void *ud)
 {
-    (void)kind; (void)ud;
+    (void)ud;
     out_line_text(name, len, "FILE_RECV %u %u %llu ", friend_number, file_number,
                   (unsigned long long)file_size);
+    uint8_t file_id[TOX_FILE_ID_LENGTH];
+    if (tox_file_get_file_id(tox, friend_number, file_number, file_id, NULL)) {
+        fprintf(stdout, "FILE_META %u %u %u ", friend_number, file_number, kind);
+        out_hex(file_id, sizeof file_id);
+        out_line("%s", "");
+    }
 
     struct transfer *t = transfer_new(true, friend_number, file_number);
     if (t == NULL) {
@@ -357,7 +381,8 @@ static void on_file_recv(Tox *tox, uint32_t friend_number, uint32_t file_number,
         char safe[256];
         safe_file_name(name, len, friend_number, file_number, safe, sizeof safe);
         snprintf(t->path, sizeof t->path, "%s/%s", recv_dir, safe);
-        t->fp = fopen(t->path, "wb");
+        t->fp = manual_files ? fopen(t->path, "r+b") : NULL;
+        if (t->fp == NULL) t->fp = fopen(t->path, "wb");
         if (t->fp == NULL) {
             out_line("FILE_ERROR %u %u open-failed", friend_number, file_number);
             tox_file_control(tox, friend_number, file_number, TOX_FILE_CONTROL_CANCEL, NULL);
@@ -367,6 +392,7 @@ static void on_file_recv(Tox *tox, uint32_t friend_number, uint32_t file_number,
     } else {
         snprintf(t->path, sizeof t->path, "-");
     }
+    if (manual_files) return;
 
     Tox_Err_File_Control err;
     if (!tox_file_control(tox, friend_number, file_number, TOX_FILE_CONTROL_RESUME, &err)) {
@@ -414,11 +440,17 @@ static void on_file_chunk_request(Tox *tox, uint32_t friend_number, uint32_t fil
         return;
     }
     static uint8_t buf[65536];
-    if (len > sizeof buf || fseeko(t->fp, (off_t)position, SEEK_SET) != 0 ||
-        fread(buf, 1, len, t->fp) != len) {
+    if (len > sizeof buf || fseeko(t->fp, (off_t)position, SEEK_SET) != 0) {
         out_line("FILE_ERROR %u %u read-failed", friend_number, file_number);
         return;
     }
+    size_t got = fread(buf, 1, len, t->fp);
+    /* A stream ends with a short chunk (an empty one at a whole-chunk end). */
+    if (got != len && (t->size != UINT64_MAX || ferror(t->fp))) {
+        out_line("FILE_ERROR %u %u read-failed", friend_number, file_number);
+        return;
+    }
+    len = got;
     Tox_Err_File_Send_Chunk err;
     if (!tox_file_send_chunk(tox, friend_number, file_number, position, buf, len, &err)) {
         out_line("FILE_ERROR %u %u send-chunk-%d", friend_number, file_number, (int)err);
@@ -601,6 +633,122 @@ static void cmd_send_file(Tox *tox, const char *cmd, char *args)
     out_line("OK %u", file_number);
 }
 
+static uint8_t *read_file(const char *path, size_t *len);
+
+/* send-stream <friend> <path>: the file's bytes as a stream of unknown size.
+ * send-avatar <friend> <path>: the file as an avatar (kind 1, file id = its
+ * hash); an empty path sends "no avatar" (size 0). */
+static void cmd_send_special(Tox *tox, const char *cmd, char *args, bool avatar)
+{
+    uint32_t friend_number;
+    if (!parse_u32(next_word(&args), UINT32_MAX, &friend_number)) {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    unescape(args);
+    FILE *fp = NULL;
+    uint64_t size = 0;
+    uint8_t file_id[TOX_FILE_ID_LENGTH];
+    const uint8_t *id = NULL;
+    if (*args != '\0') {
+        fp = fopen(args, "rb");
+        if (fp == NULL || fseeko(fp, 0, SEEK_END) != 0) {
+            if (fp != NULL) fclose(fp);
+            out_line("ERR %s open", cmd);
+            return;
+        }
+        size = (uint64_t)ftello(fp);
+    }
+    if (avatar && fp != NULL) {
+        size_t len = 0;
+        uint8_t *data = read_file(args, &len);
+        if (data == NULL || !tox_hash(file_id, data, len)) {
+            free(data);
+            fclose(fp);
+            out_line("ERR %s hash", cmd);
+            return;
+        }
+        free(data);
+        id = file_id;
+    }
+    if (!avatar) size = UINT64_MAX;
+    const char *base = strrchr(args, '/');
+    base = base == NULL ? args : base + 1;
+    Tox_Err_File_Send err;
+    uint32_t file_number =
+        tox_file_send(tox, friend_number, avatar ? TOX_FILE_KIND_AVATAR : TOX_FILE_KIND_DATA, size, id,
+                      (const uint8_t *)base, strlen(base), &err);
+    if (err != TOX_ERR_FILE_SEND_OK) {
+        if (fp != NULL) fclose(fp);
+        REPLY_ERR(cmd, err);
+        return;
+    }
+    if (fp != NULL || size == 0) {
+        struct transfer *t = transfer_new(false, friend_number, file_number);
+        if (t == NULL) {
+            if (fp != NULL) fclose(fp);
+            tox_file_control(tox, friend_number, file_number, TOX_FILE_CONTROL_CANCEL, NULL);
+            out_line("ERR %s too-many-transfers", cmd);
+            return;
+        }
+        t->fp = fp;
+        t->size = size;
+        snprintf(t->path, sizeof t->path, "%s", args);
+    }
+    out_line("OK %u", file_number);
+}
+
+/* file-control <friend> <file> resume|pause|cancel */
+static void cmd_file_control(Tox *tox, const char *cmd, char *args)
+{
+    uint32_t friend_number, file_number;
+    const char *what = NULL;
+    if (!parse_u32(next_word(&args), UINT32_MAX, &friend_number) ||
+        !parse_u32(next_word(&args), UINT32_MAX, &file_number) || (what = next_word(&args)) == NULL) {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    Tox_File_Control control;
+    if (strcmp(what, "resume") == 0) control = TOX_FILE_CONTROL_RESUME;
+    else if (strcmp(what, "pause") == 0) control = TOX_FILE_CONTROL_PAUSE;
+    else if (strcmp(what, "cancel") == 0) control = TOX_FILE_CONTROL_CANCEL;
+    else {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    Tox_Err_File_Control err;
+    if (!tox_file_control(tox, friend_number, file_number, control, &err)) {
+        REPLY_ERR(cmd, err);
+        return;
+    }
+    if (control == TOX_FILE_CONTROL_CANCEL) {
+        struct transfer *t = transfer_find(false, friend_number, file_number);
+        if (t == NULL) t = transfer_find(true, friend_number, file_number);
+        if (t != NULL) transfer_free(t);
+    }
+    out_line("OK");
+}
+
+/* file-seek <friend> <file> <position>: before accepting an incoming file. */
+static void cmd_file_seek(Tox *tox, const char *cmd, char *args)
+{
+    uint32_t friend_number, file_number;
+    uint64_t position;
+    if (!parse_u32(next_word(&args), UINT32_MAX, &friend_number) ||
+        !parse_u32(next_word(&args), UINT32_MAX, &file_number) || !parse_u64(next_word(&args), &position)) {
+        out_line("ERR %s usage", cmd);
+        return;
+    }
+    Tox_Err_File_Seek err;
+    if (!tox_file_seek(tox, friend_number, file_number, position, &err)) {
+        REPLY_ERR(cmd, err);
+        return;
+    }
+    struct transfer *t = transfer_find(true, friend_number, file_number);
+    if (t != NULL) t->done_bytes = position;
+    out_line("OK");
+}
+
 static void cmd_savedata(Tox *tox, const char *cmd, char *args)
 {
     unescape(args);
@@ -724,6 +872,14 @@ static void handle_command(Tox *tox, char *line)
         cmd_send(tox, cmd, args, TOX_MESSAGE_TYPE_ACTION);
     } else if (strcmp(cmd, "send-file") == 0) {
         cmd_send_file(tox, cmd, args);
+    } else if (strcmp(cmd, "send-stream") == 0) {
+        cmd_send_special(tox, cmd, args, false);
+    } else if (strcmp(cmd, "send-avatar") == 0) {
+        cmd_send_special(tox, cmd, args, true);
+    } else if (strcmp(cmd, "file-control") == 0) {
+        cmd_file_control(tox, cmd, args);
+    } else if (strcmp(cmd, "file-seek") == 0) {
+        cmd_file_seek(tox, cmd, args);
     } else if (strcmp(cmd, "send-lossless") == 0) {
         cmd_send_lossless(tox, cmd, args);
     } else if (strcmp(cmd, "savedata") == 0) {
@@ -836,6 +992,10 @@ static bool parse_args(int argc, char **argv, struct args *a)
         }
         if (strcmp(opt, "--local-discovery") == 0) {
             a->local_discovery = true;
+            continue;
+        }
+        if (strcmp(opt, "--manual-files") == 0) {
+            manual_files = true;
             continue;
         }
         bool ok;
@@ -954,7 +1114,7 @@ int main(int argc, char **argv)
     struct args a;
     if (!parse_args(argc, argv, &a)) {
         fprintf(stderr,
-                "usage: %s --port N [--savedata FILE] [--tcp-port N] [--no-udp] [--recv-dir DIR] [--loop-cap MS]"
+                "usage: %s --port N [--savedata FILE] [--tcp-port N] [--no-udp] [--recv-dir DIR] [--manual-files] [--loop-cap MS]"
                 " [--local-discovery]\n",
                 argv[0]);
         return 2;

@@ -113,7 +113,8 @@ pub enum Event {
         /// The id `send` returned.
         message_id: u32,
     },
-    /// `FILE_RECV <friend> <file> <size> <name>`: an offer, accepted at once.
+    /// `FILE_RECV <friend> <file> <size> <name>`: an offer (accepted at once
+    /// unless the peer runs with `manual_files`).
     FileRecv {
         /// Friend number.
         friend: u32,
@@ -123,6 +124,18 @@ pub enum Event {
         size: u64,
         /// Announced file name.
         name: String,
+    },
+    /// `FILE_META <friend> <file> <kind> <file-id-hex>`: right after
+    /// [`Event::FileRecv`], the offer's kind (0 data, 1 avatar) and file id.
+    FileMeta {
+        /// Friend number.
+        friend: u32,
+        /// File number (per friend).
+        file: u32,
+        /// File kind.
+        kind: u32,
+        /// The 32-byte file id, hex.
+        file_id: String,
     },
     /// `FILE_DONE <friend> <file> <bytes> <path>`: receiving finished; the
     /// file at `path` is closed (`-` when the peer has no receive directory).
@@ -295,6 +308,15 @@ impl Event {
                         bytes: number,
                         path: unescape(text),
                     }
+                }
+            }
+            "FILE_META" => {
+                let [friend, file, kind, id] = words(rest)?;
+                Self::FileMeta {
+                    friend: friend.parse().ok()?,
+                    file: file.parse().ok()?,
+                    kind: kind.parse().ok()?,
+                    file_id: id.to_owned(),
                 }
             }
             "FILE_SENT" => {

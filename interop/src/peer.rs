@@ -60,6 +60,12 @@ pub struct PeerOptions {
     /// network namespace the test created: [`CPeer::spawn`] refuses it
     /// without [`netns`](Self::netns).
     pub local_discovery: bool,
+    /// Leave incoming files waiting (`--manual-files`) for the test to
+    /// accept, seek or cancel with [`CPeer::file_control`] and
+    /// [`CPeer::file_seek`]; by default they are accepted at once. Data is
+    /// then written into an existing file of the same name in
+    /// [`CPeer::recv_dir`], so a half-received file can be resumed.
+    pub manual_files: bool,
 }
 
 /// A running c-toxcore peer, driven through `tox_peer`'s line protocol.
@@ -144,6 +150,9 @@ impl CPeer {
         }
         if options.no_udp {
             command.arg("--no-udp");
+        }
+        if options.manual_files {
+            command.arg("--manual-files");
         }
         if let Some(cap) = options.loop_cap {
             command.arg("--loop-cap").arg(cap.as_millis().to_string());
@@ -336,6 +345,42 @@ impl CPeer {
             .ok_or_else(|| Error::InvalidCommand(format!("{path:?}")))?;
         let reply = self.send_command(&format!("send-file {friend} {}", escape(path)))?;
         self.number(reply)
+    }
+
+    /// Offers the file at `path` as a stream of unknown size (`UINT64_MAX`);
+    /// it ends with the short chunk at the end of the file.
+    pub fn send_stream(&mut self, friend: u32, path: &Path) -> Result<u32> {
+        self.file_command("send-stream", friend, Some(path))
+    }
+
+    /// Offers the file at `path` as our avatar (kind 1, file id its
+    /// hash), or "no avatar" (size 0) for `None`.
+    pub fn send_avatar(&mut self, friend: u32, path: Option<&Path>) -> Result<u32> {
+        self.file_command("send-avatar", friend, path)
+    }
+
+    fn file_command(&mut self, command: &str, friend: u32, path: Option<&Path>) -> Result<u32> {
+        let path = match path {
+            Some(path) => path
+                .to_str()
+                .ok_or_else(|| Error::InvalidCommand(format!("{path:?}")))?,
+            None => "",
+        };
+        let reply = self.send_command(&format!("{command} {friend} {}", escape(path)))?;
+        self.number(reply)
+    }
+
+    /// `tox_file_control`: `control` is `resume` (also: accept), `pause`
+    /// or `cancel`.
+    pub fn file_control(&mut self, friend: u32, file: u32, control: &str) -> Result<()> {
+        self.send_command(&format!("file-control {friend} {file} {control}"))?;
+        Ok(())
+    }
+
+    /// `tox_file_seek` on an incoming file not yet accepted.
+    pub fn file_seek(&mut self, friend: u32, file: u32, position: u64) -> Result<()> {
+        self.send_command(&format!("file-seek {friend} {file} {position}"))?;
+        Ok(())
     }
 
     /// Writes the c-toxcore profile (`tox_get_savedata`) to `path`.

@@ -247,3 +247,139 @@ fn saved_profile_restarts_with_the_same_identity_and_friends() {
         "none"
     );
 }
+
+/// The C peer's next offer on `b`: its file number, size and name, then its
+/// kind and file id (the FILE_META line that follows it).
+fn offer(b: &mut CPeer) -> toxide_interop::Result<(u32, u64, String, u32, String)> {
+    let Event::FileRecv {
+        file, size, name, ..
+    } = b.wait_event(|e| matches!(e, Event::FileRecv { .. }), FILE_TIMEOUT)?
+    else {
+        unreachable!()
+    };
+    let Event::FileMeta { kind, file_id, .. } = b.wait_event(
+        |e| matches!(e, Event::FileMeta { file: f, .. } if *f == file),
+        FILE_TIMEOUT,
+    )?
+    else {
+        unreachable!()
+    };
+    Ok((file, size, name, kind, file_id))
+}
+
+fn done(peer: &mut CPeer, file: u32) -> toxide_interop::Result<(u64, String)> {
+    let Event::FileDone { bytes, path, .. } = peer.wait_event(
+        |e| matches!(e, Event::FileDone { file: f, .. } if *f == file),
+        FILE_TIMEOUT,
+    )?
+    else {
+        unreachable!()
+    };
+    Ok((bytes, path))
+}
+
+fn control(peer: &mut CPeer, file: u32, word: &str) -> toxide_interop::Result<Event> {
+    peer.wait_event(
+        |e| matches!(e, Event::FileControl { file: f, control, .. } if *f == file && control == word),
+        FILE_TIMEOUT,
+    )
+}
+
+/// The harness's file commands against c-toxcore itself, so that toxide's
+/// file interop tests stand on checked ground: a stream of unknown size,
+/// an avatar (its file id is the SHA-256 of the image), an offer left
+/// waiting and then cancelled by the receiver, a half-received file
+/// resumed by seeking, and a transfer paused and resumed by the receiver.
+#[test]
+fn the_harness_drives_streams_avatars_seeks_pauses_and_cancels() {
+    use sha2::Digest;
+    let node = Bootstrapd::spawn().unwrap();
+    let options = PeerOptions {
+        manual_files: true,
+        ..PeerOptions::default()
+    };
+    let (mut a, mut b, a_friend_b, b_friend_a) = friends(&node, &options).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0f12e);
+    let mut bytes = |n: usize| {
+        let mut data = vec![0u8; n];
+        rng.fill_bytes(&mut data);
+        data
+    };
+
+    // A stream: size unknown, ended by the short chunk at the end.
+    let data = bytes(5000);
+    let source = a.work_dir().join("stream.bin");
+    std::fs::write(&source, &data).unwrap();
+    let sent = a.send_stream(a_friend_b, &source).unwrap();
+    let (file, size, name, kind, _) = offer(&mut b).unwrap();
+    assert_eq!((size, name.as_str(), kind), (u64::MAX, "stream.bin", 0));
+    b.file_control(b_friend_a, file, "resume").unwrap();
+    let (got, path) = done(&mut b, file).unwrap();
+    assert_eq!(got, 5000);
+    assert!(std::fs::read(&path).unwrap() == data, "stream differs");
+    a.wait_event(
+        |e| {
+            *e == Event::FileSent {
+                friend: a_friend_b,
+                file: sent,
+            }
+        },
+        FILE_TIMEOUT,
+    )
+    .unwrap();
+
+    // An avatar: kind 1, file id = SHA-256 of the image.
+    let image = bytes(700);
+    let source = a.work_dir().join("avatar.png");
+    std::fs::write(&source, &image).unwrap();
+    let avatar = a.send_avatar(a_friend_b, Some(&source)).unwrap();
+    let (file, size, _, kind, file_id) = offer(&mut b).unwrap();
+    assert_eq!((size, kind), (700, 1));
+    let expected: String = sha2::Sha256::digest(&image)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(file_id.to_uppercase(), expected);
+    b.file_control(b_friend_a, file, "cancel").unwrap();
+    control(&mut a, avatar, "cancel").unwrap();
+
+    // A waiting offer cancelled by the receiver before accepting.
+    let source = a.work_dir().join("refused.bin");
+    std::fs::write(&source, bytes(3000)).unwrap();
+    let refused = a.send_file(a_friend_b, &source).unwrap();
+    let (file, ..) = offer(&mut b).unwrap();
+    b.file_control(b_friend_a, file, "cancel").unwrap();
+    control(&mut a, refused, "cancel").unwrap();
+
+    // Resume by seeking: B holds the first 4000 bytes already.
+    let data = bytes(10_000);
+    let source = a.work_dir().join("half.bin");
+    std::fs::write(&source, &data).unwrap();
+    std::fs::write(b.recv_dir().join("half.bin"), &data[..4000]).unwrap();
+    a.send_file(a_friend_b, &source).unwrap();
+    let (file, size, ..) = offer(&mut b).unwrap();
+    assert_eq!(size, 10_000);
+    b.file_seek(b_friend_a, file, 4000).unwrap();
+    b.file_control(b_friend_a, file, "resume").unwrap();
+    let (got, path) = done(&mut b, file).unwrap();
+    assert_eq!(got, 10_000);
+    assert!(
+        std::fs::read(&path).unwrap() == data,
+        "resumed file differs"
+    );
+
+    // Paused and resumed by the receiver mid-way.
+    let data = bytes(3 * 1024 * 1024);
+    let source = a.work_dir().join("paused.bin");
+    std::fs::write(&source, &data).unwrap();
+    let big = a.send_file(a_friend_b, &source).unwrap();
+    let (file, ..) = offer(&mut b).unwrap();
+    b.file_control(b_friend_a, file, "resume").unwrap();
+    b.file_control(b_friend_a, file, "pause").unwrap();
+    control(&mut a, big, "pause").unwrap();
+    b.file_control(b_friend_a, file, "resume").unwrap();
+    control(&mut a, big, "resume").unwrap();
+    let (got, path) = done(&mut b, file).unwrap();
+    assert_eq!(got, data.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "paused file differs");
+}
