@@ -50,8 +50,10 @@ use toxide_onion::{
 
 use crate::stack::{Stack, StackEvent};
 
+pub(crate) mod files;
 mod udp;
 
+use files::Router;
 use udp::{BatchSocket, MAX_GSO_BYTES, RecvBuffer};
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
@@ -178,9 +180,14 @@ pub struct DriverStats {
 /// two-liner and lets higher layers add methods without new plumbing.
 type StackCall = Box<dyn FnOnce(&mut Stack, std::time::Instant, &DriverStats) + Send>;
 
+/// Work on the stack and the file router together (the `Tox` API's file
+/// handles).
+type FilesCall = Box<dyn FnOnce(&mut Stack, &mut Router, std::time::Instant) + Send>;
+
 /// What a handle asks of the driver task.
 enum Command {
     Call(StackCall),
+    Files(FilesCall),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -188,6 +195,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Call(_) => f.write_str("Call"),
+            Self::Files(_) => f.write_str("Files"),
             Self::Shutdown(_) => f.write_str("Shutdown"),
         }
     }
@@ -389,6 +397,14 @@ impl DriverHandle {
         rx.await.map_err(|_| DriverClosed)
     }
 
+    /// A handle that does not keep the driver running (file transfer
+    /// handles hold one: the instance stops with its last `Tox`).
+    pub(crate) fn downgrade(&self) -> WeakDriverHandle {
+        WeakDriverHandle {
+            commands: self.commands.downgrade(),
+        }
+    }
+
     /// Stops the driver and waits until its sockets are closed. Calling it
     /// on a stopped driver does nothing.
     pub async fn shutdown(&self) {
@@ -406,6 +422,47 @@ impl DriverHandle {
             .await
             .map_err(|_| DriverClosed)?;
         rx.await.map_err(|_| DriverClosed)
+    }
+}
+
+/// A [`DriverHandle`] that does not keep the driver alive.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakDriverHandle {
+    commands: mpsc::WeakSender<Command>,
+}
+
+impl WeakDriverHandle {
+    /// Runs `f` on the stack and the file router inside the driver task;
+    /// [`DriverClosed`] once the driver has stopped.
+    pub(crate) async fn call_files<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Stack, &mut Router, std::time::Instant) -> T + Send + 'static,
+    ) -> Result<T, DriverClosed> {
+        let (tx, rx) = oneshot::channel();
+        let call: FilesCall = Box::new(move |stack, router, now| {
+            let _ = tx.send(f(stack, router, now));
+        });
+        let commands = self.commands.upgrade().ok_or(DriverClosed)?;
+        commands
+            .send(Command::Files(call))
+            .await
+            .map_err(|_| DriverClosed)?;
+        drop(commands);
+        rx.await.map_err(|_| DriverClosed)
+    }
+
+    /// Queues `f` for the driver task without waiting for it to run
+    /// (waiting only for room in the command queue, which is what paces a
+    /// file's reader against the driver).
+    pub(crate) async fn send_files(
+        &self,
+        f: impl FnOnce(&mut Stack, &mut Router, std::time::Instant) + Send + 'static,
+    ) -> Result<(), DriverClosed> {
+        let commands = self.commands.upgrade().ok_or(DriverClosed)?;
+        commands
+            .send(Command::Files(Box::new(f)))
+            .await
+            .map_err(|_| DriverClosed)
     }
 }
 
@@ -465,6 +522,8 @@ pub struct Driver {
     /// Which socket each remote address last arrived on: replies leave from
     /// the port the peer talks to.
     arrived_on: HashMap<SocketAddr, usize>,
+    /// File data between transfers and their handles (see [`files`]).
+    files: Router,
     counters: DriverStats,
     /// Which socket is read first next time, so a busy one cannot starve
     /// the others.
@@ -565,9 +624,17 @@ impl Driver {
             handle,
             lossless: None,
             arrived_on: HashMap::new(),
+            files: Router::default(),
             counters: DriverStats::default(),
             next_socket: 0,
         })
+    }
+
+    /// Gives file transfers handles: offers are kept for accepting, and
+    /// the data of transfers with handles leaves the event stream (the
+    /// `Tox` API turns this on).
+    pub(crate) fn route_files(&mut self) {
+        self.files.enable();
     }
 
     /// Binds and spawns the driver task on the current runtime.
@@ -624,6 +691,7 @@ impl Driver {
             handle,
             lossless,
             mut arrived_on,
+            mut files,
             mut counters,
             mut next_socket,
         } = self;
@@ -643,6 +711,7 @@ impl Driver {
             sockets: &sockets,
             arrived_on: &mut arrived_on,
             counters: &mut counters,
+            files: &mut files,
             run: Run::default(),
         };
         let shutdown_ack = 'run: loop {
@@ -697,6 +766,7 @@ impl Driver {
                             None => break 'run None,
                             Some(Command::Shutdown(ack)) => break 'run Some(ack),
                             Some(Command::Call(call)) => call(&mut stack, now(), io.counters),
+                            Some(Command::Files(call)) => call(&mut stack, io.files, now()),
                         }
                         budget -= 1;
                         if budget == 0 {
@@ -794,6 +864,7 @@ struct Io<'a> {
     sockets: &'a [Bound],
     arrived_on: &'a mut HashMap<SocketAddr, usize>,
     counters: &'a mut DriverStats,
+    files: &'a mut Router,
     /// Datagrams gathered for one batched send.
     run: Run,
 }
@@ -865,10 +936,17 @@ impl Io<'_> {
         }
     }
 
-    /// Sends everything the layers queued, runs for one destination
-    /// together, and publishes their events.
+    /// Publishes the layers' events (file data to its transfers first:
+    /// what the router does in turn may queue packets), then sends
+    /// everything the layers queued, runs for one destination together.
     async fn flush(&mut self, stack: &mut Stack, events: &mut Events) {
         let now = now();
+        while let Some(event) = stack.poll_event() {
+            if let Some(event) = self.files.route(stack, now, event) {
+                events.publish(event);
+            }
+        }
+        events.deliver();
         while let Some(Transmit {
             destination,
             payload,
@@ -896,10 +974,6 @@ impl Io<'_> {
             }
         }
         self.send_run().await;
-        while let Some(event) = stack.poll_event() {
-            events.publish(event);
-        }
-        events.deliver();
     }
 
     /// Sends the gathered run, if any.

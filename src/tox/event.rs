@@ -6,11 +6,14 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 use toxide_core::PublicKey;
+use toxide_messenger::file::{Control, FileNumber};
 use toxide_messenger::messenger::{self, FriendNumber, MessageId};
 use toxide_messenger::packet::{MessageKind, UserStatus};
 use toxide_onion::ClientEvent;
 
+use super::transfer::IncomingFile;
 use crate::StackEvent;
+use crate::driver::WeakDriverHandle;
 
 /// Something that happened to us or a friend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +98,34 @@ pub enum ToxEvent {
         /// Id, then data.
         data: Vec<u8>,
     },
+    /// A friend offers a file: accept, seek or refuse it through the
+    /// offer.
+    FileOffer(IncomingFile),
+    /// A friend accepted, paused, resumed or cancelled a transfer. The
+    /// transfer's handle sees it too; this is for applications that
+    /// track transfers by number.
+    FileControl {
+        /// Who.
+        friend: FriendNumber,
+        /// Which transfer.
+        file: FileNumber,
+        /// What they did (`Accept` also means a resume).
+        control: Control,
+    },
+    /// A transfer ended because the friend went offline; its handle ends
+    /// with [`FileEnded::FriendOffline`](super::FileEnded::FriendOffline).
+    FileBroken {
+        /// Whose.
+        friend: FriendNumber,
+        /// Which transfer.
+        file: FileNumber,
+    },
 }
 
 impl ToxEvent {
-    /// The event a stack event means to an application, if any.
-    pub(super) fn from_stack(event: StackEvent) -> Option<Self> {
+    /// The event a stack event means to an application, if any; offers
+    /// get `handle` to be answered through.
+    pub(super) fn from_stack(event: StackEvent, handle: &WeakDriverHandle) -> Option<Self> {
         use messenger::Event as M;
         Some(match event {
             StackEvent::Onion(ClientEvent::Connected(connected)) => {
@@ -130,12 +156,34 @@ impl ToxEvent {
                 M::Typing { friend, typing } => Self::FriendTyping { friend, typing },
                 M::CustomLossless { friend, data } => Self::FriendLosslessPacket { friend, data },
                 M::CustomLossy { friend, data } => Self::FriendLossyPacket { friend, data },
-                // File transfers reach this API in the next step (issue 11).
-                M::FileReceive { .. }
-                | M::FileChunkRequest { .. }
-                | M::FileChunk { .. }
-                | M::FileControl { .. }
-                | M::FileBroken { .. } => return None,
+                M::FileReceive {
+                    friend,
+                    file,
+                    kind,
+                    size,
+                    file_id,
+                    name,
+                } => Self::FileOffer(IncomingFile {
+                    friend,
+                    file,
+                    kind,
+                    size: (size != toxide_messenger::packet::FILESIZE_UNKNOWN).then_some(size),
+                    file_id,
+                    name,
+                    handle: handle.clone(),
+                }),
+                M::FileControl {
+                    friend,
+                    file,
+                    control,
+                } => Self::FileControl {
+                    friend,
+                    file,
+                    control,
+                },
+                M::FileBroken { friend, file } => Self::FileBroken { friend, file },
+                // The data of transfers: their handles carry it.
+                M::FileChunkRequest { .. } | M::FileChunk { .. } => return None,
             },
             _ => return None,
         })
@@ -161,18 +209,19 @@ impl ToxEvent {
 #[derive(Debug)]
 pub struct ToxEvents {
     receiver: mpsc::Receiver<StackEvent>,
+    handle: WeakDriverHandle,
 }
 
 impl ToxEvents {
-    pub(super) fn new(receiver: mpsc::Receiver<StackEvent>) -> Self {
-        Self { receiver }
+    pub(super) fn new(receiver: mpsc::Receiver<StackEvent>, handle: WeakDriverHandle) -> Self {
+        Self { receiver, handle }
     }
 
     /// The next event; `None` once the instance has shut down.
     pub async fn recv(&mut self) -> Option<ToxEvent> {
         loop {
             let event = self.receiver.recv().await?;
-            if let Some(event) = ToxEvent::from_stack(event) {
+            if let Some(event) = ToxEvent::from_stack(event, &self.handle) {
                 return Some(event);
             }
         }
@@ -181,7 +230,7 @@ impl ToxEvents {
     /// The next event if one is waiting, without waiting.
     pub fn try_recv(&mut self) -> Option<ToxEvent> {
         while let Ok(event) = self.receiver.try_recv() {
-            if let Some(event) = ToxEvent::from_stack(event) {
+            if let Some(event) = ToxEvent::from_stack(event, &self.handle) {
                 return Some(event);
             }
         }
@@ -196,7 +245,7 @@ impl Stream for ToxEvents {
         loop {
             match self.receiver.poll_recv(cx) {
                 Poll::Ready(Some(event)) => {
-                    if let Some(event) = ToxEvent::from_stack(event) {
+                    if let Some(event) = ToxEvent::from_stack(event, &self.handle) {
                         return Poll::Ready(Some(event));
                     }
                 }

@@ -11,6 +11,11 @@
 //! loaded), as tox.h hands them out, and messages have per-friend ids,
 //! so the C API maps onto this one to one.
 //!
+//! Files go out with [`Tox::send_file`] (an [`OutgoingFile`] handle) and
+//! come in as [`ToxEvent::FileOffer`] (an [`IncomingFile`] that becomes a
+//! [`FileReceiver`] stream); each transfer's data has its own channel, so
+//! a slow file never holds up the event stream.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), toxide::tox::ToxError> {
 //! use toxide::tox::{ToxBuilder, ToxEvent};
@@ -27,6 +32,7 @@
 mod event;
 mod file;
 mod profile;
+mod transfer;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -34,7 +40,9 @@ use std::sync::{Arc, Mutex};
 
 use rand::Rng as _;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
+use toxide_messenger::file::FileError;
 use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
+use toxide_messenger::packet::FILE_ID_LENGTH;
 use toxide_messenger::packet::{MessageKind, UserStatus};
 use toxide_messenger::save::{PassError, PassKey, SaveData, SaveError};
 use toxide_onion::client::FriendError;
@@ -46,6 +54,7 @@ use crate::driver::{
 pub use event::{ToxEvent, ToxEvents};
 pub use file::write_atomic;
 use profile::Kept;
+pub use transfer::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, Progress};
 
 /// The ports c-toxcore tries by default (`TOX_PORTRANGE_FROM`..=`TO`).
 pub const DEFAULT_PORT_RANGE: std::ops::RangeInclusive<u16> = 33445..=33545;
@@ -86,6 +95,9 @@ pub enum ToxError {
     /// Writing the save failed.
     #[error("cannot write the save: {0}")]
     Io(#[from] std::io::Error),
+    /// A file transfer call failed (no such transfer, wrong state…).
+    #[error("file transfer: {0}")]
+    File(#[from] FileError),
 }
 
 /// How to start a [`Tox`].
@@ -199,10 +211,11 @@ impl ToxBuilder {
             }
         };
         let mut driver = self.bind(&keys, nospam).await?;
+        driver.route_files();
+        let handle = driver.handle();
         let events = driver
             .take_events_where(ToxEvent::wanted)
-            .map(ToxEvents::new);
-        let handle = driver.handle();
+            .map(|rx| ToxEvents::new(rx, handle.downgrade()));
         tokio::spawn(driver.run());
         let kept = save.as_ref().map(Kept::of).unwrap_or_default();
         let bootstrap = self.bootstrap.clone();
@@ -392,17 +405,23 @@ impl Tox {
 
     /// Removes a friend; a live session ends with a kill packet, so they
     /// see us offline at once.
+    ///
+    /// Their file transfers end with
+    /// [`FileEnded::FriendRemoved`].
     pub async fn delete_friend(&self, friend: FriendNumber) -> Result<(), ToxError> {
-        self.call(move |stack, _| {
-            let key = stack
-                .messenger
-                .as_ref()
-                .and_then(|m| m.friend_key(friend))
-                .ok_or(MessengerError::NoFriend(friend))?;
-            stack.remove_friend(&key);
-            Ok(())
-        })
-        .await?
+        self.handle
+            .downgrade()
+            .call_files(move |stack, router, now| {
+                let key = stack
+                    .messenger
+                    .as_ref()
+                    .and_then(|m| m.friend_key(friend))
+                    .ok_or(MessengerError::NoFriend(friend))?;
+                stack.remove_friend(&key);
+                router.forget_friend(now, friend);
+                Ok(())
+            })
+            .await?
     }
 
     /// Every friend number, in order.
@@ -460,6 +479,46 @@ impl Tox {
         let text = text.into();
         self.messenger(move |m, s| m.send_message(friend, kind, text, s))
             .await
+    }
+
+    /// Offers an online friend a file and sends it from `source` once
+    /// they accept: `kind` 0 ([`FILEKIND_DATA`]) for data; `size` in
+    /// bytes, or `None` for a stream that ends where `source` does;
+    /// `file_id` to recognise the file again (to resume it after a broken
+    /// transfer, offer it again with the same id), `None` for a random
+    /// one; `name` at most 255 bytes.
+    ///
+    /// `source` is read only as the session asks for chunks, so a file of
+    /// any size streams through a few dozen kilobytes. If the receiver
+    /// seeks, the bytes before the seek are read and skipped.
+    ///
+    /// [`FILEKIND_DATA`]: crate::messenger::packet::FILEKIND_DATA
+    pub async fn send_file(
+        &self,
+        friend: FriendNumber,
+        kind: u32,
+        size: Option<u64>,
+        file_id: Option<[u8; FILE_ID_LENGTH]>,
+        name: impl Into<Vec<u8>>,
+        source: impl tokio::io::AsyncRead + Send + Unpin + 'static,
+    ) -> Result<OutgoingFile, ToxError> {
+        // The wire's "unknown size" is a stream here too.
+        let size = size.filter(|&s| s != toxide_messenger::packet::FILESIZE_UNKNOWN);
+        let file_id = file_id.unwrap_or_else(|| {
+            let mut id = [0; FILE_ID_LENGTH];
+            rand::rng().fill_bytes(&mut id);
+            id
+        });
+        transfer::send_file(
+            self.handle.downgrade(),
+            friend,
+            kind,
+            size,
+            file_id,
+            name.into(),
+            source,
+        )
+        .await
     }
 
     /// Sets our name (at most 128 bytes).
