@@ -428,6 +428,21 @@ impl Stack {
         }
     }
 
+    /// Lets the messenger fill the bulk room sessions freed by sending
+    /// ([`Messenger::pump_files`]); its chunk requests become events.
+    pub fn pump_files(&mut self, now: Instant) {
+        if !self
+            .messenger
+            .as_ref()
+            .is_some_and(Messenger::is_sending_files)
+        {
+            return;
+        }
+        if self.lend_messenger(now, |m, s| m.pump_files(s)).is_some() {
+            self.pump(now);
+        }
+    }
+
     /// Lends the messenger the friend sessions for one call; sessions it
     /// killed (silent too long) are then reopened.
     pub fn with_messenger<T>(

@@ -999,6 +999,45 @@ impl Messenger {
         })
     }
 
+    /// Fills the bulk room sessions have freed since the last call: the
+    /// session numbers queued chunks as congestion control lets them go,
+    /// not only when acknowledgements arrive, so the driver calls this
+    /// after sending, and data keeps flowing at the link's pace rather
+    /// than one queue's worth per acknowledgement. Cheap when nothing is
+    /// being sent.
+    pub fn pump_files(&mut self, sessions: &mut dyn Sessions) {
+        if !self.is_sending_files() {
+            return;
+        }
+        for (number, friend) in self.friends.iter_mut().enumerate() {
+            let Some(friend) = friend else {
+                continue;
+            };
+            if friend.link != Link::Online || !friend.files.is_sending() {
+                continue;
+            }
+            let Ok(number) = FriendNumber::try_from(number) else {
+                continue;
+            };
+            let mut cx = Cx {
+                friend: number,
+                key: friend.public_key,
+                sessions: &mut *sessions,
+                events: &mut self.events,
+                stats: &mut self.stats,
+            };
+            friend.files.pump(&mut cx);
+        }
+    }
+
+    /// Whether a transfer of ours to an online friend is running.
+    pub fn is_sending_files(&self) -> bool {
+        self.friends
+            .iter()
+            .flatten()
+            .any(|f| f.link == Link::Online && f.files.is_sending())
+    }
+
     /// What there is to know of a transfer with friend `number`.
     pub fn file_info(&self, number: FriendNumber, file: FileNumber) -> Option<FileInfo> {
         self.friend(number)?.files.info(file)

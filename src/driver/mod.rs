@@ -40,7 +40,7 @@ use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
-use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
+use toxide_messenger::messenger::{FriendNumber, MessageId, Messenger, MessengerError};
 use toxide_messenger::packet::MessageKind;
 use toxide_net_crypto::{NetCrypto, SendPacketError};
 use toxide_onion::client::{ClientStats, FriendError};
@@ -941,12 +941,34 @@ impl Io<'_> {
     /// everything the layers queued, runs for one destination together.
     async fn flush(&mut self, stack: &mut Stack, events: &mut Events) {
         let now = now();
+        self.route_events(stack, events, now);
+        self.send_transmits(stack, now).await;
+        // Sending numbered queued file chunks: their room is refilled now
+        // (chunks the application already gave go out at once), not at
+        // the next acknowledgement.
+        if stack
+            .messenger
+            .as_ref()
+            .is_some_and(Messenger::is_sending_files)
+        {
+            stack.pump_files(now);
+            self.route_events(stack, events, now);
+            self.send_transmits(stack, now).await;
+        }
+    }
+
+    /// Hands the stack's events to the file router and the application.
+    fn route_events(&mut self, stack: &mut Stack, events: &mut Events, now: std::time::Instant) {
         while let Some(event) = stack.poll_event() {
             if let Some(event) = self.files.route(stack, now, event) {
                 events.publish(event);
             }
         }
         events.deliver();
+    }
+
+    /// Sends every datagram the stack has, in runs.
+    async fn send_transmits(&mut self, stack: &mut Stack, now: std::time::Instant) {
         while let Some(Transmit {
             destination,
             payload,

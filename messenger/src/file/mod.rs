@@ -316,6 +316,12 @@ pub(crate) struct FileTransfers {
 }
 
 impl FileTransfers {
+    /// Whether a transfer of ours is running: only then can bulk room
+    /// that freed up be filled.
+    pub(crate) fn is_sending(&self) -> bool {
+        self.sending.values().any(Outgoing::sendable)
+    }
+
     /// Offers a file in the lowest free sending slot (c-toxcore
     /// `new_filesender`).
     pub(crate) fn send_file(
