@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::file::Control;
 use toxide::messenger::packet::{FILEKIND_DATA, MessageKind};
-use toxide::tox::{FileEnded, FileReceiver, IncomingFile, Tox, ToxBuilder, ToxEvent};
+use toxide::tox::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, Tox, ToxBuilder, ToxEvent};
 
 const STEP: Duration = Duration::from_secs(60);
 
@@ -228,6 +228,42 @@ fn fed_source() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
     tokio::io::duplex(256 * 1024)
 }
 
+/// A transfer under way: Alice offers `data` (fed by hand) as `name`
+/// with file id `id`, Bob accepts, the first `fed` bytes are fed and at
+/// least `read_to` of them read.
+struct Running {
+    sent: OutgoingFile,
+    receiver: FileReceiver,
+    feed: tokio::io::DuplexStream,
+    got: Vec<u8>,
+}
+
+async fn running(
+    p: &mut Pair,
+    data: &[u8],
+    name: &str,
+    id: Option<[u8; 32]>,
+    fed: usize,
+    read_to: usize,
+) -> Running {
+    let (mut feed, source) = fed_source();
+    let sent = p
+        .alice
+        .send_file(0, FILEKIND_DATA, Some(data.len() as u64), id, name, source)
+        .await
+        .unwrap();
+    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
+    within("feed", feed.write_all(&data[..fed])).await.unwrap();
+    let mut got = Vec::new();
+    read_until(&mut receiver, &mut got, read_to).await;
+    Running {
+        sent,
+        receiver,
+        feed,
+        got,
+    }
+}
+
 /// The position stays put for a while: the transfer is really paused.
 async fn stays_at(receiver: &mut FileReceiver, got: &mut Vec<u8>) {
     let before = got.len();
@@ -244,27 +280,13 @@ async fn stays_at(receiver: &mut FileReceiver, got: &mut Vec<u8>) {
 async fn either_side_pauses_and_resumes() {
     let mut p = pair().await;
     let data = pattern(400_000, 3);
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(
-            0,
-            FILEKIND_DATA,
-            Some(data.len() as u64),
-            None,
-            "paused",
-            source,
-        )
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    let mut got = Vec::new();
-
     // The sender pauses after a first part; the receiver hears of it.
-    within("feed", feed.write_all(&data[..100_000]))
-        .await
-        .unwrap();
-    read_until(&mut receiver, &mut got, 100_000 - CHUNK).await;
+    let Running {
+        sent,
+        mut receiver,
+        mut feed,
+        mut got,
+    } = running(&mut p, &data, "paused", None, 100_000, 100_000 - CHUNK).await;
     sent.pause().await.unwrap();
     assert!(sent.progress().paused_by_us);
     wait(&mut p.bob_events, |e| {
@@ -317,18 +339,12 @@ async fn either_side_cancels_or_refuses() {
     let data = pattern(300_000, 5);
 
     // The sender cancels mid-way.
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(0, FILEKIND_DATA, Some(data.len() as u64), None, "a", source)
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..50_000]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    read_until(&mut receiver, &mut got, 50_000 - CHUNK).await;
+    let Running {
+        sent,
+        mut receiver,
+        feed: _feed,
+        got: _got,
+    } = running(&mut p, &data, "a", None, 50_000, 50_000 - CHUNK).await;
     sent.cancel().await.unwrap();
     assert!(matches!(
         within("end", sent.finished()).await,
@@ -338,18 +354,12 @@ async fn either_side_cancels_or_refuses() {
     assert!(matches!(end, Err(FileEnded::CancelledByFriend)), "{end:?}");
 
     // The receiver cancels mid-way.
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(0, FILEKIND_DATA, Some(data.len() as u64), None, "b", source)
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..50_000]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    read_until(&mut receiver, &mut got, 50_000 - CHUNK).await;
+    let Running {
+        sent,
+        mut receiver,
+        feed: _feed,
+        got: _got,
+    } = running(&mut p, &data, "b", None, 50_000, 50_000 - CHUNK).await;
     receiver.cancel().await.unwrap();
     let (_, end) = read_all(&mut receiver).await;
     assert!(matches!(end, Err(FileEnded::Cancelled)), "{end:?}");
@@ -386,25 +396,12 @@ async fn a_file_received_in_part_resumes_with_a_seek_and_the_same_id() {
     let mut p = pair().await;
     let data = pattern(500_000, 11);
     let id = [42; 32];
-    let (mut feed, source) = fed_source();
-    let first = p
-        .alice
-        .send_file(
-            0,
-            FILEKIND_DATA,
-            Some(data.len() as u64),
-            Some(id),
-            "big",
-            source,
-        )
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..200_000]))
-        .await
-        .unwrap();
-    let mut have = Vec::new();
-    read_until(&mut receiver, &mut have, 150_000).await;
+    let Running {
+        sent: first,
+        mut receiver,
+        feed: _feed,
+        got: mut have,
+    } = running(&mut p, &data, "big", Some(id), 200_000, 150_000).await;
     receiver.cancel().await.unwrap();
     let (rest, _) = read_all(&mut receiver).await;
     have.extend_from_slice(&rest);
@@ -589,25 +586,12 @@ async fn two_transfers_to_one_friend_share_the_session() {
 async fn a_friend_going_offline_ends_both_sides_with_an_error() {
     let mut p = pair().await;
     let data = pattern(300_000, 9);
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(
-            0,
-            FILEKIND_DATA,
-            Some(data.len() as u64),
-            None,
-            "cut",
-            source,
-        )
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..100_000]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    read_until(&mut receiver, &mut got, 100_000 - CHUNK).await;
+    let Running {
+        sent,
+        mut receiver,
+        feed: _feed,
+        got: _got,
+    } = running(&mut p, &data, "cut", None, 100_000, 100_000 - CHUNK).await;
 
     // Bob goes: Alice's handle ends (her friend went offline), and so
     // does Bob's receiver.
@@ -630,50 +614,24 @@ async fn dropping_the_receiver_or_deleting_the_friend_ends_the_transfer() {
     let data = pattern(300_000, 21);
 
     // A receiver dropped mid-way cancels: the sender hears of it.
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(
-            0,
-            FILEKIND_DATA,
-            Some(data.len() as u64),
-            None,
-            "dropped",
-            source,
-        )
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..50_000]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    read_until(&mut receiver, &mut got, 50_000 - CHUNK).await;
+    let Running {
+        sent,
+        receiver,
+        feed: _feed,
+        got: _got,
+    } = running(&mut p, &data, "dropped", None, 50_000, 50_000 - CHUNK).await;
     drop(receiver);
     let end = within("end", sent.finished()).await;
     assert!(matches!(end, Err(FileEnded::CancelledByFriend)), "{end:?}");
 
     // Alice deletes Bob mid-transfer: her handle ends at once, and Bob's
     // receiver sees her go offline.
-    let (mut feed, source) = fed_source();
-    let sent = p
-        .alice
-        .send_file(
-            0,
-            FILEKIND_DATA,
-            Some(data.len() as u64),
-            None,
-            "deleted",
-            source,
-        )
-        .await
-        .unwrap();
-    let mut receiver = offer(&mut p.bob_events).await.accept().await.unwrap();
-    within("feed", feed.write_all(&data[..50_000]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    read_until(&mut receiver, &mut got, 50_000 - CHUNK).await;
+    let Running {
+        sent,
+        mut receiver,
+        feed: _feed,
+        got: _got,
+    } = running(&mut p, &data, "deleted", None, 50_000, 50_000 - CHUNK).await;
     p.alice.delete_friend(0).await.unwrap();
     let end = within("end", sent.finished()).await;
     assert!(matches!(end, Err(FileEnded::FriendRemoved)), "{end:?}");
