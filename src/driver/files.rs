@@ -306,6 +306,12 @@ impl Router {
         let Some((sink, flow)) = &t.sink else {
             return;
         };
+        // Counted before it is sent: the reader, on another thread, may
+        // take it and subtract its length at once.
+        let queued = flow
+            .queued
+            .fetch_add(len, Ordering::AcqRel)
+            .wrapping_add(len);
         if sink.send(Delivery::Data(Bytes::from(data))).is_err() {
             // The receiver was dropped: nobody wants the rest.
             self.kill(
@@ -317,7 +323,6 @@ impl Router {
             );
             return;
         }
-        let queued = flow.queued.fetch_add(len, Ordering::AcqRel) + len;
         set(&t.status, |s| {
             s.done = position + len as u64;
             s.started.get_or_insert((now, position));

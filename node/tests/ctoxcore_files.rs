@@ -1,0 +1,179 @@
+//! File transfers between toxide's `Tox` API and c-toxcore 0.2.18 (the C
+//! test peer over Debian's libtoxcore), both directions, over toxide-node
+//! instances on 127.0.0.1: the sizes at the edges of a chunk (0, 1, 1371,
+//! 1372 bytes), a 1 MiB file, and a stream of unknown size. Contents are
+//! compared byte for byte; each sender must hear that the receiver has
+//! everything (c-toxcore's FILE_SENT, toxide's `finished()`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use futures::StreamExt;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use toxide::messenger::packet::FILEKIND_DATA;
+use toxide::tox::{FileReceiver, IncomingFile, ToxEvent};
+use toxide_interop::{CPeer, Event as PeerEvent};
+
+use common::inprocess::{runtime, spawn_peer, start_nodes};
+use common::toxide::{EVENT_TIMEOUT, Toxide, both_online, toxide_asks};
+
+/// Sizes around one chunk (1371 bytes), and a larger file.
+const SIZES: [usize; 5] = [0, 1, 1371, 1372, 1024 * 1024];
+
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut data);
+    data
+}
+
+/// Everything a receiver yields; panics if it ends with an error or
+/// takes longer than `EVENT_TIMEOUT` between chunks.
+fn read_all(toxide: &Toxide, receiver: &mut FileReceiver) -> Vec<u8> {
+    toxide.block(async {
+        let mut got = Vec::new();
+        loop {
+            match tokio::time::timeout(EVENT_TIMEOUT, receiver.next()).await {
+                Err(_) => panic!("no file data within {EVENT_TIMEOUT:?} at {}", got.len()),
+                Ok(None) => return got,
+                Ok(Some(Ok(bytes))) => got.extend_from_slice(&bytes),
+                Ok(Some(Err(why))) => panic!("the transfer ended at {}: {why}", got.len()),
+            }
+        }
+    })
+}
+
+fn offer(toxide: &mut Toxide) -> IncomingFile {
+    toxide.wait("a file offer", EVENT_TIMEOUT, |e| match e {
+        ToxEvent::FileOffer(offer) => Some(offer.clone()),
+        _ => None,
+    })
+}
+
+/// The c-toxcore peer's FILE_DONE for its file `file`: bytes and path.
+fn peer_done(peer: &mut CPeer, file: u32) -> (u64, String) {
+    let PeerEvent::FileDone { bytes, path, .. } = peer
+        .wait_event(
+            |e| matches!(e, PeerEvent::FileDone { file: f, .. } if *f == file),
+            EVENT_TIMEOUT,
+        )
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    (bytes, path)
+}
+
+/// The c-toxcore peer's next offer: its file number, size and name.
+fn peer_offer(peer: &mut CPeer) -> (u32, u64, String) {
+    let PeerEvent::FileRecv {
+        file, size, name, ..
+    } = peer
+        .wait_event(|e| matches!(e, PeerEvent::FileRecv { .. }), EVENT_TIMEOUT)
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    (file, size, name)
+}
+
+#[test]
+fn files_cross_both_ways_between_toxide_and_ctoxcore() {
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 3);
+    let mut toxide = Toxide::spawn(&rt, &nodes[0], |b| b);
+    let mut peer = spawn_peer("files", &nodes[1], None);
+    let (friend, number) = toxide_asks(&mut toxide, &mut peer, "files?");
+    both_online(&mut toxide, friend, &mut peer, number);
+
+    // toxide → c-toxcore (which accepts at once into its receive folder).
+    for (i, &len) in SIZES.iter().enumerate() {
+        let data = content(len, i as u64);
+        let name = format!("to-ctoxcore-{len}.bin");
+        let sent = toxide
+            .block(toxide.tox.send_file(
+                friend,
+                FILEKIND_DATA,
+                Some(len as u64),
+                None,
+                name.clone(),
+                std::io::Cursor::new(data.clone()),
+            ))
+            .unwrap();
+        let (file, size, got_name) = peer_offer(&mut peer);
+        assert_eq!((size, got_name.as_str()), (len as u64, name.as_str()));
+        let (bytes, path) = peer_done(&mut peer, file);
+        assert_eq!(bytes, len as u64);
+        assert!(std::fs::read(&path).unwrap() == data, "{name} differs");
+        let finished =
+            toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+        assert!(matches!(finished, Ok(Ok(()))), "{name}: {finished:?}");
+    }
+
+    // A stream of unknown size, toxide → c-toxcore.
+    let data = content(50_000, 10);
+    toxide
+        .block(toxide.tox.send_file(
+            friend,
+            FILEKIND_DATA,
+            None,
+            None,
+            "stream-to-ctoxcore",
+            std::io::Cursor::new(data.clone()),
+        ))
+        .unwrap();
+    let (file, size, _) = peer_offer(&mut peer);
+    assert_eq!(size, u64::MAX);
+    let (bytes, path) = peer_done(&mut peer, file);
+    assert_eq!(bytes, data.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "stream differs");
+
+    // c-toxcore → toxide.
+    for (i, &len) in SIZES.iter().enumerate() {
+        let data = content(len, 100 + i as u64);
+        let name = format!("to-toxide-{len}.bin");
+        let source = peer.work_dir().join(&name);
+        std::fs::write(&source, &data).unwrap();
+        let file = peer.send_file(number, &source).unwrap();
+        let incoming = offer(&mut toxide);
+        assert_eq!(
+            (incoming.friend(), incoming.size(), incoming.name()),
+            (friend, Some(len as u64), name.as_bytes())
+        );
+        let mut receiver = toxide.block(incoming.accept()).unwrap();
+        let got = read_all(&toxide, &mut receiver);
+        assert!(got == data, "{name} differs ({} bytes)", got.len());
+        peer.wait_event(
+            |e| {
+                *e == PeerEvent::FileSent {
+                    friend: number,
+                    file,
+                }
+            },
+            EVENT_TIMEOUT,
+        )
+        .unwrap();
+    }
+
+    // A stream of unknown size, c-toxcore → toxide.
+    let data = content(50_000, 200);
+    let source = peer.work_dir().join("stream-to-toxide");
+    std::fs::write(&source, &data).unwrap();
+    peer.send_stream(number, &source).unwrap();
+    let incoming = offer(&mut toxide);
+    assert_eq!(incoming.size(), None);
+    let mut receiver = toxide.block(incoming.accept()).unwrap();
+    let got = read_all(&toxide, &mut receiver);
+    assert!(got == data, "stream differs ({} bytes)", got.len());
+
+    toxide.block(toxide.tox.shutdown());
+    for node in nodes {
+        rt.block_on(node.shutdown());
+    }
+}
