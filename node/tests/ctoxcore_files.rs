@@ -3,7 +3,8 @@
 //! instances on 127.0.0.1: the sizes at the edges of a chunk (0, 1, 1371,
 //! 1372 bytes), a 1 MiB file, and a stream of unknown size. Contents are
 //! compared byte for byte; each sender must hear that the receiver has
-//! everything (c-toxcore's FILE_SENT, toxide's `finished()`).
+//! everything (c-toxcore's FILE_SENT, toxide's `finished()`). Then pause,
+//! resume and cancel from either side, and a seek before accepting.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,8 +18,9 @@ mod common;
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use toxide::messenger::file::Control;
 use toxide::messenger::packet::FILEKIND_DATA;
-use toxide::tox::{FileReceiver, IncomingFile, ToxEvent};
+use toxide::tox::{FileEnded, FileReceiver, IncomingFile, ToxEvent};
 use toxide_interop::{CPeer, Event as PeerEvent};
 
 use common::inprocess::{runtime, spawn_peer, start_nodes};
@@ -171,6 +173,159 @@ fn files_cross_both_ways_between_toxide_and_ctoxcore() {
     let mut receiver = toxide.block(incoming.accept()).unwrap();
     let got = read_all(&toxide, &mut receiver);
     assert!(got == data, "stream differs ({} bytes)", got.len());
+
+    toxide.block(toxide.tox.shutdown());
+    for node in nodes {
+        rt.block_on(node.shutdown());
+    }
+}
+
+/// The c-toxcore peer's next FILE_CONTROL `word` about its file `file`.
+fn peer_control(peer: &mut CPeer, file: u32, word: &str) {
+    peer.wait_event(
+        |e| matches!(e, PeerEvent::FileControl { file: f, control, .. } if *f == file && control == word),
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
+}
+
+/// Pause, resume, cancel and seek, each side doing them to the other:
+/// toxide's controls must reach c-toxcore's callbacks, and c-toxcore's
+/// must end or hold toxide's handles.
+#[test]
+fn pauses_cancels_and_seeks_cross_between_toxide_and_ctoxcore() {
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 3);
+    let mut toxide = Toxide::spawn(&rt, &nodes[0], |b| b);
+    let mut peer = spawn_peer("controls", &nodes[1], None);
+    let (friend, number) = toxide_asks(&mut toxide, &mut peer, "controls?");
+    both_online(&mut toxide, friend, &mut peer, number);
+
+    // toxide sends from a source it feeds by hand: it pauses, c-toxcore
+    // hears it; it resumes; c-toxcore pauses and resumes in turn; the
+    // file completes.
+    let data = content(200_000, 300);
+    let (mut feed, source) = tokio::io::duplex(256 * 1024);
+    let sent = toxide
+        .block(toxide.tox.send_file(
+            friend,
+            FILEKIND_DATA,
+            Some(data.len() as u64),
+            None,
+            "paused",
+            source,
+        ))
+        .unwrap();
+    let (file, ..) = peer_offer(&mut peer);
+    toxide.block(async {
+        use tokio::io::AsyncWriteExt;
+        feed.write_all(&data[..50_000]).await.unwrap();
+    });
+    // Pausing needs the transfer accepted (as in c-toxcore): c-toxcore
+    // accepts at once, and its accept is on its way.
+    toxide.block(async {
+        let accepted = async {
+            while !sent.progress().accepted {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(EVENT_TIMEOUT, accepted).await.unwrap();
+    });
+    toxide.block(sent.pause()).unwrap();
+    peer_control(&mut peer, file, "pause");
+    toxide.block(sent.resume()).unwrap();
+    peer_control(&mut peer, file, "resume");
+    peer.file_control(number, file, "pause").unwrap();
+    toxide.wait("c-toxcore's pause", EVENT_TIMEOUT, |e| {
+        matches!(
+            e,
+            ToxEvent::FileControl {
+                control: Control::Pause,
+                ..
+            }
+        )
+        .then_some(())
+    });
+    peer.file_control(number, file, "resume").unwrap();
+    toxide.wait("c-toxcore's resume", EVENT_TIMEOUT, |e| {
+        matches!(
+            e,
+            ToxEvent::FileControl {
+                control: Control::Accept,
+                ..
+            }
+        )
+        .then_some(())
+    });
+    toxide.block(async {
+        use tokio::io::AsyncWriteExt;
+        feed.write_all(&data[50_000..]).await.unwrap();
+    });
+    let (bytes, path) = peer_done(&mut peer, file);
+    assert_eq!(bytes, data.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "paused file differs");
+    let finished =
+        toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+    assert!(matches!(finished, Ok(Ok(()))), "{finished:?}");
+
+    // c-toxcore cancels what toxide sends: toxide's handle says so.
+    let (_feed, source) = tokio::io::duplex(1024);
+    let sent = toxide
+        .block(toxide.tox.send_file(
+            friend,
+            FILEKIND_DATA,
+            Some(100_000),
+            None,
+            "cancelled-by-ctoxcore",
+            source,
+        ))
+        .unwrap();
+    let (file, ..) = peer_offer(&mut peer);
+    peer.file_control(number, file, "cancel").unwrap();
+    let finished =
+        toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+    assert!(
+        matches!(finished, Ok(Err(FileEnded::CancelledByFriend))),
+        "{finished:?}"
+    );
+
+    // toxide cancels what c-toxcore sends, after the first data.
+    let data = content(4 * 1024 * 1024, 301);
+    let source = peer.work_dir().join("cancelled-by-toxide");
+    std::fs::write(&source, &data).unwrap();
+    let file = peer.send_file(number, &source).unwrap();
+    let incoming = offer(&mut toxide);
+    let mut receiver = toxide.block(incoming.accept()).unwrap();
+    let first = toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, receiver.next()).await });
+    assert!(matches!(first, Ok(Some(Ok(_)))), "{first:?}");
+    toxide.block(receiver.cancel()).unwrap();
+    peer_control(&mut peer, file, "cancel");
+
+    // toxide resumes a half-received file: it seeks before accepting and
+    // gets only the rest.
+    let data = content(30_000, 302);
+    let source = peer.work_dir().join("resumed");
+    std::fs::write(&source, &data).unwrap();
+    let file = peer.send_file(number, &source).unwrap();
+    let incoming = offer(&mut toxide);
+    toxide.block(incoming.seek(12_000)).unwrap();
+    let mut receiver = toxide.block(incoming.accept()).unwrap();
+    let rest = read_all(&toxide, &mut receiver);
+    assert!(
+        rest == data[12_000..],
+        "resumed part differs ({} bytes)",
+        rest.len()
+    );
+    peer.wait_event(
+        |e| {
+            *e == PeerEvent::FileSent {
+                friend: number,
+                file,
+            }
+        },
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
 
     toxide.block(toxide.tox.shutdown());
     for node in nodes {
