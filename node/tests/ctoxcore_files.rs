@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use toxide::messenger::file::Control;
 use toxide::messenger::packet::FILEKIND_DATA;
-use toxide::tox::{FileEnded, FileReceiver, IncomingFile, ToxEvent};
+use toxide::tox::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, ToxEvent};
 use toxide_interop::{CPeer, Event as PeerEvent};
 
 use common::inprocess::{runtime, spawn_peer, start_nodes};
@@ -85,6 +85,40 @@ fn peer_offer(peer: &mut CPeer) -> (u32, u64, String) {
     (file, size, name)
 }
 
+/// The c-toxcore peer hears that toxide has all of its file `file`.
+fn peer_sent(peer: &mut CPeer, number: u32, file: u32) {
+    peer.wait_event(
+        |e| {
+            *e == PeerEvent::FileSent {
+                friend: number,
+                file,
+            }
+        },
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
+}
+
+/// How toxide's transfer `sent` ended, or `Err` if not within
+/// `EVENT_TIMEOUT`.
+fn ended(
+    toxide: &Toxide,
+    sent: &OutgoingFile,
+) -> Result<Result<(), FileEnded>, tokio::time::error::Elapsed> {
+    toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await })
+}
+
+fn shutdown(
+    rt: &tokio::runtime::Runtime,
+    toxide: &Toxide,
+    nodes: Vec<toxide::driver::DriverHandle>,
+) {
+    toxide.block(toxide.tox.shutdown());
+    for node in nodes {
+        rt.block_on(node.shutdown());
+    }
+}
+
 #[test]
 fn files_cross_both_ways_between_toxide_and_ctoxcore() {
     let rt = runtime();
@@ -113,8 +147,7 @@ fn files_cross_both_ways_between_toxide_and_ctoxcore() {
         let (bytes, path) = peer_done(&mut peer, file);
         assert_eq!(bytes, len as u64);
         assert!(std::fs::read(&path).unwrap() == data, "{name} differs");
-        let finished =
-            toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+        let finished = ended(&toxide, &sent);
         assert!(matches!(finished, Ok(Ok(()))), "{name}: {finished:?}");
     }
 
@@ -151,16 +184,7 @@ fn files_cross_both_ways_between_toxide_and_ctoxcore() {
         let mut receiver = toxide.block(incoming.accept()).unwrap();
         let got = read_all(&toxide, &mut receiver);
         assert!(got == data, "{name} differs ({} bytes)", got.len());
-        peer.wait_event(
-            |e| {
-                *e == PeerEvent::FileSent {
-                    friend: number,
-                    file,
-                }
-            },
-            EVENT_TIMEOUT,
-        )
-        .unwrap();
+        peer_sent(&mut peer, number, file);
     }
 
     // A stream of unknown size, c-toxcore → toxide.
@@ -174,10 +198,7 @@ fn files_cross_both_ways_between_toxide_and_ctoxcore() {
     let got = read_all(&toxide, &mut receiver);
     assert!(got == data, "stream differs ({} bytes)", got.len());
 
-    toxide.block(toxide.tox.shutdown());
-    for node in nodes {
-        rt.block_on(node.shutdown());
-    }
+    shutdown(&rt, &toxide, nodes);
 }
 
 /// The c-toxcore peer's next FILE_CONTROL `word` about its file `file`.
@@ -264,8 +285,7 @@ fn pauses_cancels_and_seeks_cross_between_toxide_and_ctoxcore() {
     let (bytes, path) = peer_done(&mut peer, file);
     assert_eq!(bytes, data.len() as u64);
     assert!(std::fs::read(&path).unwrap() == data, "paused file differs");
-    let finished =
-        toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+    let finished = ended(&toxide, &sent);
     assert!(matches!(finished, Ok(Ok(()))), "{finished:?}");
 
     // c-toxcore cancels what toxide sends: toxide's handle says so.
@@ -282,8 +302,7 @@ fn pauses_cancels_and_seeks_cross_between_toxide_and_ctoxcore() {
         .unwrap();
     let (file, ..) = peer_offer(&mut peer);
     peer.file_control(number, file, "cancel").unwrap();
-    let finished =
-        toxide.block(async { tokio::time::timeout(EVENT_TIMEOUT, sent.finished()).await });
+    let finished = ended(&toxide, &sent);
     assert!(
         matches!(finished, Ok(Err(FileEnded::CancelledByFriend))),
         "{finished:?}"
@@ -316,19 +335,7 @@ fn pauses_cancels_and_seeks_cross_between_toxide_and_ctoxcore() {
         "resumed part differs ({} bytes)",
         rest.len()
     );
-    peer.wait_event(
-        |e| {
-            *e == PeerEvent::FileSent {
-                friend: number,
-                file,
-            }
-        },
-        EVENT_TIMEOUT,
-    )
-    .unwrap();
+    peer_sent(&mut peer, number, file);
 
-    toxide.block(toxide.tox.shutdown());
-    for node in nodes {
-        rt.block_on(node.shutdown());
-    }
+    shutdown(&rt, &toxide, nodes);
 }
