@@ -718,11 +718,7 @@ impl Messenger {
         let Some(&number) = self.numbers.get(public_key) else {
             return;
         };
-        let Some(friend) = self
-            .friends
-            .get_mut(number as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(friend) = slot_mut(&mut self.friends, number) else {
             return;
         };
         let was_online = friend.link == Link::Online;
@@ -757,11 +753,7 @@ impl Messenger {
         let Some(&number) = self.numbers.get(public_key) else {
             return;
         };
-        let Some(friend) = self
-            .friends
-            .get_mut(number as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(friend) = slot_mut(&mut self.friends, number) else {
             return;
         };
         let mut read = Vec::new();
@@ -915,11 +907,7 @@ impl Messenger {
         packet: Packet,
         sessions: &mut dyn Sessions,
     ) {
-        let Some(friend) = self
-            .friends
-            .get_mut(number as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(friend) = slot_mut(&mut self.friends, number) else {
             return;
         };
         let mut cx = Cx {
@@ -1050,11 +1038,7 @@ impl Messenger {
         sessions: &mut dyn Sessions,
         f: impl FnOnce(&mut FileTransfers, &mut Cx<'_>) -> Result<T, FileError>,
     ) -> Result<T, FileError> {
-        let friend = self
-            .friends
-            .get_mut(number as usize)
-            .and_then(Option::as_mut)
-            .ok_or(FileError::NoFriend(number))?;
+        let friend = slot_mut(&mut self.friends, number).ok_or(FileError::NoFriend(number))?;
         if friend.link != Link::Online {
             return Err(FileError::NotOnline(number));
         }
@@ -1137,15 +1121,12 @@ impl Messenger {
     }
 
     fn friend_mut(&mut self, number: FriendNumber) -> Result<&mut Friend, MessengerError> {
-        self.friends
-            .get_mut(number as usize)
-            .and_then(Option::as_mut)
-            .ok_or(MessengerError::NoFriend(number))
+        slot_mut(&mut self.friends, number).ok_or(MessengerError::NoFriend(number))
     }
 
     fn by_key_mut(&mut self, public_key: &PublicKey) -> Option<&mut Friend> {
         let number = *self.numbers.get(public_key)?;
-        self.friends.get_mut(number as usize)?.as_mut()
+        slot_mut(&mut self.friends, number)
     }
 
     fn online_key(&self, number: FriendNumber) -> Result<PublicKey, MessengerError> {
@@ -1198,3 +1179,9 @@ fn send(sessions: &mut dyn Sessions, friend: &PublicKey, packet: &Packet) -> Opt
 
 #[cfg(test)]
 mod tests;
+
+/// Friend `number`'s entry. A free function rather than a method, so that
+/// it borrows the friend list alone, next to the events and stats.
+fn slot_mut(friends: &mut [Option<Friend>], number: FriendNumber) -> Option<&mut Friend> {
+    friends.get_mut(number as usize)?.as_mut()
+}
