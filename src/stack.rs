@@ -430,17 +430,15 @@ impl Stack {
 
     /// Lets the messenger fill the bulk room sessions freed by sending
     /// ([`Messenger::pump_files`]); its chunk requests become events.
-    pub fn pump_files(&mut self, now: Instant) {
-        if !self
-            .messenger
-            .as_ref()
-            .is_some_and(Messenger::is_sending_files)
-        {
-            return;
-        }
-        if self.lend_messenger(now, |m, s| m.pump_files(s)).is_some() {
+    /// Returns whether a transfer of ours was running.
+    pub fn pump_files(&mut self, now: Instant) -> bool {
+        let sending = self
+            .lend_messenger(now, |m, s| m.pump_files(s))
+            .unwrap_or(false);
+        if sending {
             self.pump(now);
         }
+        sending
     }
 
     /// Lends the messenger the friend sessions for one call; sessions it

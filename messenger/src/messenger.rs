@@ -992,11 +992,9 @@ impl Messenger {
     /// not only when acknowledgements arrive, so the driver calls this
     /// after sending, and data keeps flowing at the link's pace rather
     /// than one queue's worth per acknowledgement. Cheap when nothing is
-    /// being sent.
-    pub fn pump_files(&mut self, sessions: &mut dyn Sessions) {
-        if !self.is_sending_files() {
-            return;
-        }
+    /// being sent; returns whether a transfer of ours was running.
+    pub fn pump_files(&mut self, sessions: &mut dyn Sessions) -> bool {
+        let mut sending = false;
         for (number, friend) in self.friends.iter_mut().enumerate() {
             let Some(friend) = friend else {
                 continue;
@@ -1015,7 +1013,9 @@ impl Messenger {
                 stats: &mut self.stats,
             };
             friend.files.pump(&mut cx);
+            sending = true;
         }
+        sending
     }
 
     /// Whether a transfer of ours to an online friend is running.

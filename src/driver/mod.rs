@@ -40,7 +40,7 @@ use tokio::time::Instant as TokioInstant;
 use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::{Config, Dht, Stats, Transmit};
-use toxide_messenger::messenger::{FriendNumber, MessageId, Messenger, MessengerError};
+use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
 use toxide_messenger::packet::MessageKind;
 use toxide_net_crypto::{NetCrypto, SendPacketError};
 use toxide_onion::client::{ClientStats, FriendError};
@@ -946,12 +946,7 @@ impl Io<'_> {
         // Sending numbered queued file chunks: their room is refilled now
         // (chunks the application already gave go out at once), not at
         // the next acknowledgement.
-        if stack
-            .messenger
-            .as_ref()
-            .is_some_and(Messenger::is_sending_files)
-        {
-            stack.pump_files(now);
+        if stack.pump_files(now) {
             self.route_events(stack, events, now);
             self.send_transmits(stack, now).await;
         }

@@ -533,7 +533,7 @@ fn room_freed_by_sending_is_refilled_without_waiting_for_acks() {
     assert_eq!(pair.a.link.bulk.len(), 4, "{:?}", pair.a.app.log);
     assert_eq!(pair.a.link.transmit(2), 2);
     assert!(pair.a.m.is_sending_files());
-    pair.a.m.pump_files(&mut pair.a.link);
+    assert!(pair.a.m.pump_files(&mut pair.a.link));
     pair.a.handle_events();
     // Two more were asked for, supplied and queued: no ack came.
     assert_eq!(pair.a.link.bulk.len(), 4);
