@@ -199,7 +199,9 @@ impl Session {
         let mut lossy = None;
         match PacketIdKind::of(id) {
             PacketIdKind::Request => {
-                let resend_after = self.rtt.resend_after(over_udp);
+                let resend_after = self
+                    .congestion
+                    .resend_after(self.rtt.resend_after(over_udp));
                 let outcome = self
                     .send
                     .handle_request(now, resend_after, plaintext.data());

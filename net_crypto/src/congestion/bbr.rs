@@ -67,6 +67,14 @@ const LOSS_BETA: f64 = 0.85;
 /// session so that they converge to equal rates (less, down to 2, where
 /// half the bandwidth-delay product is less).
 const QUEUE_TARGET: f64 = 16.0;
+/// Round trips up to this long count as the path's own when cruising. On
+/// loopback or a LAN the path takes tens of microseconds and the rest is
+/// the two hosts: a receiver decrypting a batch of 64 datagrams, threads
+/// waiting for a core. Taken for a queue, that delay would hold the rate
+/// far below what the hosts can do (FAST's rule keeps the queue at a few
+/// packets), and half a bandwidth-delay product would size the target at
+/// one or two packets. Paths of a millisecond and more are unchanged.
+const HOST_DELAY: Duration = Duration::from_millis(1);
 /// How far a cruising round moves towards that target (FAST's `γ`).
 const FAST_GAMMA: f64 = 0.5;
 /// A cruising round that lost too much slows down to this fraction.
@@ -313,6 +321,21 @@ impl Congestion {
     /// shows.
     pub const fn in_flight(&self) -> u32 {
         self.sampler.in_flight()
+    }
+
+    /// How old a requested packet's last send must be before it is sent
+    /// again: `floor` (the session's estimate, the minimum round trip, as
+    /// c-toxcore uses) or the largest of the recent rounds' round trips,
+    /// whichever is longer. Behind a queue the minimum is too short: a
+    /// receiver asking again before our resend could reach it would get
+    /// the packet twice, and a receiver that asks every few milliseconds
+    /// (see `RequestSchedule`) asks many times a round trip.
+    pub fn resend_after(&self, floor: Duration) -> Duration {
+        self.recent_rtts
+            .iter()
+            .copied()
+            .max()
+            .map_or(floor, |r| r.max(floor))
     }
 
     /// The state machine's mode.
@@ -641,11 +664,12 @@ impl Congestion {
             self.operating_bw = Some((CRUISE_LOSS_BETA * lo).max(CRYPTO_PACKET_MIN_RATE));
             return;
         }
-        let delay = rtt.saturating_sub(min).as_secs_f64();
+        let base = min.max(HOST_DELAY);
+        let delay = rtt.saturating_sub(base).as_secs_f64();
         let queued = lo * delay;
         // On a path whose whole bandwidth-delay product is a few packets
         // (a slow link), its buffer may be too: aim lower there.
-        let target = (self.max_bw() * min.as_secs_f64() / 2.0).clamp(2.0, QUEUE_TARGET);
+        let target = (self.max_bw() * base.as_secs_f64() / 2.0).clamp(2.0, QUEUE_TARGET);
         let step = FAST_GAMMA * (target - queued) / round_time;
         // At most halve in a round; never above what a probe would send.
         let next = (lo + step)

@@ -594,7 +594,9 @@ impl Sim<'_> {
         s.established = true;
         match wire.body {
             Body::Request(body) => {
-                let outcome = s.send.handle_request(now, s.rtt.resend_after(true), &body);
+                let outcome =
+                    s.send
+                        .handle_request(now, s.cc.resend_after(s.rtt.resend_after(true)), &body);
                 s.rtt
                     .sample(now, ack.oldest_sent.max(outcome.newest_released_sent));
                 s.recv.set_buffer_end(wire.number);
