@@ -2,8 +2,9 @@
 //! (a bootstrap node and two clients, as tests/tox_api.rs): sizes around
 //! the chunk size, a stream, pause and resume, cancel and refuse from
 //! either side, resuming with a seek, a slow reader that keeps memory
-//! bounded while chat keeps flowing, two transfers at once, and a friend
-//! going offline mid-transfer. Every wait is bounded.
+//! bounded while chat keeps flowing, two transfers at once, a friend
+//! going offline mid-transfer, and avatars (offered on coming online and
+//! on every change, file id the image's SHA-256). Every wait is bounded.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,9 +20,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+use toxide::Bytes;
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
-use toxide::messenger::file::Control;
-use toxide::messenger::packet::{FILEKIND_DATA, MessageKind};
+use toxide::messenger::file::{Control, FileError, MAX_AVATAR_SIZE, avatar_hash};
+use toxide::messenger::packet::{FILEKIND_AVATAR, FILEKIND_DATA, MessageKind};
+use toxide::tox::ToxError;
 use toxide::tox::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, Tox, ToxBuilder, ToxEvent};
 
 const STEP: Duration = Duration::from_secs(60);
@@ -71,6 +74,11 @@ async fn wait<T>(
 
 /// Alice and Bob, friends (number 0 for each other) and online.
 async fn pair() -> Pair {
+    pair_with_avatar(None).await
+}
+
+/// As [`pair`], Alice setting `avatar` before she has any friend.
+async fn pair_with_avatar(avatar: Option<Bytes>) -> Pair {
     let mut config = DriverConfig::new([SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]);
     config.onion = Some(toxide::onion::ServerConfig::default());
     let node = Driver::spawn(config).await.unwrap();
@@ -82,6 +90,9 @@ async fn pair() -> Pair {
     };
     let (alice, alice_events) = builder().spawn().await.unwrap();
     let (bob, bob_events) = builder().spawn().await.unwrap();
+    if avatar.is_some() {
+        alice.set_avatar(avatar).await.unwrap();
+    }
     let (mut alice_events, mut bob_events) = (drain(alice_events), drain(bob_events));
     assert_eq!(alice.add_friend(bob.address(), b"files").await.unwrap(), 0);
     let from = wait(&mut bob_events, |e| match e {
@@ -637,5 +648,105 @@ async fn dropping_the_receiver_or_deleting_the_friend_ends_the_transfer() {
     assert!(matches!(end, Err(FileEnded::FriendRemoved)), "{end:?}");
     let (_, end) = read_all(&mut receiver).await;
     assert!(matches!(end, Err(FileEnded::FriendOffline)), "{end:?}");
+    p.shutdown().await;
+}
+
+/// Alice's avatar reaches Bob when he comes online and whenever it
+/// changes: an offer of kind avatar, no name, file id the SHA-256 of the
+/// image; a change cancels the older offer still under way; "no avatar"
+/// is an offer of size 0. Alice's application hears nothing of these
+/// transfers, which her instance runs itself.
+#[tokio::test]
+async fn avatars_go_to_friends_coming_online_and_on_every_change() {
+    let first = pattern(5000, 1);
+    let mut p = pair_with_avatar(Some(Bytes::from(first.clone()))).await;
+    assert_eq!(
+        p.alice.avatar().await.unwrap(),
+        Some(Bytes::from(first.clone()))
+    );
+
+    // Offered as Bob came online.
+    let offered = offer(&mut p.bob_events).await;
+    assert!(offered.is_avatar());
+    assert_eq!(offered.kind(), FILEKIND_AVATAR);
+    assert_eq!(offered.file_id(), avatar_hash(&first));
+    assert_eq!(offered.size(), Some(5000));
+    assert_eq!(offered.name(), b"");
+    let mut receiver = offered.accept().await.unwrap();
+    let (got, end) = read_all(&mut receiver).await;
+    assert!(end.is_ok() && got == first, "{end:?}, {} bytes", got.len());
+
+    // A new one while the old is still on offer: the old is cancelled.
+    let second = pattern(3000, 2);
+    let third = pattern(MAX_AVATAR_SIZE, 3);
+    p.alice
+        .set_avatar(Some(Bytes::from(second.clone())))
+        .await
+        .unwrap();
+    let stale = offer(&mut p.bob_events).await;
+    assert_eq!(stale.file_id(), avatar_hash(&second));
+    p.alice
+        .set_avatar(Some(Bytes::from(third.clone())))
+        .await
+        .unwrap();
+    let stale_file = stale.file();
+    wait(&mut p.bob_events, |e| {
+        (e == ToxEvent::FileControl {
+            friend: 0,
+            file: stale_file,
+            control: Control::Kill,
+        })
+        .then_some(())
+    })
+    .await;
+    let offered = offer(&mut p.bob_events).await;
+    assert!(offered.is_avatar());
+    assert_eq!(offered.file_id(), avatar_hash(&third));
+    let mut receiver = offered.accept().await.unwrap();
+    let (got, end) = read_all(&mut receiver).await;
+    assert!(end.is_ok() && got == third, "{end:?}, {} bytes", got.len());
+
+    // Bob has this one already: he refuses the next offer of it.
+    p.alice
+        .set_avatar(Some(Bytes::from(third.clone())))
+        .await
+        .unwrap();
+    let again = offer(&mut p.bob_events).await;
+    assert_eq!(again.file_id(), avatar_hash(&third));
+    again.cancel().await.unwrap();
+
+    // No avatar.
+    p.alice.set_avatar(None).await.unwrap();
+    let none = offer(&mut p.bob_events).await;
+    assert!(none.is_avatar());
+    assert_eq!(none.size(), Some(0));
+    assert_eq!(none.file_id(), avatar_hash(b""));
+    assert_eq!(p.alice.avatar().await.unwrap(), None);
+    none.cancel().await.unwrap();
+
+    // Too large for clients to take.
+    let too_large = p
+        .alice
+        .set_avatar(Some(Bytes::from(vec![0; MAX_AVATAR_SIZE + 1])))
+        .await;
+    assert!(
+        matches!(too_large, Err(ToxError::File(FileError::AvatarTooLarge(_)))),
+        "{too_large:?}"
+    );
+
+    // Chat still crosses, and nothing of the avatar transfers reached
+    // Alice's application before it.
+    p.bob
+        .send_message(0, MessageKind::Normal, "thanks")
+        .await
+        .unwrap();
+    wait(&mut p.alice_events, |e| match e {
+        ToxEvent::Message { .. } => Some(()),
+        ToxEvent::FileControl { .. } | ToxEvent::FileBroken { .. } | ToxEvent::FileOffer(_) => {
+            panic!("Alice's application heard of a file: {e:?}")
+        }
+        _ => None,
+    })
+    .await;
     p.shutdown().await;
 }

@@ -35,7 +35,10 @@
 //!   confirms it, as c-toxcore's `FRIEND_ONLINE` does.
 //! - File transfers (M9–M12) live per friend while it is online; the
 //!   [`crate::file`] module has the rules, this one the calls
-//!   ([`Messenger::send_file`] and after).
+//!   ([`Messenger::send_file`] and after). Our avatar, once set
+//!   ([`Messenger::set_avatar`]), is offered to each friend that comes
+//!   online and to every online friend when it changes, as c-toxcore's
+//!   clients do.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -43,7 +46,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use toxide_core::{Decode, Encode, NoSpam, PublicKey, RecentRequests};
 
-use crate::file::{Control, Cx, FileError, FileInfo, FileNumber, FileTransfers};
+use crate::file::{
+    Avatar, Control, Cx, FileError, FileInfo, FileNumber, FileTransfers, MAX_AVATAR_SIZE,
+};
 use crate::packet::{
     Alive, CustomLossless, CustomLossy, FILE_ID_LENGTH, FriendRequest, Message, MessageKind,
     Nickname, Online, Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
@@ -288,6 +293,9 @@ pub struct Stats {
     pub dropped_request_from_friend: u64,
     /// Sessions killed after [`FRIEND_CONNECTION_TIMEOUT`] of silence.
     pub timed_out: u64,
+    /// Avatar offers that could not be sent (every sending slot busy, or
+    /// the session full); the friend gets one when it next comes online.
+    pub avatar_not_offered: u64,
 }
 
 /// Where a friend's session stands.
@@ -388,6 +396,9 @@ pub struct Messenger {
     nospam: NoSpam,
     /// Senders of the last delivered friend requests, oldest first.
     received_requests: RecentRequests,
+    /// Our avatar, offered to friends; `None` until the application sets
+    /// one (or says it has none).
+    avatar: Option<Avatar>,
     events: VecDeque<Event>,
     stats: Stats,
 }
@@ -834,6 +845,7 @@ impl Messenger {
                         friend: number,
                         online: true,
                     });
+                    self.offer_avatar(number, sessions);
                 }
                 return;
             }
@@ -942,6 +954,54 @@ impl Messenger {
         self.with_files(number, sessions, |files, cx| {
             files.send_file(cx, kind, size, file_id, name)
         })
+    }
+
+    /// Sets our avatar (`None`: we have none) and offers it to every
+    /// online friend, cancelling an older one's transfer still under way;
+    /// each friend that comes online later is offered it too. The image
+    /// stays in memory only: c-toxcore keeps no avatar in the save, and
+    /// its clients store it beside the profile. Until this is first
+    /// called nothing is offered; after `None`, friends are offered
+    /// "no avatar" (size 0) so they drop the one they have.
+    ///
+    /// A friend whose offer could not be sent (every slot busy, a full
+    /// session) gets it when it next comes online.
+    pub fn set_avatar(
+        &mut self,
+        image: Option<Bytes>,
+        sessions: &mut dyn Sessions,
+    ) -> Result<(), FileError> {
+        let image = image.unwrap_or_default();
+        if image.len() > MAX_AVATAR_SIZE {
+            return Err(FileError::AvatarTooLarge(image.len()));
+        }
+        self.avatar = Some(Avatar::new(image));
+        let online: Vec<FriendNumber> = self
+            .friend_numbers()
+            .filter(|&n| self.is_online(n))
+            .collect();
+        for number in online {
+            self.offer_avatar(number, sessions);
+        }
+        Ok(())
+    }
+
+    /// Our avatar: `None` if never set, empty if set to none.
+    pub fn avatar(&self) -> Option<&Bytes> {
+        self.avatar.as_ref().map(|a| &a.image)
+    }
+
+    /// Offers our avatar, if we set one, to online friend `number`.
+    fn offer_avatar(&mut self, number: FriendNumber, sessions: &mut dyn Sessions) {
+        let Some(avatar) = self.avatar.clone() else {
+            return;
+        };
+        if self
+            .with_files(number, sessions, |files, cx| files.send_avatar(cx, &avatar))
+            .is_err()
+        {
+            self.stats.avatar_not_offered += 1;
+        }
     }
 
     /// Accepts (or resumes), pauses or kills a transfer with an online

@@ -4,7 +4,8 @@
 //! 1372 bytes), a 1 MiB file, and a stream of unknown size. Contents are
 //! compared byte for byte; each sender must hear that the receiver has
 //! everything (c-toxcore's FILE_SENT, toxide's `finished()`). Then pause,
-//! resume and cancel from either side, and a seek before accepting.
+//! resume and cancel from either side, and a seek before accepting; and
+//! avatars both ways.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,7 +19,8 @@ mod common;
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use toxide::messenger::file::Control;
+use toxide::Bytes;
+use toxide::messenger::file::{Control, avatar_hash};
 use toxide::messenger::packet::FILEKIND_DATA;
 use toxide::tox::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, ToxEvent};
 use toxide_interop::{CPeer, Event as PeerEvent};
@@ -336,6 +338,102 @@ fn pauses_cancels_and_seeks_cross_between_toxide_and_ctoxcore() {
         rest.len()
     );
     peer_sent(&mut peer, number, file);
+
+    shutdown(&rt, &toxide, nodes);
+}
+
+/// The c-toxcore peer's FILE_META for its incoming file `file`: kind and
+/// file id (hex, upper case).
+fn peer_meta(peer: &mut CPeer, file: u32) -> (u32, String) {
+    let PeerEvent::FileMeta { kind, file_id, .. } = peer
+        .wait_event(
+            |e| matches!(e, PeerEvent::FileMeta { file: f, .. } if *f == file),
+            EVENT_TIMEOUT,
+        )
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    (kind, file_id.to_uppercase())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Avatars between toxide and c-toxcore. toxide's, set before the friend
+/// is online, reaches c-toxcore when it comes online, and again when it
+/// changes: kind 1 (TOX_FILE_KIND_AVATAR), file id the image's SHA-256,
+/// the bytes whole; "no avatar" is kind 1 with size 0. c-toxcore's
+/// avatar (`tox_hash` as file id) reaches the `Tox` API as an avatar
+/// offer with that id, and its "no avatar" as one of size 0.
+#[test]
+fn avatars_cross_between_toxide_and_ctoxcore() {
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 3);
+    let mut toxide = Toxide::spawn(&rt, &nodes[0], |b| b);
+    let first = content(20_000, 400);
+    toxide
+        .block(toxide.tox.set_avatar(Some(Bytes::from(first.clone()))))
+        .unwrap();
+    let mut peer = spawn_peer("avatars", &nodes[1], None);
+    let (friend, number) = toxide_asks(&mut toxide, &mut peer, "avatars?");
+    both_online(&mut toxide, friend, &mut peer, number);
+
+    // Offered as c-toxcore came online (it accepts every offer).
+    for image in [first, content(3000, 401)] {
+        if image.len() == 3000 {
+            toxide
+                .block(toxide.tox.set_avatar(Some(Bytes::from(image.clone()))))
+                .unwrap();
+        }
+        let (file, size, _) = peer_offer(&mut peer);
+        assert_eq!(size, image.len() as u64);
+        assert_eq!(peer_meta(&mut peer, file), (1, hex(&avatar_hash(&image))));
+        let (bytes, path) = peer_done(&mut peer, file);
+        assert_eq!(bytes, image.len() as u64);
+        assert!(std::fs::read(&path).unwrap() == image, "avatar differs");
+    }
+    toxide.block(toxide.tox.set_avatar(None)).unwrap();
+    let (file, size, _) = peer_offer(&mut peer);
+    assert_eq!(size, 0);
+    assert_eq!(peer_meta(&mut peer, file).0, 1);
+    // No file control or offer of these reached toxide's application.
+    assert!(
+        !toxide
+            .history
+            .iter()
+            .chain(&toxide.backlog)
+            .any(|e| matches!(
+                e,
+                ToxEvent::FileControl { .. } | ToxEvent::FileOffer(_) | ToxEvent::FileBroken { .. }
+            )),
+        "{:#?}",
+        toxide.history
+    );
+
+    // c-toxcore → toxide.
+    let image = content(9000, 402);
+    let source = peer.work_dir().join("avatar.png");
+    std::fs::write(&source, &image).unwrap();
+    let file = peer.send_avatar(number, Some(&source)).unwrap();
+    let incoming = offer(&mut toxide);
+    assert!(incoming.is_avatar());
+    assert_eq!(incoming.file_id(), avatar_hash(&image));
+    assert_eq!(incoming.size(), Some(image.len() as u64));
+    let mut receiver = toxide.block(incoming.accept()).unwrap();
+    let got = read_all(&toxide, &mut receiver);
+    assert!(
+        got == image,
+        "c-toxcore's avatar differs ({} bytes)",
+        got.len()
+    );
+    peer_sent(&mut peer, number, file);
+    peer.send_avatar(number, None).unwrap();
+    let none = offer(&mut toxide);
+    assert!(none.is_avatar());
+    assert_eq!(none.size(), Some(0));
+    toxide.block(none.cancel()).unwrap();
 
     shutdown(&rt, &toxide, nodes);
 }

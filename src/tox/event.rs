@@ -99,7 +99,11 @@ pub enum ToxEvent {
         data: Vec<u8>,
     },
     /// A friend offers a file: accept, seek or refuse it through the
-    /// offer.
+    /// offer. Avatars come this way too
+    /// ([`IncomingFile::is_avatar`](super::IncomingFile::is_avatar)):
+    /// whether to take one is the application's call, as it alone knows
+    /// which image it holds. Our own avatar's transfers are the
+    /// instance's: no event tells of them.
     FileOffer(IncomingFile),
     /// A friend accepted, paused, resumed or cancelled a transfer. The
     /// transfer's handle sees it too; this is for applications that

@@ -14,7 +14,9 @@
 //! Files go out with [`Tox::send_file`] (an [`OutgoingFile`] handle) and
 //! come in as [`ToxEvent::FileOffer`] (an [`IncomingFile`] that becomes a
 //! [`FileReceiver`] stream); each transfer's data has its own channel, so
-//! a slow file never holds up the event stream.
+//! a slow file never holds up the event stream. Our avatar is set once
+//! with [`Tox::set_avatar`] and the instance offers it to friends itself;
+//! theirs arrive as offers whose [`IncomingFile::is_avatar`] is true.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), toxide::tox::ToxError> {
@@ -518,6 +520,45 @@ impl Tox {
             name.into(),
             source,
         )
+        .await
+    }
+
+    /// Sets our avatar (`None`: we have none), at most
+    /// [`MAX_AVATAR_SIZE`] bytes, and offers it to every online friend
+    /// (cancelling an older one still on its way) and from now on to each
+    /// friend that comes online. Friends see an offer of kind
+    /// [`FILEKIND_AVATAR`] whose file id is the image's SHA-256
+    /// ([`avatar_hash`]), so one that has the image already can refuse it;
+    /// `None` is offered as "no avatar" (size 0). Until the first call
+    /// nothing is offered.
+    ///
+    /// The image is kept in memory only, not in [`Tox::savedata`]
+    /// (c-toxcore keeps no avatar in its save either): set it again after
+    /// every start.
+    ///
+    /// [`FILEKIND_AVATAR`]: crate::messenger::packet::FILEKIND_AVATAR
+    /// [`MAX_AVATAR_SIZE`]: crate::messenger::file::MAX_AVATAR_SIZE
+    /// [`avatar_hash`]: crate::messenger::file::avatar_hash
+    pub async fn set_avatar(&self, image: Option<bytes::Bytes>) -> Result<(), ToxError> {
+        self.call(move |stack, now| {
+            stack
+                .with_messenger(now, |m, s| m.set_avatar(image, s))
+                .unwrap_or(Ok(()))
+        })
+        .await?
+        .map_err(ToxError::from)
+    }
+
+    /// Our avatar as last set (`None` if never set or set to none).
+    pub async fn avatar(&self) -> Result<Option<bytes::Bytes>, ToxError> {
+        self.call(|stack, _| {
+            stack
+                .messenger
+                .as_ref()
+                .and_then(|m| m.avatar())
+                .filter(|image| !image.is_empty())
+                .cloned()
+        })
         .await
     }
 

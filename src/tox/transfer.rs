@@ -325,6 +325,16 @@ impl IncomingFile {
         self.kind
     }
 
+    /// Whether this is the friend's avatar
+    /// ([`FILEKIND_AVATAR`](crate::messenger::packet::FILEKIND_AVATAR)):
+    /// its [`IncomingFile::file_id`] is the image's SHA-256, so compare it
+    /// with [`avatar_hash`](crate::messenger::file::avatar_hash) of the
+    /// image held and cancel the offer if they match. Size 0 means the
+    /// friend has no avatar now.
+    pub fn is_avatar(&self) -> bool {
+        self.kind == toxide_messenger::packet::FILEKIND_AVATAR
+    }
+
     /// The size in bytes, or `None` for a stream.
     pub fn size(&self) -> Option<u64> {
         self.size

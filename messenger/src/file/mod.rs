@@ -49,7 +49,17 @@
 //! the session's queue have a number: controls overtake queued bulk data,
 //! so a new file in the same slot could otherwise receive the old one's
 //! data after its own request.
+//!
+//! # Our avatar
+//!
+//! One sending slot per friend may carry our avatar
+//! ([`Messenger::set_avatar`](crate::messenger::Messenger::set_avatar);
+//! file id [`avatar_hash`]): the messenger offered it, so it answers its
+//! chunk requests from the image itself and keeps its events (chunk
+//! requests, the friend's controls, its end) from the application, which
+//! never saw that transfer begin.
 
+mod avatar;
 mod incoming;
 mod outgoing;
 
@@ -64,10 +74,12 @@ use toxide_core::{Encode, PublicKey};
 
 use crate::messenger::{Event, FriendNumber, Sessions, Stats};
 use crate::packet::{
-    FILE_ID_LENGTH, FILESIZE_UNKNOWN, FileControl, FileControlKind, FileData, FileSendRequest,
-    MAX_FILE_DATA_SIZE, Packet, PacketError, TransferDirection,
+    FILE_ID_LENGTH, FILEKIND_AVATAR, FILESIZE_UNKNOWN, FileControl, FileControlKind, FileData,
+    FileSendRequest, MAX_FILE_DATA_SIZE, Packet, PacketError, TransferDirection,
 };
 
+pub(crate) use avatar::Avatar;
+pub use avatar::{MAX_AVATAR_SIZE, avatar_hash};
 use incoming::{Incoming, Received};
 use outgoing::{Outgoing, Supply};
 
@@ -260,6 +272,9 @@ pub enum FileError {
     /// The offer could not be built (a name over 255 bytes).
     #[error(transparent)]
     Packet(#[from] PacketError),
+    /// An avatar over [`MAX_AVATAR_SIZE`]: clients would refuse it.
+    #[error("an avatar of {0} bytes is over the {MAX_AVATAR_SIZE} bytes clients accept")]
+    AvatarTooLarge(usize),
 }
 
 /// A transfer's pause, by side (c-toxcore `File_Pause`).
@@ -313,6 +328,8 @@ pub(crate) struct FileTransfers {
     acked: Option<u32>,
     /// The sending slot whose turn is next.
     cursor: u8,
+    /// The sending slot offering our avatar, and the image it sends.
+    avatar: Option<(u8, Bytes)>,
 }
 
 impl FileTransfers {
@@ -341,6 +358,37 @@ impl FileTransfers {
         self.sending
             .insert(slot, Outgoing::new(kind, size, file_id));
         Ok(FileNumber::Outgoing(slot))
+    }
+
+    /// Offers our avatar (see [`avatar`]), first cancelling an offer of
+    /// an older one still under way: the friend wants the newest image
+    /// only.
+    pub(crate) fn send_avatar(
+        &mut self,
+        cx: &mut Cx<'_>,
+        avatar: &Avatar,
+    ) -> Result<FileNumber, FileError> {
+        if let Some((slot, _)) = self.avatar.take() {
+            let old = FileNumber::Outgoing(slot);
+            if self.control(cx, old, Control::Kill).is_err() {
+                // The kill could not be sent (or the slot is gone): the
+                // old transfer must end here all the same, or its chunk
+                // requests would reach the application.
+                self.remove(old);
+            }
+        }
+        let size = avatar.image.len() as u64;
+        let file = self.send_file(cx, FILEKIND_AVATAR, size, avatar.hash, Vec::new())?;
+        if let FileNumber::Outgoing(slot) = file {
+            self.avatar = Some((slot, avatar.image.clone()));
+        }
+        Ok(file)
+    }
+
+    /// Whether `file` is our avatar's transfer, whose events the
+    /// application never sees.
+    fn is_avatar(&self, file: FileNumber) -> bool {
+        matches!((file, &self.avatar), (FileNumber::Outgoing(slot), Some((ours, _))) if slot == *ours)
     }
 
     /// Sends a control about one of our transfers (c-toxcore
@@ -509,9 +557,10 @@ impl FileTransfers {
     /// (draining ones ended already).
     pub(crate) fn break_all(&mut self, friend: FriendNumber, events: &mut VecDeque<Event>) {
         let sending = std::mem::take(&mut self.sending);
+        let avatar = self.avatar.take().map(|(slot, _)| slot);
         let outgoing = sending
             .into_iter()
-            .filter(|(_, t)| !t.draining())
+            .filter(|(slot, t)| !t.draining() && avatar != Some(*slot))
             .map(|(slot, _)| FileNumber::Outgoing(slot));
         let incoming = std::mem::take(&mut self.receiving)
             .into_keys()
@@ -636,11 +685,13 @@ impl FileTransfers {
                 Control::Pause
             }
             FileControlKind::Kill => {
-                cx.events.push_back(Event::FileControl {
-                    friend: cx.friend,
-                    file,
-                    control: Control::Kill,
-                });
+                if !self.is_avatar(file) {
+                    cx.events.push_back(Event::FileControl {
+                        friend: cx.friend,
+                        file,
+                        control: Control::Kill,
+                    });
+                }
                 self.remove(file);
                 self.pump(cx);
                 return;
@@ -670,11 +721,13 @@ impl FileTransfers {
                 }
             }
         }
-        cx.events.push_back(Event::FileControl {
-            friend: cx.friend,
-            file,
-            control,
-        });
+        if !self.is_avatar(file) {
+            cx.events.push_back(Event::FileControl {
+                friend: cx.friend,
+                file,
+                control,
+            });
+        }
         if outgoing {
             self.pump(cx);
         }
@@ -683,6 +736,9 @@ impl FileTransfers {
     /// Ends a transfer; a sending slot with chunks still unnumbered in the
     /// session's queue drains first.
     fn remove(&mut self, file: FileNumber) {
+        if self.is_avatar(file) {
+            self.avatar = None;
+        }
         match file {
             FileNumber::Outgoing(slot) => {
                 if let Some(t) = self.sending.get_mut(&slot) {
@@ -711,9 +767,20 @@ impl FileTransfers {
     /// Moves data: finishes what the session confirmed, hands waiting
     /// chunks to the session while it has bulk room (one per running
     /// transfer in turn), then asks the application for as many more as
-    /// the room left allows, again in turn.
+    /// the room left allows, again in turn. Our avatar's chunks are
+    /// supplied here and then, so another round hands them on.
     pub(crate) fn pump(&mut self, cx: &mut Cx<'_>) {
         self.settle(cx);
+        while self.pump_once(cx) {}
+        self.settle(cx);
+    }
+
+    /// One round of [`FileTransfers::pump`]; whether it supplied avatar
+    /// chunks, which wait for the next round to go to the session. Only
+    /// a round that asked for more of the avatar is followed by another,
+    /// and an avatar has finitely many chunks, so the rounds end.
+    fn pump_once(&mut self, cx: &mut Cx<'_>) -> bool {
+        let mut supplied = false;
         let mut space = cx.sessions.bulk_space(&cx.key);
         // Chunks already supplied.
         'flush: while space > 0 {
@@ -766,12 +833,23 @@ impl FileTransfers {
                 let Some((position, length)) = t.next_request() else {
                     continue;
                 };
-                cx.events.push_back(Event::FileChunkRequest {
-                    friend: cx.friend,
-                    file: FileNumber::Outgoing(slot),
-                    position,
-                    length,
-                });
+                match &self.avatar {
+                    Some((ours, image)) if *ours == slot => {
+                        // Requests never pass the size, the image's length.
+                        let chunk = usize::try_from(position)
+                            .ok()
+                            .and_then(|start| image.get(start..start.checked_add(length)?));
+                        if let Some(chunk) = chunk {
+                            supplied |= t.supply(slot, position, chunk) == Supply::Taken;
+                        }
+                    }
+                    _ => cx.events.push_back(Event::FileChunkRequest {
+                        friend: cx.friend,
+                        file: FileNumber::Outgoing(slot),
+                        position,
+                        length,
+                    }),
+                }
                 self.cursor = slot.wrapping_add(1);
                 asked = true;
                 room -= 1;
@@ -783,7 +861,7 @@ impl FileTransfers {
                 break;
             }
         }
-        self.settle(cx);
+        supplied
     }
 
     /// Finishes sent files whose last chunk the friend acknowledged, and
@@ -803,8 +881,12 @@ impl FileTransfers {
             }
         }
         for (slot, draining, position) in done {
+            let avatar = self.is_avatar(FileNumber::Outgoing(slot));
+            if avatar {
+                self.avatar = None;
+            }
             self.sending.remove(&slot);
-            if !draining {
+            if !draining && !avatar {
                 cx.events.push_back(Event::FileChunkRequest {
                     friend: cx.friend,
                     file: FileNumber::Outgoing(slot),

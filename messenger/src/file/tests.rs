@@ -984,3 +984,5 @@ proptest! {
         prop_assert_eq!(&pair.a.app.sent, &[file]);
     }
 }
+
+mod avatar;
