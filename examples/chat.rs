@@ -8,13 +8,22 @@
 //! The profile is loaded from `--savedata` (created if missing, encrypted
 //! with `--passphrase` if given) and saved on every change and on exit.
 //! Keys: Up/Down choose a friend, Enter sends, Esc or `/quit` leaves.
-//! Commands: `/add TOXID [message]`, `/accept N` (a pending request),
-//! `/me ACTION`, `/name NAME`, `/statusmsg TEXT`, `/status
-//! online|away|busy`, `/delete`. Friends show online (●) or offline (○),
-//! their status and "typing…"; they see us typing while the input line
-//! has text.
+//! Commands: `/add TOXID [message]`, `/me ACTION`, `/name NAME`,
+//! `/statusmsg TEXT`, `/status online|away|busy`, `/delete`,
+//! `/avatar [PATH]` (none without a path). Friends show online (●) or
+//! offline (○), their status and "typing…"; they see us typing while the
+//! input line has text.
+//!
+//! Files: `/send PATH` offers a file to the selected friend. Friend
+//! requests, file offers and transfers get numbers from one counter, so
+//! `/accept N` takes a request or saves an offered file into the download
+//! folder (`--downloads DIR`, default `./downloads`; a name taken already
+//! gets a suffix, never overwritten), and `/cancel N` refuses an offer,
+//! stops a transfer or drops a request. Running transfers show in their
+//! own panel with a gauge, the bytes so far and the rate, redrawn every
+//! half second. Friends' avatars are refused: a terminal shows none.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,10 +35,14 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
 use toxide::messenger::messenger::FriendNumber;
-use toxide::messenger::packet::{MessageKind, UserStatus};
-use toxide::tox::{FriendInfo, Tox, ToxBuilder, ToxEvent};
-use toxide::{PublicKey, ToxId};
+use toxide::messenger::packet::{FILEKIND_DATA, MessageKind, UserStatus};
+use toxide::tox::{
+    FileReceiver, FriendInfo, IncomingFile, OutgoingFile, Progress, Tox, ToxBuilder, ToxEvent,
+};
+use toxide::{Bytes, PublicKey, ToxId};
 
 mod common;
 
@@ -48,27 +61,76 @@ struct Args {
     /// UDP port (0: any; default: the first free of 33445–33545).
     #[arg(long)]
     port: Option<u16>,
+    /// Where accepted files are saved (created when the first is).
+    #[arg(long, default_value = "downloads")]
+    downloads: PathBuf,
 }
 
 type Error = Box<dyn std::error::Error>;
 
+/// How often transfer gauges are redrawn (and friends reloaded).
+const TICK: Duration = Duration::from_millis(500);
+
+/// Something waiting for `/accept N` or `/cancel N`, or running.
+enum Item {
+    /// A friend request from this key.
+    Request(PublicKey),
+    /// A file offered to us.
+    Offer(IncomingFile),
+    /// A file we send.
+    Sending { file: OutgoingFile, name: String },
+    /// A file we save: its progress as its task last reported it, and
+    /// the way to stop that task.
+    Receiving {
+        friend: FriendNumber,
+        name: String,
+        progress: Option<Progress>,
+        stop: Option<oneshot::Sender<()>>,
+    },
+}
+
+/// What a receiving task tells the screen.
+enum Update {
+    Progress(usize, Progress),
+    /// Over: where the file is and how it went.
+    Done(usize, Result<Progress, String>),
+}
+
 /// What the screen shows.
-#[derive(Default)]
 struct App {
     friends: Vec<FriendInfo>,
     selected: ListState,
     /// Conversation lines per friend.
     history: HashMap<FriendNumber, Vec<String>>,
-    /// Requests not yet accepted: key and message.
-    requests: Vec<(PublicKey, String)>,
+    /// Requests, offers and transfers, by the number commands take.
+    items: BTreeMap<usize, Item>,
+    next_item: usize,
     /// Status and error lines.
     log: Vec<String>,
     input: String,
     connected: bool,
     typing_to: Option<FriendNumber>,
+    downloads: PathBuf,
+    updates: mpsc::UnboundedSender<Update>,
 }
 
 impl App {
+    fn new(downloads: PathBuf, updates: mpsc::UnboundedSender<Update>) -> Self {
+        Self {
+            friends: Vec::new(),
+            selected: ListState::default(),
+            history: HashMap::new(),
+            items: BTreeMap::new(),
+            next_item: 0,
+            log: Vec::new(),
+            input: String::new(),
+            connected: false,
+            typing_to: None,
+            downloads,
+            updates,
+        }
+    }
+
     fn selected_friend(&self) -> Option<FriendNumber> {
         let index = self.selected.selected()?;
         self.friends.get(index).map(|f| f.number)
@@ -88,6 +150,14 @@ impl App {
             .find(|f| f.number == friend)
             .map(display_name)
             .unwrap_or_else(|| format!("friend {friend}"))
+    }
+
+    /// Files an item under the next number.
+    fn add_item(&mut self, item: Item) -> usize {
+        let number = self.next_item;
+        self.next_item += 1;
+        self.items.insert(number, item);
+        number
     }
 }
 
@@ -131,12 +201,13 @@ async fn run(args: Args) -> Result<(), Error> {
     tox.save_to(&args.savedata).await?;
 
     let mut terminal = ratatui::init();
-    let mut app = App::default();
+    let (updates, mut updates_rx) = mpsc::unbounded_channel();
+    let mut app = App::new(args.downloads.clone(), updates);
     app.say(format!("Your Tox ID: {}", tox.address()));
-    app.say("/add TOXID [message] to add a friend; /quit to leave");
+    app.say("/add TOXID [message] to add a friend; /send PATH a file; /quit to leave");
     refresh(&tox, &mut app).await?;
     let mut keys = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(TICK);
     let result = loop {
         terminal.draw(|frame| draw(frame, &mut app, &tox))?;
         tokio::select! {
@@ -158,7 +229,11 @@ async fn run(args: Args) -> Result<(), Error> {
                 }
                 None => break Ok(()),
             },
-            _ = tick.tick() => refresh(&tox, &mut app).await?,
+            Some(update) = updates_rx.recv() => handle_update(&mut app, update),
+            _ = tick.tick() => {
+                refresh(&tox, &mut app).await?;
+                check_sending(&mut app);
+            }
         }
     };
     ratatui::restore();
@@ -200,12 +275,10 @@ async fn handle_event(
             message,
         } => {
             let message = String::from_utf8_lossy(&message).into_owned();
+            let number = app.add_item(Item::Request(public_key));
             app.say(format!(
-                "friend request #{} from {public_key}: {message} (/accept {})",
-                app.requests.len(),
-                app.requests.len()
+                "friend request #{number} from {public_key}: {message} (/accept {number})"
             ));
-            app.requests.push((public_key, message));
         }
         ToxEvent::FriendConnection { friend, online } => {
             refresh(tox, app).await?;
@@ -228,6 +301,24 @@ async fn handle_event(
         ToxEvent::ReadReceipt { friend, message_id } => {
             app.chat_line(friend, format!("  (read: #{message_id})"));
         }
+        ToxEvent::FileOffer(offer) if offer.is_avatar() => {
+            // Nothing here could show it.
+            let _ = offer.cancel().await;
+        }
+        ToxEvent::FileOffer(offer) => {
+            let friend = offer.friend();
+            let name = String::from_utf8_lossy(offer.name()).into_owned();
+            let size = offer.size().map_or_else(|| "a stream".to_owned(), mib);
+            let number = app.add_item(Item::Offer(offer));
+            let who = app.friend_name(friend);
+            app.chat_line(
+                friend,
+                format!("* {who} offers \"{name}\" ({size}): /accept {number} or /cancel {number}"),
+            );
+            app.say(format!(
+                "file #{number} offered by {who}: \"{name}\" ({size})"
+            ));
+        }
         ToxEvent::FriendName { .. }
         | ToxEvent::FriendStatus { .. }
         | ToxEvent::FriendStatusMessage { .. }
@@ -235,6 +326,62 @@ async fn handle_event(
         _ => {}
     }
     Ok(())
+}
+
+/// A receiving task's report.
+fn handle_update(app: &mut App, update: Update) {
+    match update {
+        Update::Progress(number, now) => {
+            if let Some(Item::Receiving { progress, .. }) = app.items.get_mut(&number) {
+                *progress = Some(now);
+            }
+        }
+        Update::Done(number, result) => {
+            let Some(Item::Receiving { friend, name, .. }) = app.items.remove(&number) else {
+                return;
+            };
+            let line = match result {
+                Ok(progress) => format!(
+                    "* received \"{name}\" ({}, {}/s) into {}",
+                    mib(progress.position),
+                    mib(progress.rate as u64),
+                    app.downloads.display()
+                ),
+                Err(why) => format!("* \"{name}\" not received: {why}"),
+            };
+            app.chat_line(friend, line.clone());
+            app.say(format!("#{number}{}", line.trim_start_matches('*')));
+        }
+    }
+}
+
+/// Files we send that ended leave the panel with a line in the chat.
+fn check_sending(app: &mut App) {
+    let ended: Vec<usize> = app
+        .items
+        .iter()
+        .filter_map(|(&n, item)| match item {
+            Item::Sending { file, .. } if file.progress().ended.is_some() => Some(n),
+            _ => None,
+        })
+        .collect();
+    for number in ended {
+        let Some(Item::Sending { file, name }) = app.items.remove(&number) else {
+            continue;
+        };
+        let progress = file.progress();
+        let line = match progress.ended {
+            Some(Ok(())) => format!(
+                "* sent \"{name}\" ({}, {}/s)",
+                mib(progress.position),
+                mib(progress.rate as u64)
+            ),
+            Some(Err(why)) => format!("* \"{name}\" not sent: {why}"),
+            None => continue,
+        };
+        app.chat_line(file.friend(), line.clone());
+        app.say(format!("#{number}{}", line.trim_start_matches('*')));
+    }
 }
 
 /// Handles one key; `true` to quit.
@@ -300,14 +447,22 @@ async fn command(tox: &Tox, app: &mut App, line: &str, savedata: &Path) -> Resul
             refresh(tox, app).await?;
         }
         "/accept" => {
-            let index: usize = rest.trim().parse().map_err(|_| "usage: /accept N")?;
-            let Some((key, _)) = app.requests.get(index).cloned() else {
-                return Err("no such request".into());
+            let number: usize = rest.trim().parse().map_err(|_| "usage: /accept N")?;
+            accept(tox, app, number, savedata).await?;
+        }
+        "/cancel" => {
+            let number: usize = rest.trim().parse().map_err(|_| "usage: /cancel N")?;
+            cancel(app, number).await?;
+        }
+        "/send" => send_file(tox, app, Path::new(rest.trim())).await?,
+        "/avatar" => {
+            let image = match rest.trim() {
+                "" => None,
+                path => Some(Bytes::from(tokio::fs::read(path).await?)),
             };
-            let number = tox.add_friend_norequest(key).await?;
-            app.say(format!("accepted: friend {number}"));
-            tox.save_to(savedata).await?;
-            refresh(tox, app).await?;
+            let set = image.is_some();
+            tox.set_avatar(image).await?;
+            app.say(if set { "avatar set" } else { "avatar cleared" });
         }
         "/name" => {
             tox.set_name(rest).await?;
@@ -340,6 +495,205 @@ async fn command(tox: &Tox, app: &mut App, line: &str, savedata: &Path) -> Resul
     Ok(false)
 }
 
+/// `/accept N`: befriends a request's sender, or saves an offered file.
+async fn accept(tox: &Tox, app: &mut App, number: usize, savedata: &Path) -> Result<(), Error> {
+    match app.items.remove(&number) {
+        Some(Item::Request(key)) => {
+            let friend = tox.add_friend_norequest(key).await?;
+            app.say(format!("accepted: friend {friend}"));
+            tox.save_to(savedata).await?;
+            refresh(tox, app).await?;
+        }
+        Some(Item::Offer(offer)) => {
+            let friend = offer.friend();
+            let name = String::from_utf8_lossy(offer.name()).into_owned();
+            let (path, out) = match create_download(&app.downloads, &name).await {
+                Ok(created) => created,
+                Err(error) => {
+                    // Still on offer: another folder may do.
+                    app.items.insert(number, Item::Offer(offer));
+                    return Err(format!("{}: {error}", app.downloads.display()).into());
+                }
+            };
+            let receiver = match offer.accept().await {
+                Ok(receiver) => receiver,
+                Err(error) => {
+                    let _ = tokio::fs::remove_file(&path).await;
+                    return Err(error.into());
+                }
+            };
+            let (stop, stopped) = oneshot::channel();
+            tokio::spawn(save_file(
+                receiver,
+                out,
+                path.clone(),
+                number,
+                app.updates.clone(),
+                stopped,
+            ));
+            app.say(format!("#{number}: saving into {}", path.display()));
+            app.items.insert(
+                number,
+                Item::Receiving {
+                    friend,
+                    name,
+                    progress: None,
+                    stop: Some(stop),
+                },
+            );
+        }
+        Some(other) => {
+            app.items.insert(number, other);
+            return Err(format!("#{number} is under way already").into());
+        }
+        None => return Err(format!("nothing numbered {number}").into()),
+    }
+    Ok(())
+}
+
+/// `/cancel N`: refuses an offer, stops a transfer, or drops a request.
+async fn cancel(app: &mut App, number: usize) -> Result<(), Error> {
+    match app.items.get_mut(&number) {
+        Some(Item::Request(_)) => {
+            app.items.remove(&number);
+            app.say(format!("request #{number} dropped"));
+        }
+        Some(Item::Offer(_)) => {
+            if let Some(Item::Offer(offer)) = app.items.remove(&number) {
+                offer.cancel().await?;
+                app.say(format!("file #{number} refused"));
+            }
+        }
+        // Ends it: the next tick reports it.
+        Some(Item::Sending { file, .. }) => file.cancel().await?,
+        // Its task cancels it and reports.
+        Some(Item::Receiving { stop, .. }) => {
+            if let Some(stop) = stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        None => return Err(format!("nothing numbered {number}").into()),
+    }
+    Ok(())
+}
+
+/// `/send PATH`: offers the file to the selected friend; it is read as
+/// the friend takes it.
+async fn send_file(tox: &Tox, app: &mut App, path: &Path) -> Result<(), Error> {
+    let friend = app.selected_friend().ok_or("no friend selected")?;
+    let source = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = source.metadata().await?.len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or("/send needs a file's path")?;
+    let file = tox
+        .send_file(
+            friend,
+            FILEKIND_DATA,
+            Some(size),
+            None,
+            name.clone(),
+            source,
+        )
+        .await?;
+    let number = app.add_item(Item::Sending {
+        file,
+        name: name.clone(),
+    });
+    app.chat_line(
+        friend,
+        format!("* offering \"{name}\" ({}) as #{number}", mib(size)),
+    );
+    Ok(())
+}
+
+/// A new file in `dir` for a received file called `name` (by the sender:
+/// only its last component counts, and a name in use gets a number, so
+/// nothing outside the folder is written and nothing is overwritten).
+async fn create_download(dir: &Path, name: &str) -> std::io::Result<(PathBuf, tokio::fs::File)> {
+    tokio::fs::create_dir_all(dir).await?;
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '/' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let clean = match clean.trim() {
+        "" | "." | ".." => "file".to_owned(),
+        other => other.to_owned(),
+    };
+    for n in 0..1000 {
+        let candidate = if n == 0 {
+            clean.clone()
+        } else {
+            format!("{n}-{clean}")
+        };
+        let path = dir.join(candidate);
+        match tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("1000 files called {clean} already"),
+    ))
+}
+
+/// The task of one file we save: writes what arrives, reports progress
+/// every [`TICK`], and removes the partial file if the transfer fails.
+async fn save_file(
+    mut receiver: FileReceiver,
+    mut out: tokio::fs::File,
+    path: PathBuf,
+    number: usize,
+    updates: mpsc::UnboundedSender<Update>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut reported = tokio::time::Instant::now();
+    let result: Result<(), String> = async {
+        loop {
+            tokio::select! {
+                chunk = receiver.next() => match chunk {
+                    None => break,
+                    Some(Ok(bytes)) => {
+                        out.write_all(&bytes).await.map_err(|e| e.to_string())?;
+                        if reported.elapsed() >= TICK {
+                            reported = tokio::time::Instant::now();
+                            let _ = updates.send(Update::Progress(number, receiver.progress()));
+                        }
+                    }
+                    Some(Err(why)) => return Err(why.to_string()),
+                },
+                _ = &mut stop => {
+                    let _ = receiver.cancel().await;
+                    return Err("cancelled".to_owned());
+                }
+            }
+        }
+        out.flush().await.map_err(|e| e.to_string())
+    }
+    .await;
+    if result.is_err() {
+        drop(out);
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    let _ = updates.send(Update::Done(number, result.map(|()| receiver.progress())));
+}
+
 async fn send(tox: &Tox, app: &mut App, kind: MessageKind, text: &str) -> Result<(), Error> {
     let friend = app.selected_friend().ok_or("no friend selected")?;
     let id = tox.send_message(friend, kind, text).await?;
@@ -351,10 +705,73 @@ async fn send(tox: &Tox, app: &mut App, kind: MessageKind, text: &str) -> Result
     Ok(())
 }
 
+/// Bytes as MiB with two decimals (KiB below one MiB).
+fn mib(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// One line of the transfers panel: number, direction, name, a gauge,
+/// bytes so far and the rate.
+fn transfer_line(number: usize, item: &Item) -> Option<String> {
+    let (arrow, name, progress) = match item {
+        Item::Sending { file, name } => ("↑", name.as_str(), Some(file.progress())),
+        Item::Receiving { name, progress, .. } => ("↓", name.as_str(), progress.clone()),
+        Item::Offer(offer) => {
+            let name = String::from_utf8_lossy(offer.name());
+            return Some(format!("#{number} ? \"{name}\" offered: /accept {number}"));
+        }
+        Item::Request(_) => return None,
+    };
+    let Some(progress) = progress else {
+        return Some(format!("#{number} {arrow} {name}  starting…"));
+    };
+    let gauge = match progress.size {
+        Some(size) if size > 0 => {
+            let fraction = (progress.position as f64 / size as f64).clamp(0.0, 1.0);
+            let filled = (fraction * 20.0).round() as usize;
+            format!(
+                "[{}{}] {:3.0}%",
+                "#".repeat(filled),
+                "-".repeat(20 - filled.min(20)),
+                fraction * 100.0
+            )
+        }
+        _ => "[stream]".to_owned(),
+    };
+    let state = if !progress.accepted {
+        "  waiting for the friend"
+    } else if progress.paused_by_us || progress.paused_by_friend {
+        "  paused"
+    } else {
+        ""
+    };
+    Some(format!(
+        "#{number} {arrow} {name} {gauge} {}  {}/s{state}",
+        mib(progress.position),
+        mib(progress.rate as u64)
+    ))
+}
+
 fn draw(frame: &mut ratatui::Frame<'_>, app: &mut App, tox: &Tox) {
-    let [top, middle, log, input] = Layout::vertical([
+    let transfers: Vec<Line<'_>> = app
+        .items
+        .iter()
+        .filter_map(|(&n, item)| transfer_line(n, item))
+        .map(Line::from)
+        .collect();
+    let transfers_height = if transfers.is_empty() {
+        0
+    } else {
+        u16::try_from(transfers.len().min(6)).unwrap_or(6) + 2
+    };
+    let [top, middle, files, log, input] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
+        Constraint::Length(transfers_height),
         Constraint::Length(6),
         Constraint::Length(3),
     ])
@@ -408,6 +825,18 @@ fn draw(frame: &mut ratatui::Frame<'_>, app: &mut App, tox: &Tox) {
                 .title(format!("{title}  {subtitle}")),
         );
     frame.render_widget(chat, chat_area);
+
+    if !transfers.is_empty() {
+        let skip = transfers.len().saturating_sub(6);
+        frame.render_widget(
+            Paragraph::new(transfers.into_iter().skip(skip).collect::<Vec<_>>()).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title("Files (/accept N, /cancel N)"),
+            ),
+            files,
+        );
+    }
 
     let skip = app.log.len().saturating_sub(4);
     let log_lines: Vec<Line<'_>> = app

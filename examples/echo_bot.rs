@@ -1,5 +1,10 @@
 //! A bot that accepts every friend request and echoes every message back
-//! with the same kind (normal or action).
+//! with the same kind (normal or action). It also takes every file a
+//! friend sends, counts its bytes and throws them away, and answers
+//! `GOT <bytes> <seconds>` (seconds since it accepted, three decimals):
+//! a throughput probe for any Tox client. Avatars are refused: the bot
+//! shows none, and answering each one would spam every friend that
+//! connects.
 //!
 //! ```text
 //! cargo run --release --example echo_bot -- --port 33445 \
@@ -7,7 +12,8 @@
 //! ```
 //!
 //! It prints `ADDRESS <76 hex>`, `DHTKEY <64 hex>`, `PORT <n>`, then
-//! `READY`, and one line per event after that. The save file is created
+//! `READY`, and one line per event after that (files: `FILE_OFFER`, then
+//! `FILE_DONE <friend> <bytes> <seconds>` or `FILE_FAILED`). The save file is created
 //! if missing and written (atomically) whenever a friend is added and on
 //! exit; a file that cannot be loaded is an error (exit status 1) and is
 //! left as it was. `--timeout SECONDS` ends the bot after that long, and
@@ -19,12 +25,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::parse_node;
+use futures::StreamExt;
 use toxide::PublicKey;
-use toxide::tox::{Tox, ToxBuilder, ToxError, ToxEvent};
+use toxide::messenger::packet::MessageKind;
+use toxide::tox::{IncomingFile, Tox, ToxBuilder, ToxError, ToxEvent};
 
 mod common;
 
@@ -90,6 +98,37 @@ fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
             std::future::pending::<()>().await;
         }
     })
+}
+
+/// Accepts a file, counts and drops its bytes, and tells the sender how
+/// many arrived in how long. A transfer that ends early (cancelled, the
+/// friend offline) is reported here only: the sender knows already.
+async fn count_file(tox: Tox, offer: IncomingFile) {
+    let friend = offer.friend();
+    let started = Instant::now();
+    let mut receiver = match offer.accept().await {
+        Ok(receiver) => receiver,
+        Err(error) => {
+            println!("FILE_FAILED {friend} 0 {error}");
+            return;
+        }
+    };
+    let mut bytes = 0u64;
+    while let Some(chunk) = receiver.next().await {
+        match chunk {
+            Ok(data) => bytes += data.len() as u64,
+            Err(why) => {
+                println!("FILE_FAILED {friend} {bytes} {why}");
+                return;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("FILE_DONE {friend} {bytes} {seconds:.3}");
+    let report = format!("GOT {bytes} {seconds:.3}");
+    if let Err(error) = tox.send_message(friend, MessageKind::Normal, report).await {
+        println!("GOT_FAILED {friend} {error}");
+    }
 }
 
 async fn run(args: Args) -> Result<(), Error> {
@@ -172,6 +211,21 @@ async fn run(args: Args) -> Result<(), Error> {
                 println!("FRIEND_CONNECTION {friend} {online}");
             }
             ToxEvent::SelfConnection { connected } => println!("SELF_CONNECTION {connected}"),
+            ToxEvent::FileOffer(offer) if offer.is_avatar() => {
+                println!("AVATAR_REFUSED {}", offer.friend());
+                let _ = offer.cancel().await;
+            }
+            ToxEvent::FileOffer(offer) => {
+                let size = offer.size().map_or("stream".to_owned(), |s| s.to_string());
+                println!(
+                    "FILE_OFFER {} {size} {}",
+                    offer.friend(),
+                    String::from_utf8_lossy(offer.name())
+                );
+                // A task per file: the event loop (and chat) never waits
+                // for a transfer.
+                tokio::spawn(count_file(tox.clone(), offer));
+            }
             _ => {}
         }
     }

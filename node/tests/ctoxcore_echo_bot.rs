@@ -10,6 +10,8 @@
 //! - it accepts every friend request and echoes every message with the
 //!   same kind (normal or action), the 1372-byte maximum and multi-byte
 //!   UTF-8 included;
+//! - it takes every file and answers `GOT <bytes> <seconds>` (three
+//!   decimals) once the whole file arrived;
 //! - restarted from its save it has the same address and its friends
 //!   reconnect without a new request;
 //! - a save it cannot load ends it with a non-zero status and a message
@@ -37,7 +39,7 @@ use std::time::{Duration, Instant};
 use toxide::messenger::packet::MessageKind;
 use toxide::messenger::save::{SaveData, SavedFriend};
 use toxide_core::{PublicKey, ToxId};
-use toxide_interop::{CPeer, TempDir, fresh_udp_port};
+use toxide_interop::{CPeer, Event as PeerEvent, TempDir, fresh_udp_port};
 
 use common::binary::{
     EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, terminate, wait_bounded,
@@ -213,6 +215,38 @@ fn echoes(peer: &mut CPeer, number: u32, messages: &[(MessageKind, String)]) {
     }
 }
 
+/// The peer sends the bot a file of `len` bytes; the bot accepts it, the
+/// peer hears it has it all (FILE_SENT) and gets `GOT <len> <seconds>`.
+fn got_file(bot: &mut EchoBot, peer: &mut CPeer, number: u32, len: usize) {
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let source = peer.work_dir().join("for-the-bot.bin");
+    std::fs::write(&source, &data).unwrap();
+    let file = peer.send_file(number, &source).unwrap();
+    peer.wait_event(
+        |e| {
+            *e == PeerEvent::FileSent {
+                friend: number,
+                file,
+            }
+        },
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
+    let (kind, text) = peer_message(peer, number, EVENT_TIMEOUT).unwrap();
+    assert_eq!(kind, MessageKind::Normal);
+    let words: Vec<&str> = text.split(' ').collect();
+    let [got, bytes, seconds] = words[..] else {
+        panic!("not a GOT line: {text:?}")
+    };
+    assert_eq!((got, bytes), ("GOT", len.to_string().as_str()), "{text:?}");
+    let (whole, decimals) = seconds.split_once('.').unwrap();
+    assert!(
+        decimals.len() == 3 && whole.parse::<u64>().is_ok() && decimals.parse::<u16>().is_ok(),
+        "seconds with three decimals: {text:?}"
+    );
+    bot.wait_line(&format!("FILE_DONE 0 {len} {seconds}"), EVENT_TIMEOUT);
+}
+
 /// Runs the bot on a save it must refuse, bounded; returns its status,
 /// stdout and stderr.
 fn run_on_bad_save(bin: &Path, bootstrap: &str, save: &Path) -> (ExitStatus, String, String) {
@@ -269,6 +303,10 @@ fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
         ],
     );
     eprintln!("echoes: {:?}", started.elapsed());
+    // A file from c-toxcore: the bot takes it whole and says how much
+    // arrived in how long.
+    got_file(&mut bot, &mut peer, number, 300_000);
+    eprintln!("file counted: {:?}", started.elapsed());
 
     // (2) Stopped, the bot saves (the friend included) and goes offline at
     // once; restarted from the save it has the same address, and the peer
