@@ -50,6 +50,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
 use toxide::{PublicKey, Tox, ToxBuilder, ToxEvent, ToxEvents, ToxId};
+use toxide_interop::measure::{quantile, status_kb};
 use toxide_interop::{CPeer, PeerOptions, TempDir, bench_arg};
 
 /// The longest any one step may take.
@@ -74,23 +75,6 @@ fn runtime_thread(name: &str) -> Handle {
         })
         .unwrap();
     rx.recv().unwrap()
-}
-
-/// `VmRSS` of process `pid`, in kB.
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// The `q` quantile of `values` (sorted in place).
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let index = ((values.len() as f64 - 1.0) * q).round() as usize;
-    values.get(index).copied().unwrap_or(f64::NAN)
 }
 
 /// What one implementation measured.
@@ -208,7 +192,10 @@ fn rss_child() {
             while events.recv().await.is_some() {}
         });
         tokio::time::sleep(IDLE).await;
-        println!("RSS {}", rss_kb(std::process::id()).unwrap_or(0));
+        println!(
+            "RSS {}",
+            status_kb(std::process::id(), "VmRSS").unwrap_or(0)
+        );
         std::io::stdout().flush().unwrap();
         tokio::task::spawn_blocking(|| {
             let mut line = String::new();
@@ -418,7 +405,7 @@ fn ctoxcore_run(restarts: u64, messages: u64, pause: Duration) -> Option<Figures
 
     // (d) Idle RSS, friend online.
     std::thread::sleep(IDLE);
-    figures.rss_kb = rss_kb(a.pid());
+    figures.rss_kb = status_kb(a.pid(), "VmRSS");
     a.quit().ok()?;
     b.quit().ok()?;
     main.block_on(handle.shutdown());

@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
 use toxide::net_crypto::Event as SessionEvent;
 use toxide::{Bytes, KeyPair, NoSpam, PublicKey, StackEvent};
-use toxide_interop::{CPeer, Event as PeerEvent, PeerOptions, TempDir, bench_arg};
+use toxide_interop::measure::{ctoxcore_transfer, quantile, thread_cpu, time_to_full_speed};
+use toxide_interop::{TempDir, bench_arg};
 
 /// The largest net_crypto payload (checklist N7).
 const PACKET: usize = 1373;
@@ -50,32 +51,6 @@ const PING: u8 = 161;
 const PING_EVERY: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_secs(600);
 
-/// CPU time of the calling thread (first field of schedstat, ns).
-fn thread_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
-}
-
-/// CPU time of process `pid` (utime + stime from /proc, clock ticks).
-fn process_cpu(pid: u32) -> Duration {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After ")": state is field 0, utime field 11, stime field 12.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 struct Figures {
     seconds: f64,
     mb_per_s: f64,
@@ -84,37 +59,6 @@ struct Figures {
     cpu_s_per_gb_receiver: f64,
     /// Message round trips during the stream, seconds.
     round_trips: Vec<f64>,
-}
-
-/// The `q` quantile of `values` (sorted in place).
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let index = ((values.len() as f64 - 1.0) * q).round() as usize;
-    values.get(index).copied().unwrap_or(f64::NAN)
-}
-
-/// The time the rate (from `(time, bytes)` samples) first reaches 90 % of
-/// the median 100 ms rate.
-fn time_to_full_speed(samples: &[(f64, u64)]) -> f64 {
-    let mut rates = Vec::new();
-    let mut window_start = 0;
-    for (i, &(t, bytes)) in samples.iter().enumerate() {
-        let (t0, b0) = samples[window_start];
-        if t - t0 >= 0.1 {
-            rates.push((t0, (bytes - b0) as f64 / (t - t0)));
-            window_start = i;
-        }
-    }
-    if rates.is_empty() {
-        return 0.0;
-    }
-    let mut sorted: Vec<f64> = rates.iter().map(|r| r.1).collect();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    rates
-        .iter()
-        .find(|r| r.1 >= 0.9 * median)
-        .map_or(0.0, |r| r.0)
 }
 
 /// Who a side is and where it listens.
@@ -339,48 +283,15 @@ fn ctoxcore_run(total_bytes: u64) -> Option<Figures> {
     let dir = TempDir::new("bench-net-crypto").ok()?;
     let file = dir.path().join("payload.bin");
     std::fs::write(&file, vec![0x5au8; total_bytes as usize]).ok()?;
-    let mut a = CPeer::spawn(PeerOptions {
-        label: Some("bench-sender".into()),
-        loop_cap: Some(Duration::from_millis(1)),
-        ..PeerOptions::default()
-    })
-    .ok()?;
-    let mut b = CPeer::spawn(PeerOptions {
-        label: Some("bench-receiver".into()),
-        loop_cap: Some(Duration::from_millis(1)),
-        ..PeerOptions::default()
-    })
-    .ok()?;
-    let (a_port, a_dht) = (a.udp_port(), *a.dht_key());
-    b.bootstrap(a_port, &a_dht).ok()?;
-    let (b_port, b_dht) = (b.udp_port(), *b.dht_key());
-    a.bootstrap(b_port, &b_dht).ok()?;
-    let b_id = *b.tox_id();
-    let friend = a.add_friend(&b_id, "bench").ok()?;
-    let (pk, _) = b.wait_friend_request(Duration::from_secs(120)).ok()?;
-    b.add_friend_norequest(&pk).ok()?;
-    a.wait_friend_online(friend, Duration::from_secs(120))
-        .ok()?;
-    let (cpu_a, cpu_b) = (process_cpu(a.pid()), process_cpu(b.pid()));
-    let started = Instant::now();
-    a.send_file(friend, &file).ok()?;
-    let done = b
-        .wait_event(
-            |e: &PeerEvent| matches!(e, PeerEvent::FileDone { .. }),
-            BOUND,
-        )
-        .ok()?;
-    let seconds = started.elapsed().as_secs_f64();
-    let PeerEvent::FileDone { bytes, .. } = done else {
-        return None;
-    };
-    let gb = bytes as f64 / 1e9;
+    let t = ctoxcore_transfer(&file, BOUND).ok()?;
+    let gb = t.bytes as f64 / 1e9;
+    let seconds = t.elapsed.as_secs_f64();
     Some(Figures {
         seconds,
-        mb_per_s: bytes as f64 / 1e6 / seconds,
+        mb_per_s: t.bytes as f64 / 1e6 / seconds,
         full_speed_after: f64::NAN,
-        cpu_s_per_gb_sender: (process_cpu(a.pid()) - cpu_a).as_secs_f64() / gb,
-        cpu_s_per_gb_receiver: (process_cpu(b.pid()) - cpu_b).as_secs_f64() / gb,
+        cpu_s_per_gb_sender: t.sender.cpu.as_secs_f64() / gb,
+        cpu_s_per_gb_receiver: t.receiver.cpu.as_secs_f64() / gb,
         round_trips: Vec::new(),
     })
 }

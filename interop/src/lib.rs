@@ -20,6 +20,7 @@
 mod bootstrapd;
 mod error;
 mod event;
+pub mod measure;
 mod peer;
 mod process;
 mod sodium;
