@@ -438,10 +438,10 @@ impl FileTransfers {
             _ => {}
         }
         let packet = FileControl::new(direction, slot, control.kind())?;
-        cx.send(&Packet::FileControl(packet))?;
+        let number = cx.send(&Packet::FileControl(packet))?;
         match control {
             Control::Kill => {
-                self.remove(file);
+                self.end(file, Some(number));
                 return Ok(());
             }
             Control::Pause => paused.us = true,
@@ -736,14 +736,21 @@ impl FileTransfers {
     /// Ends a transfer; a sending slot with chunks still unnumbered in the
     /// session's queue drains first.
     fn remove(&mut self, file: FileNumber) {
+        self.end(file, None);
+    }
+
+    /// [`FileTransfers::remove`], after our kill numbered `kill` if we
+    /// sent one: that slot then drains until the friend has it (see
+    /// `State::Draining`).
+    fn end(&mut self, file: FileNumber, kill: Option<u32>) {
         if self.is_avatar(file) {
             self.avatar = None;
         }
         match file {
             FileNumber::Outgoing(slot) => {
                 if let Some(t) = self.sending.get_mut(&slot) {
-                    if t.last_ticket > 0 {
-                        t.kill();
+                    if t.last_ticket > 0 || kill.is_some() {
+                        t.kill(kill);
                     } else {
                         self.sending.remove(&slot);
                     }

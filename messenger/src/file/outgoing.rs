@@ -22,8 +22,12 @@ enum State {
     Finished { barrier: Option<u32> },
     /// Killed by either side while some of its chunks still wait in the
     /// session's queue unnumbered: the slot stays taken until they have a
-    /// number, so a new file in it never receives them.
-    Draining,
+    /// number, so a new file in it never receives them. Killed by us:
+    /// also until the friend acknowledged `kill`, our kill's packet
+    /// number. c-toxcore answers a kill for a transfer it no longer has
+    /// (it had every byte) with a kill of its own; had the slot carried a
+    /// new file by the time that answer came, the answer would end it.
+    Draining { kill: Option<u32> },
 }
 
 /// What became of a chunk the application supplied.
@@ -84,12 +88,12 @@ impl Outgoing {
         match self.state {
             State::NotAccepted => TransferState::NotAccepted,
             State::Transferring => TransferState::Transferring,
-            State::Finished { .. } | State::Draining => TransferState::Finished,
+            State::Finished { .. } | State::Draining { .. } => TransferState::Finished,
         }
     }
 
     pub(super) const fn draining(&self) -> bool {
-        matches!(self.state, State::Draining)
+        matches!(self.state, State::Draining { .. })
     }
 
     /// Whether chunks may go to the session now.
@@ -126,8 +130,9 @@ impl Outgoing {
     }
 
     /// Ends the transfer; its slot drains (see [`State::Draining`]).
-    pub(super) fn kill(&mut self) {
-        self.state = State::Draining;
+    /// `kill`: the packet number of our kill, if we sent one.
+    pub(super) fn kill(&mut self, kill: Option<u32>) {
+        self.state = State::Draining { kill };
         self.open.clear();
         self.buffered.clear();
     }
@@ -207,7 +212,12 @@ impl Outgoing {
                     .zip(acked)
                     .is_some_and(|(barrier, acked)| reached(acked, barrier))
             }
-            State::Draining => self.last_ticket <= numbered,
+            State::Draining { kill } => {
+                let heard = kill.is_none_or(|kill| {
+                    acked.is_some_and(|acked| reached(acked, kill.wrapping_add(1)))
+                });
+                self.last_ticket <= numbered && heard
+            }
             State::NotAccepted | State::Transferring => false,
         }
     }

@@ -771,7 +771,62 @@ fn a_killed_slot_waits_for_its_queued_chunks() {
         .m
         .send_file(0, 0, 10, [0; 32], vec![], &mut pair.a.link)
         .unwrap();
+    assert_eq!(
+        next,
+        FileNumber::Outgoing(2),
+        "our kill is not acknowledged"
+    );
+    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, None);
+    let next = pair
+        .a
+        .m
+        .send_file(0, 0, 10, [0; 32], vec![], &mut pair.a.link)
+        .unwrap();
     assert_eq!(next, FileNumber::Outgoing(0), "drained");
+}
+
+#[test]
+fn ctoxcore_answering_our_kill_of_a_finished_file_ends_no_new_one() {
+    // c-toxcore case: a receiver that had every byte has freed its slot;
+    // our kill, sent before its acknowledgement reached us, names no
+    // transfer there, and c-toxcore answers it with a kill of its own.
+    // Found by the avatar interop test: the new avatar, offered in the
+    // same slot at once, was ended by that answer.
+    let mut pair = Pair::new(4);
+    let file = offer(&mut pair, content(2000, 1), false);
+    for _ in 0..20 {
+        pair.a.handle_events();
+        pair.b.handle_events();
+        pair.a.link.transmit(usize::MAX);
+        pair.b.link.transmit(usize::MAX);
+        // B has everything; A hears no acknowledgement of it.
+        Pair::deliver(&mut pair.a, &mut pair.b, pair.now, Some(0));
+        Pair::deliver(&mut pair.b, &mut pair.a, pair.now, None);
+    }
+    let incoming = FileNumber::Incoming(0);
+    assert_eq!(pair.b.app.received[&incoming], content(2000, 1));
+    assert_eq!(pair.b.m.file_info(0, incoming), None, "B's slot is free");
+    assert!(pair.a.m.file_info(0, file).is_some(), "A waits for the ack");
+    pair.a
+        .m
+        .file_control(0, file, Control::Kill, &mut pair.a.link)
+        .unwrap();
+    let next = offer(&mut pair, content(500, 2), false);
+    assert_ne!(next, file, "the slot waits until the friend has our kill");
+    // The answer, as c-toxcore sends it, about our sending slot.
+    let answer = FileControl::new(TransferDirection::Receiving, 0, FileControlKind::Kill).unwrap();
+    let bytes = Packet::FileControl(answer).to_bytes();
+    pair.a
+        .m
+        .handle_packet(pair.now, &pair.a.peer, &bytes, &mut pair.a.link);
+    pair.b.app.received.clear();
+    pair.run();
+    let incoming = FileNumber::Incoming(file_slot(next));
+    assert_eq!(pair.b.app.received[&incoming], content(500, 2));
+    assert!(pair.a.app.sent.contains(&next), "the new file completed");
+    // And the killed slot is free again.
+    let again = offer(&mut pair, content(10, 3), false);
+    assert_eq!(again, file);
 }
 
 #[test]
@@ -832,11 +887,19 @@ fn at_most_256_transfers_each_way() {
     );
     pair.run();
     assert_eq!(pair.b.app.received.len(), 256);
-    // Killing one frees its number: the lowest free is reused.
+    // Killing one frees its number once the friend has the kill: the
+    // lowest free is reused.
     pair.a
         .m
         .file_control(0, FileNumber::Outgoing(17), Control::Kill, &mut pair.a.link)
         .unwrap();
+    assert_eq!(
+        pair.a
+            .m
+            .send_file(0, 0, 1, [0; 32], vec![], &mut pair.a.link),
+        Err(FileError::TooManyTransfers(0))
+    );
+    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, None);
     assert_eq!(
         pair.a
             .m

@@ -128,8 +128,8 @@ fn a_new_avatar_replaces_the_offer_under_way() {
         .set_avatar(Some(Bytes::from(second.clone())), &mut pair.a.link)
         .unwrap();
     pair.run();
-    // The old offer is cancelled, the new one made (its slot was freed
-    // first).
+    // The old offer is cancelled, the new one made in the next slot (the
+    // old one waits until the friend has our kill).
     assert_eq!(
         pair.b.app.log.first(),
         Some(&Event::FileControl {
@@ -140,19 +140,19 @@ fn a_new_avatar_replaces_the_offer_under_way() {
     );
     assert_eq!(
         avatar_offers(&pair.b.app.log),
-        [(FileNumber::Incoming(0), 2000, avatar_hash(&second))]
+        [(FileNumber::Incoming(1), 2000, avatar_hash(&second))]
     );
     pair.b
         .m
         .file_control(
             0,
-            FileNumber::Incoming(0),
+            FileNumber::Incoming(1),
             Control::Accept,
             &mut pair.b.link,
         )
         .unwrap();
     pair.run();
-    assert_eq!(pair.b.app.received[&FileNumber::Incoming(0)], second);
+    assert_eq!(pair.b.app.received[&FileNumber::Incoming(1)], second);
 
     // No avatar: an offer of size 0 with the hash of nothing.
     pair.b.app.log.clear();
