@@ -311,6 +311,31 @@ impl Stack {
         handled
     }
 
+    /// An onion request from a client of the node's TCP relay, which uses
+    /// the relay as its path's first hop (checklist R9): it enters the
+    /// onion server as if it had arrived as a 0x80. `false` if this stack
+    /// serves no onion.
+    pub fn handle_tcp_onion_request(
+        &mut self,
+        now: Instant,
+        client: toxide_onion::relay::TcpClient,
+        nonce: toxide_core::Nonce,
+        payload: &[u8],
+    ) -> bool {
+        match &mut self.server {
+            Some(server) => {
+                server.handle_tcp_request(now, client, nonce, payload);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next onion response for a client of the node's TCP relay.
+    pub fn poll_tcp_onion_response(&mut self) -> Option<toxide_onion::server::TcpResponse> {
+        self.server.as_mut()?.poll_tcp_response()
+    }
+
     /// Runs the layers' timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.dht.poll_timeout().is_some_and(|t| t <= now) {

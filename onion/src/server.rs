@@ -15,7 +15,10 @@
 //! entering the onion here (0x80, from the client itself) and those
 //! arriving from other relays (0x81, 0x82 and announce requests) have
 //! separate budgets, so clients cannot crowd out the relays that
-//! aggregate many clients' paths, nor the reverse. Next hops that would
+//! aggregate many clients' paths, nor the reverse. Clients of the node's
+//! TCP relay enter the onion here too ([`OnionServer::handle_tcp_request`],
+//! the relay as their hop A) on the clients' budget, and their responses
+//! leave by relay connection ([`OnionServer::poll_tcp_response`]). Next hops that would
 //! reach broadcast, multicast, unspecified or loopback addresses, or the
 //! LAN from outside it, are refused (see [`crate::relay`]). Every drop is
 //! counted by reason.
@@ -38,11 +41,25 @@ use crate::packet::{
     AnnounceRequest, AnnounceResponse, AnnounceResponsePayload, OnionDataRequest, OnionPacketError,
     OnionResponse3, OnionReturn3, Packet, drop_counter,
 };
-use crate::relay::{Forward, Relay, RelayError};
+use crate::relay::{Forward, Relay, RelayError, Returned, TcpClient};
 
 /// Shared keys cached: one per path through us (hop key) and per announcing
 /// client.
 const SHARED_KEY_CACHE: usize = 1024;
+
+/// Responses for TCP relay clients held until the driver takes them
+/// ([`OnionServer::poll_tcp_response`]); the driver takes them every turn,
+/// so this only bounds memory if it stops.
+pub const MAX_TCP_RESPONSES: usize = 1024;
+
+/// An onion response for a client of this node's TCP relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpResponse {
+    /// The relay connection ([`TcpClient::connection`]).
+    pub client: u64,
+    /// The bare response, to send as an onion response frame.
+    pub data: Vec<u8>,
+}
 
 /// How an [`OnionServer`] behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,8 +103,16 @@ pub struct ServerStats {
     pub dropped_bad_return: u64,
     /// Dropped: an exit or response id the onion does not carry.
     pub dropped_filtered: u64,
-    /// Dropped: a TCP next hop (no TCP relay here).
+    /// Dropped: a TCP next hop (requests go on over UDP only, responses
+    /// over TCP only to our own relay's clients).
     pub dropped_tcp: u64,
+    /// Onion requests from clients of our TCP relay, passed on to hop B.
+    pub tcp_requests_relayed: u64,
+    /// Responses handed back to clients of our TCP relay.
+    pub tcp_responses: u64,
+    /// Responses for clients of our TCP relay dropped because the driver
+    /// had not taken the earlier ones ([`MAX_TCP_RESPONSES`]).
+    pub dropped_tcp_responses: u64,
     /// Dropped: onion data for a key not announced here.
     pub dropped_not_announced: u64,
     /// Dropped: the source's host exceeded its budget.
@@ -129,6 +154,7 @@ pub struct OnionServer {
     rng: ChaCha20Rng,
     start: Instant,
     transmits: VecDeque<Transmit>,
+    tcp_responses: VecDeque<TcpResponse>,
     stats: ServerStats,
 }
 
@@ -153,6 +179,7 @@ impl OnionServer {
             rng,
             start: now,
             transmits: VecDeque::new(),
+            tcp_responses: VecDeque::new(),
             stats: ServerStats::default(),
         }
     }
@@ -218,7 +245,14 @@ impl OnionServer {
             ),
             Packet::Response3(p) => self.relay.return_response3(&p).map(Some),
             Packet::Response2(p) => self.relay.return_response2(&p).map(Some),
-            Packet::Response1(p) => self.relay.return_response1(&p).map(Some),
+            Packet::Response1(p) => match self.relay.return_response1(&p) {
+                Ok(Returned::Udp(forward)) => Ok(Some(forward)),
+                Ok(Returned::Tcp { client, data }) => {
+                    self.queue_tcp_response(TcpResponse { client, data });
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            },
             Packet::AnnounceRequest(request, ret) => {
                 self.announce(now, from, &request, ret, nodes);
                 Ok(None)
@@ -252,6 +286,61 @@ impl OnionServer {
             Ok(None) => {}
             Err(error) => self.count(&error),
         }
+    }
+
+    /// An onion request from a client of this node's TCP relay, which uses
+    /// the relay as hop A (checklist R9): `payload` follows the nonce in
+    /// the request frame. It is charged to the client's host like a 0x80
+    /// (it needs no Diffie-Hellman, so only the host budget applies), and
+    /// the answer comes back through [`OnionServer::poll_tcp_response`].
+    pub fn handle_tcp_request(
+        &mut self,
+        now: Instant,
+        client: TcpClient,
+        nonce: Nonce,
+        payload: &[u8],
+    ) {
+        self.stats.received += 1;
+        self.relay.refresh_key(now, &mut self.rng);
+        if self
+            .limiter(Hop::Client)
+            .is_some_and(|l| !l.has_budget(now, &client.addr))
+        {
+            self.stats.dropped_rate_limited += 1;
+            return;
+        }
+        self.charge(now, client.addr, Hop::Client);
+        match self
+            .relay
+            .forward_tcp_request(&mut self.rng, client, nonce, payload)
+        {
+            Ok(Forward {
+                destination,
+                payload,
+            }) => {
+                self.stats.tcp_requests_relayed += 1;
+                self.transmits.push_back(Transmit {
+                    destination,
+                    payload,
+                });
+            }
+            Err(error) => self.count(&error),
+        }
+    }
+
+    fn queue_tcp_response(&mut self, response: TcpResponse) {
+        if self.tcp_responses.len() >= MAX_TCP_RESPONSES {
+            self.stats.dropped_tcp_responses += 1;
+            return;
+        }
+        self.stats.responses_relayed += 1;
+        self.stats.tcp_responses += 1;
+        self.tcp_responses.push_back(response);
+    }
+
+    /// The next response for a client of this node's TCP relay.
+    pub fn poll_tcp_response(&mut self) -> Option<TcpResponse> {
+        self.tcp_responses.pop_front()
     }
 
     /// One request layer: the host's budget, the shared key (within the

@@ -23,6 +23,7 @@ use toxide_onion::packet::{
     OnionDataRequest, OnionDataResponse, OnionRequest0,
 };
 use toxide_onion::path::OnionPath;
+use toxide_onion::relay::TcpClient;
 use toxide_onion::{OnionServer, ServerConfig};
 
 struct Nodes(Vec<PackedNode>);
@@ -35,6 +36,9 @@ impl CloseNodes for Nodes {
 
 struct Net {
     servers: HashMap<SocketAddr, OnionServer>,
+    /// Each server's key pair (to play a TCP relay's client, whose first
+    /// layer travels open).
+    keys: HashMap<SocketAddr, KeyPair>,
     nodes: Nodes,
     /// What reached addresses that are not servers (the clients).
     delivered: HashMap<SocketAddr, Vec<Vec<u8>>>,
@@ -45,6 +49,7 @@ impl Net {
     fn new(count: u16, rng: &mut ChaCha20Rng) -> (Self, Vec<PackedNode>) {
         let now = Instant::now();
         let mut servers = HashMap::new();
+        let mut keys_of = HashMap::new();
         let mut nodes = Vec::new();
         for i in 0..count {
             let keys = KeyPair::generate(rng);
@@ -53,10 +58,12 @@ impl Net {
             let mut seed = [0u8; 32];
             seed[0] = i as u8;
             let config = ServerConfig { rate_limit: None };
+            keys_of.insert(addr, keys.clone());
             servers.insert(addr, OnionServer::new(config, keys, now, seed));
         }
         let net = Self {
             servers,
+            keys: keys_of,
             nodes: Nodes(nodes.clone()),
             delivered: HashMap::new(),
             now,
@@ -354,6 +361,51 @@ fn the_new_announce_pair_is_served_and_relayed() {
         .unwrap();
     assert!(matches!(payload.status, AnnounceStatus::NotStored(_)));
     assert_eq!(payload.nodes.len(), 4);
+}
+
+/// Checklist R9: a client of A's TCP relay sends A the first layer open
+/// (`[IP_Port B][pk][box for B]` after the nonce); the announce response
+/// comes back to A for that relay connection, not to any UDP address.
+#[test]
+fn tcp_relay_clients_use_the_node_as_hop_a() {
+    let mut rng = ChaCha20Rng::seed_from_u64(33);
+    let (mut net, nodes) = Net::new(4, &mut rng);
+    let [a, b, c, d] = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let alice = Client::new(50_001, &mut rng);
+    let request = alice.announce_request(&d, [0; 32], &mut rng);
+    let (_, packet) = wrap(&alice, [a, b, c], d.addr, &request, &mut rng);
+    // What A's layer holds is what the TCP frame carries.
+    let open = SharedKey::new(&packet.temporary_pk, &net.keys[&a.addr].secret)
+        .unwrap()
+        .decrypt(&packet.nonce, &packet.sealed)
+        .unwrap();
+    let client = TcpClient {
+        connection: 42,
+        addr: alice.addr,
+    };
+    let server = net.servers.get_mut(&a.addr).unwrap();
+    server.handle_tcp_request(net.now, client, packet.nonce, &open);
+    let forward = server.poll_transmit().expect("0x81 to B");
+    assert_eq!(forward.destination, b.addr);
+    assert_eq!(forward.payload[0], 0x81);
+    net.send(a.addr, forward.destination, forward.payload);
+
+    assert!(net.delivered.is_empty(), "nothing left over UDP");
+    let server = net.servers.get_mut(&a.addr).unwrap();
+    let response = server
+        .poll_tcp_response()
+        .expect("a response for the relay");
+    assert_eq!(response.client, 42);
+    let announce = AnnounceResponse::from_bytes(&response.data).unwrap();
+    assert_eq!(announce.sendback, [0x5b; 8]);
+    assert!(server.poll_tcp_response().is_none());
+    let stats = server.stats();
+    assert_eq!((stats.tcp_requests_relayed, stats.tcp_responses), (1, 1));
+
+    // Cut short: dropped and counted, nothing sent.
+    server.handle_tcp_request(net.now, client, packet.nonce, &open[..100]);
+    assert!(server.poll_transmit().is_none());
+    assert_eq!(server.stats().dropped_malformed, 1);
 }
 
 /// One server alone, rate-limited as a node is, and a client's request

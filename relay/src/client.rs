@@ -113,6 +113,9 @@ pub struct ClientStats {
     pub frames_sent: u64,
     /// Pings sent.
     pub pings_sent: u64,
+    /// Pongs that answered our outstanding ping (what shows a relay
+    /// answers pings at all).
+    pub pongs: u64,
     /// Pongs whose id matched no ping of ours.
     pub unmatched_pongs: u64,
     /// Routing responses for keys we did not ask for, or ids in use.
@@ -342,7 +345,9 @@ impl ClientConnection {
             Packet::Ping(p) => self.queue.set_pong(p.ping_id),
             Packet::Pong(p) => {
                 if let State::Established { keepalive, .. } = &mut self.state {
-                    if !keepalive.on_pong(p.ping_id) {
+                    if keepalive.on_pong(p.ping_id) {
+                        self.stats.pongs += 1;
+                    } else {
                         self.stats.unmatched_pongs += 1;
                     }
                 }

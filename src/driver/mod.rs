@@ -19,6 +19,13 @@
 //! peers through net_crypto's congestion control instead of losing
 //! messages or buffering without bound.
 //!
+//! A TCP relay running beside the driver (toxide-node's) feeds its
+//! clients' onion requests in through [`Driver::tcp_onion_channels`] and
+//! takes their responses out the same way: the relay is hop A of those
+//! clients' paths, and hop A's state (the return key) lives in the onion
+//! server here. Both queues are bounded and drop when full, as a UDP
+//! socket would.
+//!
 //! The stack dispatches datagrams by their first byte; the ids no layer
 //! takes yet (net_crypto, …) are counted as unhandled until those layers
 //! land. Socket errors are counted and logged at debug level, never fatal:
@@ -173,6 +180,37 @@ pub struct DriverStats {
     pub recv_errors: u64,
     /// Failed sends, including destinations no bound socket can reach.
     pub send_errors: u64,
+    /// Onion responses for TCP relay clients dropped because the relay
+    /// had not taken the earlier ones ([`TCP_ONION_QUEUE`]).
+    pub tcp_onion_responses_dropped: u64,
+}
+
+/// Onion requests and responses queued each way between the driver and a
+/// TCP relay ([`Driver::tcp_onion_channels`]); beyond it they are
+/// dropped, as a full UDP socket would drop them.
+pub const TCP_ONION_QUEUE: usize = 256;
+
+/// An onion request from a client of a TCP relay that uses the relay as
+/// hop A (checklist R9): what followed the nonce in its request frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpOnionRequest {
+    /// The relay connection and the client's address.
+    pub client: toxide_onion::relay::TcpClient,
+    /// The nonce of the second layer.
+    pub nonce: toxide_core::Nonce,
+    /// `[IP_Port B][temporary pk][box for B]`.
+    pub payload: Vec<u8>,
+}
+
+/// The driver's side of a TCP relay that serves onion requests: requests
+/// go in (`try_send`, dropped when full), responses for the relay's
+/// connections come out.
+#[derive(Debug)]
+pub struct TcpOnionChannels {
+    /// Onion requests from the relay's clients.
+    pub requests: mpsc::Sender<TcpOnionRequest>,
+    /// Responses for them, by connection.
+    pub responses: mpsc::Receiver<toxide_onion::server::TcpResponse>,
 }
 
 /// Work a handle asks of the driver task: run against the stack at the
@@ -528,6 +566,12 @@ pub struct Driver {
     /// Which socket is read first next time, so a busy one cannot starve
     /// the others.
     next_socket: usize,
+    /// The TCP relay's onion requests and where their responses go, once
+    /// [`Driver::tcp_onion_channels`] was called.
+    tcp_onion: Option<(
+        mpsc::Receiver<TcpOnionRequest>,
+        mpsc::Sender<toxide_onion::server::TcpResponse>,
+    )>,
 }
 
 /// The driver's clock: tokio's, so a paused test clock drives the DHT too.
@@ -627,6 +671,24 @@ impl Driver {
             files: Router::default(),
             counters: DriverStats::default(),
             next_socket: 0,
+            tcp_onion: None,
+        })
+    }
+
+    /// Connects a TCP relay to the onion server, to call before
+    /// [`Driver::run`]; `None` the second time. Requests the relay passes
+    /// in are handled as they arrive; responses for its clients come out
+    /// of the returned receiver.
+    pub fn tcp_onion_channels(&mut self) -> Option<TcpOnionChannels> {
+        if self.tcp_onion.is_some() {
+            return None;
+        }
+        let (requests, requests_rx) = mpsc::channel(TCP_ONION_QUEUE);
+        let (responses_tx, responses) = mpsc::channel(TCP_ONION_QUEUE);
+        self.tcp_onion = Some((requests_rx, responses_tx));
+        Some(TcpOnionChannels {
+            requests,
+            responses,
         })
     }
 
@@ -694,7 +756,12 @@ impl Driver {
             mut files,
             mut counters,
             mut next_socket,
+            tcp_onion,
         } = self;
+        let (mut tcp_requests, tcp_responses) = match tcp_onion {
+            Some((requests, responses)) => (Some(requests), Some(responses)),
+            None => (None, None),
+        };
         let mut events = Events {
             broadcast: handle.events.clone(),
             lossless,
@@ -716,6 +783,13 @@ impl Driver {
         };
         let shutdown_ack = 'run: loop {
             io.flush(&mut stack, &mut events).await;
+            if let Some(tx) = &tcp_responses {
+                while let Some(response) = stack.poll_tcp_onion_response() {
+                    if tx.try_send(response).is_err() {
+                        io.counters.tcp_onion_responses_dropped += 1;
+                    }
+                }
+            }
             let deadline = stack.poll_timeout(now()).map(TokioInstant::from_std);
             let first = next_socket;
             let reading = events.backlog.is_empty();
@@ -724,6 +798,7 @@ impl Driver {
                 permit = reserve(events.lossless.as_ref().map(|(tx, _)| tx)), if !reading => Step::Deliver(permit.is_ok()),
                 () = sleep_until(deadline) => Step::Timeout,
                 command = commands.recv() => Step::Command(command),
+                request = recv_some(tcp_requests.as_mut()) => Step::TcpOnion(request),
             };
             match step {
                 Step::Readable(index) => {
@@ -754,6 +829,26 @@ impl Driver {
                     }
                 }
                 Step::Timeout => stack.handle_timeout(now()),
+                Step::TcpOnion(None) => tcp_requests = None,
+                Step::TcpOnion(Some(first)) => {
+                    // What is queued runs at once, up to the batch size.
+                    let now = now();
+                    let mut request = Some(first);
+                    let mut budget = COMMAND_BATCH;
+                    while let Some(TcpOnionRequest {
+                        client,
+                        nonce,
+                        payload,
+                    }) = request.take()
+                    {
+                        stack.handle_tcp_onion_request(now, client, nonce, &payload);
+                        budget -= 1;
+                        if budget == 0 {
+                            break;
+                        }
+                        request = tcp_requests.as_mut().and_then(|rx| rx.try_recv().ok());
+                    }
+                }
                 Step::Command(mut command) => {
                     // Run what is queued at once: an application issuing
                     // calls back to back does not pay a loop turn each.
@@ -798,6 +893,7 @@ impl Driver {
 pub type EventFilter = fn(&StackEvent) -> bool;
 
 enum Step {
+    TcpOnion(Option<TcpOnionRequest>),
     Readable(usize),
     Deliver(bool),
     Timeout,
@@ -1088,6 +1184,14 @@ async fn readable_any(sockets: &[Bound], first: usize) -> usize {
         Poll::Pending
     })
     .await
+}
+
+/// The next item of `rx`, or never without one.
+async fn recv_some<T>(rx: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.
