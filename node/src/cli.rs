@@ -9,8 +9,9 @@ use clap::Parser;
 
 /// A Tox DHT bootstrap node.
 ///
-/// On start it prints `DHT_PUBLIC_KEY <hex>` and one `PORT <port>` line per
-/// bound socket on stdout, then serves until SIGINT or SIGTERM. The DHT
+/// On start it prints `DHT_PUBLIC_KEY <hex>`, one `PORT <port>` line per
+/// bound UDP socket and one `TCP_PORT <port>` line per TCP relay socket on
+/// stdout, then serves until SIGINT or SIGTERM. The DHT
 /// secret key is read from --keys-file or from the environment variable
 /// TOXIDE_NODE_SECRET_KEY (64 hex digits), never from the command line.
 #[derive(Debug, Clone, Default, Parser)]
@@ -24,6 +25,13 @@ pub struct Cli {
     /// Port 0 picks a free port. [default: 0.0.0.0:33445]
     #[arg(long = "udp-address", value_name = "ADDR:PORT")]
     pub udp_address: Vec<SocketAddr>,
+
+    /// TCP address to serve a TCP relay on (for peers without UDP, as
+    /// tox-bootstrapd's `tcp_relay_ports`); repeat for several sockets.
+    /// Port 0 picks a free port. The relay key is the DHT key. [default:
+    /// none, no relay]
+    #[arg(long = "tcp-address", value_name = "ADDR:PORT")]
+    pub tcp_address: Vec<SocketAddr>,
 
     /// Keys file (tox-bootstrapd format: public key, then secret key, 64
     /// bytes), created with mode 0600 if missing. Without it (and without
@@ -86,6 +94,8 @@ mod tests {
             "127.0.0.1:0",
             "--udp-address",
             "[::1]:33445",
+            "--tcp-address",
+            "127.0.0.1:0",
             "--bootstrap-node",
             "AA",
             "1.2.3.4:5",
@@ -98,6 +108,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.udp_address.len(), 2);
+        assert_eq!(cli.tcp_address.len(), 1);
         assert_eq!(cli.bootstrap_node, ["AA", "1.2.3.4:5", "BB", "host:6"]);
         assert!(cli.lan_discovery);
         assert!(!cli.dual_stack);

@@ -4,6 +4,11 @@
 //!
 //! ```toml
 //! udp-address = ["0.0.0.0:33445", "[::]:33445"]   # or one string
+//! tcp-address = ["0.0.0.0:33445", "0.0.0.0:3389"]  # TCP relay; none by default
+//! tcp-max-connections = 4096      # sockets held at once; more are refused
+//! tcp-max-unconfirmed = 256       # handshakes in progress; the oldest is evicted
+//! tcp-queue-control-frames = 256  # per connection; overflowing closes it
+//! tcp-queue-data-bytes = 65536    # per connection; beyond it data is dropped
 //! keys-file = "/var/lib/toxide-node/keys"
 //! motd = "toxide-node"
 //! lan-discovery = false
@@ -30,7 +35,13 @@ use toxide_core::{PackedNode, PublicKey};
 use toxide_dht::RateLimit;
 use toxide_dht::packet::{AMBIGUOUS_MOTD_SIZE, BOOTSTRAP_INFO_REQUEST_SIZE, MAX_MOTD_SIZE};
 
+use toxide_relay::{QueueLimits, ServerConfig};
+
 use crate::cli::Cli;
+
+/// The smallest `tcp-queue-data-bytes`: one frame of the largest size
+/// (`MAX_PACKET_SIZE`), so every packet a client may send fits.
+pub const MIN_TCP_QUEUE_DATA_BYTES: usize = 2048;
 
 /// The port tox-bootstrapd and tox-node listen on by default.
 pub const DEFAULT_PORT: u16 = 33445;
@@ -121,6 +132,16 @@ pub struct FileConfig {
     pub udp_address: Option<OneOrMany>,
     /// `keys-file`.
     pub keys_file: Option<PathBuf>,
+    /// `tcp-address`.
+    pub tcp_address: Option<OneOrMany>,
+    /// `tcp-max-connections`.
+    pub tcp_max_connections: Option<usize>,
+    /// `tcp-max-unconfirmed`.
+    pub tcp_max_unconfirmed: Option<usize>,
+    /// `tcp-queue-control-frames`.
+    pub tcp_queue_control_frames: Option<usize>,
+    /// `tcp-queue-data-bytes`.
+    pub tcp_queue_data_bytes: Option<usize>,
     /// `bootstrap-nodes`.
     #[serde(default)]
     pub bootstrap_nodes: Vec<FileBootstrapNode>,
@@ -179,6 +200,10 @@ impl FileConfig {
 pub struct Settings {
     /// Sockets to bind.
     pub udp_addresses: Vec<SocketAddr>,
+    /// TCP relay sockets to listen on; none serves no relay.
+    pub tcp_addresses: Vec<SocketAddr>,
+    /// The TCP relay's limits.
+    pub tcp_relay: ServerConfig,
     /// The keys file, if any.
     pub keys_file: Option<PathBuf>,
     /// Nodes to bootstrap from, names resolved.
@@ -233,6 +258,59 @@ impl Settings {
                 "at least one address is needed",
             ));
         }
+
+        let tcp_addresses = if cli.tcp_address.is_empty() {
+            file.tcp_address
+                .map(OneOrMany::into_vec)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| {
+                    a.trim()
+                        .parse()
+                        .map_err(|_| invalid("tcp-address", a, "not an IP:PORT socket address"))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            cli.tcp_address.clone()
+        };
+        let defaults = ServerConfig::default();
+        let positive = |key: &'static str, value: Option<usize>, default: usize| match value {
+            Some(0) => Err(invalid(key, "0", "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let tcp_relay = ServerConfig {
+            max_connections: positive(
+                "tcp-max-connections",
+                file.tcp_max_connections,
+                defaults.max_connections,
+            )?,
+            max_unconfirmed: positive(
+                "tcp-max-unconfirmed",
+                file.tcp_max_unconfirmed,
+                defaults.max_unconfirmed,
+            )?,
+            queue: QueueLimits {
+                max_control_frames: positive(
+                    "tcp-queue-control-frames",
+                    file.tcp_queue_control_frames,
+                    defaults.queue.max_control_frames,
+                )?,
+                // Below one full frame nothing but the smallest packets
+                // could ever be queued.
+                max_data_bytes: match file.tcp_queue_data_bytes {
+                    Some(n) if n < MIN_TCP_QUEUE_DATA_BYTES => {
+                        return Err(invalid(
+                            "tcp-queue-data-bytes",
+                            n.to_string(),
+                            format!("must be at least {MIN_TCP_QUEUE_DATA_BYTES}"),
+                        ));
+                    }
+                    Some(n) => n,
+                    None => defaults.queue.max_data_bytes,
+                },
+            },
+        };
 
         let pairs: Vec<(String, String)> = if cli.bootstrap_node.is_empty() {
             file.bootstrap_nodes
@@ -306,6 +384,8 @@ impl Settings {
 
         Ok(Self {
             udp_addresses,
+            tcp_addresses,
+            tcp_relay,
             keys_file: cli.keys_file.clone().or(file.keys_file),
             bootstrap_nodes,
             motd,
@@ -463,6 +543,46 @@ mod tests {
         assert_eq!(s.udp_addresses.len(), 2);
         assert_eq!(s.motd, "from flag");
         assert_eq!(s.bootstrap_nodes[0].addr, "10.1.1.1:1".parse().unwrap());
+    }
+
+    #[test]
+    fn tcp_relay_from_file_and_flag() {
+        let s = Settings::resolve(&Cli::default(), None).unwrap();
+        assert!(s.tcp_addresses.is_empty(), "no relay unless asked for");
+        assert_eq!(s.tcp_relay, ServerConfig::default());
+
+        let file = parse(
+            "tcp-address = [\"127.0.0.1:3389\", \"[::1]:0\"]\ntcp-max-connections = 10\n\
+             tcp-max-unconfirmed = 5\ntcp-queue-control-frames = 32\ntcp-queue-data-bytes = 4096\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(&Cli::default(), Some(file.clone())).unwrap();
+        assert_eq!(s.tcp_addresses.len(), 2);
+        assert_eq!(s.tcp_relay.max_connections, 10);
+        assert_eq!(s.tcp_relay.max_unconfirmed, 5);
+        assert_eq!(s.tcp_relay.queue.max_control_frames, 32);
+        assert_eq!(s.tcp_relay.queue.max_data_bytes, 4096);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+
+        let cli = Cli {
+            tcp_address: vec!["127.0.0.1:0".parse().unwrap()],
+            ..Cli::default()
+        };
+        let s = Settings::resolve(&cli, Some(file)).unwrap();
+        assert_eq!(s.tcp_addresses, cli.tcp_address);
+
+        let one = parse("tcp-address = \"0.0.0.0:33445\"").unwrap();
+        let s = Settings::resolve(&Cli::default(), Some(one)).unwrap();
+        assert_eq!(s.tcp_addresses.len(), 1);
+
+        for bad in [
+            "tcp-address = \"localhost\"",
+            "tcp-max-connections = 0",
+            "tcp-queue-data-bytes = 100",
+        ] {
+            let e = Settings::resolve(&Cli::default(), Some(parse(bad).unwrap())).unwrap_err();
+            assert!(e.to_string().contains("tcp-"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! toxide-node: a Tox bootstrap node.
 //!
 //! The server composition of toxide's layers, the way the client is the
-//! other one: today the DHT alone (answering pings, nodes requests and
-//! bootstrap-info requests, keeping a close list), run by the root crate's
-//! tokio [`Driver`]. The onion relay and the TCP relay join it as they
-//! land. Operator-facing choices follow tox-bootstrapd and tox-node: a
-//! keys file in tox-bootstrapd's format, the secret key never on argv, one
-//! socket per configured address, LAN discovery off unless asked for, and
-//! warnings for unknown configuration keys.
+//! other one: the DHT (answering pings, nodes requests and bootstrap-info
+//! requests, keeping a close list) and the onion server, run by the root
+//! crate's tokio [`Driver`], and optionally a TCP relay ([`tcp`]) whose
+//! clients' onion requests go to that onion server. Operator-facing
+//! choices follow tox-bootstrapd and tox-node: a keys file in
+//! tox-bootstrapd's format, the secret key never on argv, one socket per
+//! configured address, LAN discovery off unless asked for, and warnings for
+//! unknown configuration keys.
 //!
 //! The binary is a thin `main` over [`start`]; the pieces are public so
 //! tests can run the same node in-process.
@@ -15,8 +16,10 @@
 pub mod cli;
 pub mod config;
 pub mod keys_file;
+pub mod tcp;
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 use toxide::driver::{Driver, DriverConfig, DriverError, DriverHandle};
 use toxide_core::KeyPair;
@@ -26,6 +29,7 @@ use tracing_subscriber::filter::Targets;
 use crate::cli::Cli;
 use crate::config::{ConfigError, DEFAULT_LOG_LEVEL, FileConfig, Settings};
 use crate::keys_file::{KeysError, KeysOrigin, SECRET_KEY_ENV};
+use crate::tcp::{TcpBindError, TcpRelay};
 
 /// The version number sent in bootstrap-info responses: `4AAABBBCCC` for
 /// toxide-node `AAA.BBB.CCC`.
@@ -52,6 +56,9 @@ pub enum NodeError {
     /// A socket could not be bound.
     #[error(transparent)]
     Driver(#[from] DriverError),
+    /// A TCP relay socket could not be opened.
+    #[error(transparent)]
+    Tcp(#[from] TcpBindError),
     /// The log filter is not valid.
     #[error("log level {level:?}: {reason}")]
     LogLevel {
@@ -230,11 +237,18 @@ pub async fn run(
     // start-up lines are read must find the handler, not the default
     // action.
     let mut stop = Stop::listen()?;
-    let handle = Driver::spawn(driver_config(settings, keys)).await?;
-    announce(&handle, out).map_err(|source| NodeError::Io {
+    let mut driver = Driver::bind(driver_config(settings, keys.clone())).await?;
+    let handle = driver.handle();
+    let relay = spawn_tcp_relay(settings, keys, &mut driver)?;
+    tokio::spawn(driver.run());
+    let tcp_addrs = relay.as_ref().map_or(&[][..], TcpRelay::local_addrs);
+    announce(&handle, tcp_addrs, out).map_err(|source| NodeError::Io {
         what: "writing the start-up lines",
         source,
     })?;
+    if !tcp_addrs.is_empty() {
+        tracing::info!(addresses = ?tcp_addrs, "serving a TCP relay");
+    }
     tracing::info!(
         public_key = %handle.public_key(),
         addresses = ?handle.local_addrs(),
@@ -251,6 +265,11 @@ pub async fn run(
     }
     let signal = stop.wait().await;
     tracing::info!(signal, "stopping");
+    if let Some(relay) = relay {
+        if let Some(stats) = relay.shutdown().await {
+            tracing::info!(?stats, "final TCP relay counters");
+        }
+    }
     if let Ok(stats) = handle.stats().await {
         tracing::info!(?stats, "final counters");
     }
@@ -258,11 +277,42 @@ pub async fn run(
     Ok(())
 }
 
-/// Prints `DHT_PUBLIC_KEY <hex>` and one `PORT <port>` per socket.
-pub fn announce(handle: &DriverHandle, out: &mut impl Write) -> io::Result<()> {
+/// Starts the TCP relay on the configured addresses (none: no relay), with
+/// the node's DHT key as relay key (as tox-bootstrapd) and its clients'
+/// onion requests going to `driver`'s onion server. Call before the driver
+/// runs.
+pub fn spawn_tcp_relay(
+    settings: &Settings,
+    keys: KeyPair,
+    driver: &mut Driver,
+) -> Result<Option<TcpRelay>, NodeError> {
+    if settings.tcp_addresses.is_empty() {
+        return Ok(None);
+    }
+    let relay = TcpRelay::spawn(
+        &settings.tcp_addresses,
+        settings.dual_stack,
+        keys,
+        settings.tcp_relay,
+        driver.tcp_onion_channels(),
+    )?;
+    Ok(Some(relay))
+}
+
+/// Prints `DHT_PUBLIC_KEY <hex>`, one `PORT <port>` per UDP socket and one
+/// `TCP_PORT <port>` per TCP relay socket (the real ports when 0 was asked
+/// for), in that order.
+pub fn announce(
+    handle: &DriverHandle,
+    tcp_addrs: &[SocketAddr],
+    out: &mut impl Write,
+) -> io::Result<()> {
     writeln!(out, "DHT_PUBLIC_KEY {}", handle.public_key())?;
     for addr in handle.local_addrs() {
         writeln!(out, "PORT {}", addr.port())?;
+    }
+    for addr in tcp_addrs {
+        writeln!(out, "TCP_PORT {}", addr.port())?;
     }
     out.flush()
 }

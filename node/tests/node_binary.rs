@@ -305,3 +305,39 @@ fn unknown_config_keys_warn_and_flags_override_the_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tcp_relay_from_the_config_file_prints_its_ports() {
+    let dir = TempDir::new("node-tcp").unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "udp-address = \"127.0.0.1:0\"\ntcp-address = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n\
+         tcp-max-connections = 16\n",
+    )
+    .unwrap();
+    let mut command = Command::new(NODE_BIN);
+    isolate(command.args(["--config", path_str(&config)]));
+    let node = NodeProcess::start_with_tcp(command, 1, 2);
+    assert_ne!(node.tcp_ports[0], node.tcp_ports[1]);
+    for port in node.tcp_ports.clone() {
+        std::net::TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)))
+            .unwrap_or_else(|e| panic!("TCP port {port}: {e}"));
+    }
+    assert!(node.stdout.try_recv().is_err());
+    let (status, stderr) = node.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("final TCP relay counters"), "{stderr}");
+
+    // A TCP port already taken: a clear error, no half-started node.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (status, stdout, stderr) =
+        run_to_exit(&["--udp-address", "127.0.0.1:0", "--tcp-address", &addr]);
+    assert!(!status.success());
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("cannot listen on TCP") && stderr.contains(&addr),
+        "{stderr}"
+    );
+}

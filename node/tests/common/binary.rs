@@ -37,12 +37,23 @@ pub(crate) struct NodeProcess {
     stderr: Arc<Mutex<String>>,
     pub(crate) public_key: PublicKey,
     pub(crate) ports: Vec<u16>,
+    /// The TCP relay's ports (`TCP_PORT` lines), when asked for.
+    pub(crate) tcp_ports: Vec<u16>,
 }
 
 impl NodeProcess {
     /// Starts `command` (an [`isolate`]d node command) and reads its
     /// `DHT_PUBLIC_KEY` line and `port_lines` PORT lines.
-    pub(crate) fn start(mut command: Command, port_lines: usize) -> Self {
+    pub(crate) fn start(command: Command, port_lines: usize) -> Self {
+        Self::start_with_tcp(command, port_lines, 0)
+    }
+
+    /// [`NodeProcess::start`], then `tcp_lines` TCP_PORT lines.
+    pub(crate) fn start_with_tcp(
+        mut command: Command,
+        port_lines: usize,
+        tcp_lines: usize,
+    ) -> Self {
         let mut child = command.spawn().unwrap();
         let lines = line_reader(child.stdout.take().unwrap());
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -75,8 +86,16 @@ impl NodeProcess {
                     .unwrap_or_else(|| panic!("bad PORT line: {line}"))
             })
             .collect::<Vec<_>>();
+        let tcp_ports = (0..tcp_lines)
+            .map(|_| {
+                let line = next_line("TCP_PORT");
+                line.strip_prefix("TCP_PORT ")
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or_else(|| panic!("bad TCP_PORT line: {line}"))
+            })
+            .collect::<Vec<_>>();
         assert!(
-            ports.iter().all(|&p| p != 0),
+            ports.iter().chain(&tcp_ports).all(|&p| p != 0),
             "the real port is printed, not 0"
         );
         Self {
@@ -85,6 +104,7 @@ impl NodeProcess {
             stderr,
             public_key,
             ports,
+            tcp_ports,
         }
     }
 

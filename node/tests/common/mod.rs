@@ -8,6 +8,7 @@
 
 pub(crate) mod binary;
 pub(crate) mod inprocess;
+pub(crate) mod relay_client;
 pub(crate) mod toxide;
 
 use std::net::{SocketAddr, UdpSocket};
