@@ -605,12 +605,12 @@ async fn a_friend_going_offline_ends_both_sides_with_an_error() {
     } = running(&mut p, &data, "cut", None, 100_000, 100_000 - CHUNK).await;
 
     // Bob goes: Alice's handle ends (her friend went offline), and so
-    // does Bob's receiver.
+    // does Bob's receiver (his instance shut down).
     p.bob.shutdown().await;
     let end = within("sender's end", sent.finished()).await;
     assert!(matches!(end, Err(FileEnded::FriendOffline)), "{end:?}");
     let (_, end) = read_all(&mut receiver).await;
-    assert!(end.is_err(), "{end:?}");
+    assert!(matches!(end, Err(FileEnded::Closed)), "{end:?}");
     wait(&mut p.alice_events, |e| {
         matches!(e, ToxEvent::FileBroken { .. }).then_some(())
     })

@@ -13,6 +13,8 @@
  * With --recv-dir they are written there, at the positions the chunks
  * carry; with --manual-files into an existing file of the same name if
  * there is one (so a test can resume a half-received file by seeking).
+ * c-toxcore drops a friend's transfers without a callback when the friend
+ * goes offline; tox_peer then reports each one it tracked as FILE_BROKEN.
  *
  * LAN discovery is off unless --local-discovery is given. With it c-toxcore
  * broadcasts to every interface's broadcast address, so the Rust side passes
@@ -227,7 +229,7 @@ struct transfer {
     uint32_t friend_number;
     uint32_t file_number;
     uint64_t size; /* UINT64_MAX: a stream */
-    uint64_t done_bytes;
+    uint64_t done_bytes; /* received, or (sending) the end of the furthest chunk handed over */
     FILE *fp; /* NULL for an incoming transfer without --recv-dir: bytes are counted only */
     char path[4096];
 };
@@ -287,10 +289,22 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
     out_line_text(msg, len, " ");
 }
 
+/* c-toxcore drops a friend's transfers without a callback when the friend
+ * goes offline (they are gone by the time this callback runs): each one
+ * tracked here is reported as FILE_BROKEN with the bytes it had moved, and
+ * forgotten. A partly received file stays in recv_dir. */
 static void on_friend_connection(Tox *tox, uint32_t friend_number, Tox_Connection status, void *ud)
 {
     (void)tox; (void)ud;
     out_line("FRIEND_CONNECTION %u %s", friend_number, connection_name(status));
+    if (status != TOX_CONNECTION_NONE) return;
+    for (int i = 0; i < MAX_TRANSFERS; i++) {
+        struct transfer *t = &transfers[i];
+        if (!t->used || t->friend_number != friend_number) continue;
+        out_line("FILE_BROKEN %u %u %s %llu", friend_number, t->file_number, t->incoming ? "recv" : "send",
+                 (unsigned long long)t->done_bytes);
+        transfer_free(t);
+    }
 }
 
 static void on_friend_message(Tox *tox, uint32_t friend_number, Tox_Message_Type type, const uint8_t *msg,
@@ -454,6 +468,8 @@ static void on_file_chunk_request(Tox *tox, uint32_t friend_number, uint32_t fil
     Tox_Err_File_Send_Chunk err;
     if (!tox_file_send_chunk(tox, friend_number, file_number, position, buf, len, &err)) {
         out_line("FILE_ERROR %u %u send-chunk-%d", friend_number, file_number, (int)err);
+    } else if (position + len > t->done_bytes) {
+        t->done_bytes = position + len;
     }
 }
 

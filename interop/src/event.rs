@@ -165,6 +165,20 @@ pub enum Event {
         /// The control word.
         control: String,
     },
+    /// `FILE_BROKEN <friend> <file> <recv|send> <bytes>`: the friend went
+    /// offline during the transfer, which c-toxcore dropped without a
+    /// callback; `tox_peer` reports each one it tracked and forgets it.
+    FileBroken {
+        /// Friend number.
+        friend: u32,
+        /// File number (an incoming one is `(slot + 1) << 16`).
+        file: u32,
+        /// Whether the friend was sending it to us.
+        incoming: bool,
+        /// Bytes received, or (sending) the end of the furthest chunk
+        /// handed to c-toxcore.
+        bytes: u64,
+    },
     /// `FILE_ERROR <friend> <file> <what>`: a local failure in `tox_peer`.
     FileError {
         /// Friend number.
@@ -324,6 +338,19 @@ impl Event {
                 Self::FileSent {
                     friend: friend.parse().ok()?,
                     file: file.parse().ok()?,
+                }
+            }
+            "FILE_BROKEN" => {
+                let [friend, file, direction, bytes] = words(rest)?;
+                Self::FileBroken {
+                    friend: friend.parse().ok()?,
+                    file: file.parse().ok()?,
+                    incoming: match direction {
+                        "recv" => true,
+                        "send" => false,
+                        _ => return None,
+                    },
+                    bytes: bytes.parse().ok()?,
                 }
             }
             "FILE_CONTROL" | "FILE_ERROR" => {
@@ -509,6 +536,28 @@ mod tests {
                 bytes: 300_000,
                 path: "/tmp/x y".into()
             }
+        );
+        assert_eq!(
+            Event::parse("FILE_BROKEN 0 65536 recv 4096"),
+            Event::FileBroken {
+                friend: 0,
+                file: 65536,
+                incoming: true,
+                bytes: 4096
+            }
+        );
+        assert_eq!(
+            Event::parse("FILE_BROKEN 0 1 send 0"),
+            Event::FileBroken {
+                friend: 0,
+                file: 1,
+                incoming: false,
+                bytes: 0
+            }
+        );
+        assert_eq!(
+            Event::parse("FILE_BROKEN 0 1 both 0"),
+            Event::Other("FILE_BROKEN 0 1 both 0".into())
         );
         assert_eq!(
             Event::parse("CONFERENCE_MESSAGE 0 2 hi all"),

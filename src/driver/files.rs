@@ -487,6 +487,19 @@ impl Router {
         }
     }
 
+    /// The instance is stopping: every transfer ends with
+    /// [`FileEnded::Closed`], before the sessions go down — the messenger
+    /// then breaks them as if each friend had gone offline, and that must
+    /// not be what the handles report.
+    pub(crate) fn close(&mut self, now: Instant) {
+        for (_, t) in self.sending.drain() {
+            end(&t.status, now, Err(FileEnded::Closed));
+        }
+        for (_, t) in self.receiving.drain() {
+            finish_receiving(t, now, Err(FileEnded::Closed));
+        }
+    }
+
     /// A sending task could not read its source.
     pub(crate) fn source_failed(
         &mut self,
@@ -644,4 +657,58 @@ fn finish_receiving(t: Receiving, now: Instant, result: Result<(), FileEnded>) {
         let _ = sink.send(Delivery::End(result.clone()));
     }
     end(&t.status, now, result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shutting down mid-transfer: our handles end with `Closed`, not
+    /// with `FriendOffline` from the transfers the messenger breaks as
+    /// the sessions go down right after.
+    #[test]
+    fn shutting_down_mid_transfer_ends_the_handles_closed_not_friend_offline() {
+        let now = Instant::now();
+        let mut router = Router::default();
+        router.enable();
+        let (requests, _requests) = mpsc::unbounded_channel();
+        let sent = watch::Sender::new(Status::new(Some(1 << 20)));
+        let sent_watch = sent.subscribe();
+        router.sending.insert(
+            (0, 0),
+            Sending {
+                requests,
+                status: sent,
+            },
+        );
+        let (sink, mut data) = mpsc::unbounded_channel();
+        let received = watch::Sender::new(Status::new(Some(1 << 20)));
+        let received_watch = received.subscribe();
+        router.receiving.insert(
+            (0, 0),
+            Receiving {
+                status: received,
+                sink: Some((sink, Arc::new(Flow::default()))),
+                user_paused: false,
+                flow_paused: false,
+            },
+        );
+
+        router.close(now);
+        // What the messenger's FileBroken events then do.
+        for file in [FileNumber::Outgoing(0), FileNumber::Incoming(0)] {
+            router.finish(now, 0, file, Err(FileEnded::FriendOffline));
+        }
+
+        for status in [sent_watch, received_watch] {
+            let end = status.borrow().end.clone();
+            assert!(matches!(end, Some(Err(FileEnded::Closed))), "{end:?}");
+        }
+        let delivered = data.try_recv();
+        assert!(
+            matches!(delivered, Ok(Delivery::End(Err(FileEnded::Closed)))),
+            "{delivered:?}"
+        );
+        assert!(data.try_recv().is_err(), "a second end was delivered");
+    }
 }

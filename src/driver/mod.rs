@@ -876,9 +876,11 @@ impl Driver {
                 }
             }
         };
-        // Friends see us go at once (kill packets), not after their
+        // Transfers end as closed, not broken by the sessions going down;
+        // friends see us go at once (kill packets), not after their
         // timeout; then the sockets close before a shutdown is
         // acknowledged.
+        io.files.close(now());
         stack.end_sessions(now());
         io.flush(&mut stack, &mut events).await;
         drop(io);
