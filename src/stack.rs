@@ -50,6 +50,16 @@ pub enum StackEvent {
     },
     /// From the messenger: what friends said and did.
     Messenger(messenger::Event),
+    /// A file offer (the messenger's `FileReceive`) the `Tox` API holds a
+    /// handle for, with the driver's number for that transfer: commands
+    /// for it name the number, so they never reach a later file in the
+    /// same slot.
+    FileOffered {
+        /// The driver's number for the transfer.
+        transfer: u64,
+        /// The messenger's `FileReceive`.
+        event: messenger::Event,
+    },
 }
 
 /// How long a friend's DHT key is kept without news while no session

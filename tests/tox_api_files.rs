@@ -750,3 +750,52 @@ async fn avatars_go_to_friends_coming_online_and_on_every_change() {
     .await;
     p.shutdown().await;
 }
+
+/// A handle whose transfer ended names only that transfer: once its slot
+/// carries the next file, the old handles' commands are refused and the
+/// new file is untouched.
+#[tokio::test]
+async fn a_finished_transfers_handles_never_touch_the_next_file_in_its_slot() {
+    let mut p = pair().await;
+    let send = |seed: u32| {
+        let data = pattern(50_000, seed);
+        p.alice.send_file(
+            0,
+            FILEKIND_DATA,
+            Some(data.len() as u64),
+            None,
+            "f",
+            std::io::Cursor::new(data),
+        )
+    };
+    let first = send(1).await.unwrap();
+    let offered = offer(&mut p.bob_events).await;
+    let stale_offer = offered.clone();
+    let mut first_received = offered.accept().await.unwrap();
+    let (got, end) = read_all(&mut first_received).await;
+    assert!(end.is_ok() && got == pattern(50_000, 1));
+    within("the first file's end", first.finished())
+        .await
+        .unwrap();
+
+    let second = send(2).await.unwrap();
+    assert_eq!(second.file(), first.file(), "the slot is reused");
+    let next = offer(&mut p.bob_events).await;
+    assert_eq!(next.file(), stale_offer.file(), "the slot is reused");
+    // Every handle of the first transfer is refused.
+    assert!(first.pause().await.is_err());
+    assert!(first.cancel().await.is_err());
+    assert!(first_received.pause().await.is_err());
+    assert!(first_received.cancel().await.is_err());
+    assert!(stale_offer.seek(10).await.is_err());
+    assert!(stale_offer.accept().await.is_err());
+    // The second file was neither paused nor cancelled by any of that.
+    let mut receiver = next.accept().await.unwrap();
+    let (got, end) = read_all(&mut receiver).await;
+    assert!(end.is_ok(), "{end:?}");
+    assert!(got == pattern(50_000, 2), "the second file arrived whole");
+    within("the second file's end", second.finished())
+        .await
+        .unwrap();
+    p.shutdown().await;
+}

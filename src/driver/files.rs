@@ -143,14 +143,24 @@ pub(crate) struct Flow {
     pub(crate) nudged: AtomicBool,
 }
 
+/// The router's name for one transfer. A slot's number comes back for
+/// the next file, so a handle that names its transfer by slot alone would,
+/// once its own ended, pause or cancel whatever file took the slot, and an
+/// old source task could feed the new one its data: every command from a
+/// handle carries this number too, and one for another transfer is
+/// refused. Numbers start at 1 and are never reused.
+pub(crate) type TransferId = u64;
+
 #[derive(Debug)]
 struct Sending {
+    transfer: TransferId,
     requests: mpsc::UnboundedSender<Request>,
     status: watch::Sender<Status>,
 }
 
 #[derive(Debug)]
 struct Receiving {
+    transfer: TransferId,
     status: watch::Sender<Status>,
     /// Set once the application accepted.
     sink: Option<(mpsc::UnboundedSender<Delivery>, Arc<Flow>)>,
@@ -173,6 +183,8 @@ pub(crate) struct Router {
     enabled: bool,
     sending: HashMap<(FriendNumber, u8), Sending>,
     receiving: HashMap<(FriendNumber, u8), Receiving>,
+    /// The last [`TransferId`] given out.
+    last_transfer: TransferId,
 }
 
 fn set(status: &watch::Sender<Status>, f: impl FnOnce(&mut Status)) {
@@ -191,6 +203,29 @@ fn end(status: &watch::Sender<Status>, now: Instant, result: Result<(), FileEnde
 impl Router {
     pub(crate) fn enable(&mut self) {
         self.enabled = true;
+    }
+
+    fn new_transfer(&mut self) -> TransferId {
+        self.last_transfer += 1;
+        self.last_transfer
+    }
+
+    /// Whether `file` of `friend` is still the transfer a handle names.
+    fn check(
+        &self,
+        friend: FriendNumber,
+        file: FileNumber,
+        transfer: TransferId,
+    ) -> Result<(), FileError> {
+        let current = match file {
+            FileNumber::Outgoing(slot) => self.sending.get(&(friend, slot)).map(|t| t.transfer),
+            FileNumber::Incoming(slot) => self.receiving.get(&(friend, slot)).map(|t| t.transfer),
+        };
+        if current == Some(transfer) {
+            Ok(())
+        } else {
+            Err(FileError::NoTransfer { friend, file })
+        }
     }
 
     /// Takes the file events of transfers with handles; returns what is
@@ -212,9 +247,11 @@ impl Router {
                 ..
             } if self.enabled => {
                 let size = (size != toxide_messenger::packet::FILESIZE_UNKNOWN).then_some(size);
+                let transfer = self.new_transfer();
                 let old = self.receiving.insert(
                     (friend, slot),
                     Receiving {
+                        transfer,
                         status: watch::Sender::new(Status::new(size)),
                         sink: None,
                         user_paused: false,
@@ -224,7 +261,7 @@ impl Router {
                 if let Some(old) = old {
                     finish_receiving(old, now, Err(FileEnded::CancelledByFriend));
                 }
-                Some(StackEvent::Messenger(event))
+                Some(StackEvent::FileOffered { transfer, event })
             }
             Event::FileChunkRequest {
                 friend,
@@ -419,6 +456,7 @@ impl Router {
     ) -> Result<
         (
             FileNumber,
+            TransferId,
             watch::Receiver<Status>,
             mpsc::UnboundedReceiver<Request>,
         ),
@@ -436,9 +474,16 @@ impl Router {
         let (requests, rx) = mpsc::unbounded_channel();
         let status = watch::Sender::new(Status::new(size));
         let watcher = status.subscribe();
-        self.sending
-            .insert((friend, slot), Sending { requests, status });
-        Ok((file, watcher, rx))
+        let transfer = self.new_transfer();
+        self.sending.insert(
+            (friend, slot),
+            Sending {
+                transfer,
+                requests,
+                status,
+            },
+        );
+        Ok((file, transfer, watcher, rx))
     }
 
     /// A sending task's answer to the oldest open request.
@@ -446,12 +491,15 @@ impl Router {
         &mut self,
         stack: &mut Stack,
         now: Instant,
-        friend: FriendNumber,
-        slot: u8,
+        (friend, slot, transfer): (FriendNumber, u8, TransferId),
         position: u64,
         data: Bytes,
     ) {
-        let Some(t) = self.sending.get(&(friend, slot)) else {
+        let Some(t) = self
+            .sending
+            .get(&(friend, slot))
+            .filter(|t| t.transfer == transfer)
+        else {
             return;
         };
         let file = FileNumber::Outgoing(slot);
@@ -507,9 +555,13 @@ impl Router {
         now: Instant,
         friend: FriendNumber,
         slot: u8,
+        transfer: TransferId,
         why: FileEnded,
     ) {
-        if self.sending.contains_key(&(friend, slot)) {
+        if self
+            .check(friend, FileNumber::Outgoing(slot), transfer)
+            .is_ok()
+        {
             self.kill(stack, now, friend, FileNumber::Outgoing(slot), why);
         }
     }
@@ -523,8 +575,10 @@ impl Router {
         now: Instant,
         friend: FriendNumber,
         file: FileNumber,
+        transfer: TransferId,
         control: Control,
     ) -> Result<(), FileError> {
+        self.check(friend, file, transfer)?;
         let mut engine = |control| {
             stack
                 .with_messenger(now, |m, s| m.file_control(friend, file, control, s))
@@ -575,8 +629,10 @@ impl Router {
         now: Instant,
         friend: FriendNumber,
         file: FileNumber,
+        transfer: TransferId,
         position: u64,
     ) -> Result<(), FileError> {
+        self.check(friend, file, transfer)?;
         stack
             .with_messenger(now, |m, s| m.file_seek(friend, file, position, s))
             .unwrap_or(Err(FileError::NoFriend(friend)))?;
@@ -595,10 +651,12 @@ impl Router {
         now: Instant,
         friend: FriendNumber,
         file: FileNumber,
+        transfer: TransferId,
     ) -> Result<Accepted, FileError> {
         let FileNumber::Incoming(slot) = file else {
             return Err(FileError::NotOursToAccept(file));
         };
+        self.check(friend, file, transfer)?;
         let t = self
             .receiving
             .get_mut(&(friend, slot))
@@ -630,8 +688,13 @@ impl Router {
         now: Instant,
         friend: FriendNumber,
         slot: u8,
+        transfer: TransferId,
     ) {
-        let Some(t) = self.receiving.get_mut(&(friend, slot)) else {
+        let Some(t) = self
+            .receiving
+            .get_mut(&(friend, slot))
+            .filter(|t| t.transfer == transfer)
+        else {
             return;
         };
         let Some((_, flow)) = &t.sink else {
@@ -677,6 +740,7 @@ mod tests {
         router.sending.insert(
             (0, 0),
             Sending {
+                transfer: 1,
                 requests,
                 status: sent,
             },
@@ -687,6 +751,7 @@ mod tests {
         router.receiving.insert(
             (0, 0),
             Receiving {
+                transfer: 2,
                 status: received,
                 sink: Some((sink, Arc::new(Flow::default()))),
                 user_paused: false,

@@ -142,6 +142,27 @@ impl ToxEvent {
                 public_key,
                 message,
             },
+            StackEvent::FileOffered {
+                transfer,
+                event:
+                    M::FileReceive {
+                        friend,
+                        file,
+                        kind,
+                        size,
+                        file_id,
+                        name,
+                    },
+            } => Self::FileOffer(IncomingFile {
+                friend,
+                file,
+                transfer,
+                kind,
+                size: (size != toxide_messenger::packet::FILESIZE_UNKNOWN).then_some(size),
+                file_id,
+                name,
+                handle: handle.clone(),
+            }),
             StackEvent::Messenger(event) => match event {
                 // Over a session rather than the onion: the same request.
                 M::FriendRequest {
@@ -160,22 +181,9 @@ impl ToxEvent {
                 M::Typing { friend, typing } => Self::FriendTyping { friend, typing },
                 M::CustomLossless { friend, data } => Self::FriendLosslessPacket { friend, data },
                 M::CustomLossy { friend, data } => Self::FriendLossyPacket { friend, data },
-                M::FileReceive {
-                    friend,
-                    file,
-                    kind,
-                    size,
-                    file_id,
-                    name,
-                } => Self::FileOffer(IncomingFile {
-                    friend,
-                    file,
-                    kind,
-                    size: (size != toxide_messenger::packet::FILESIZE_UNKNOWN).then_some(size),
-                    file_id,
-                    name,
-                    handle: handle.clone(),
-                }),
+                // Without the router's number no command could name it:
+                // only a bare driver leaves offers unrouted.
+                M::FileReceive { .. } => return None,
                 M::FileControl {
                     friend,
                     file,
@@ -199,6 +207,7 @@ impl ToxEvent {
         matches!(
             event,
             StackEvent::Messenger(_)
+                | StackEvent::FileOffered { .. }
                 | StackEvent::Onion(ClientEvent::Connected(_) | ClientEvent::FriendRequest { .. })
         )
     }

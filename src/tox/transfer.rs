@@ -31,7 +31,7 @@ use toxide_messenger::packet::FILE_ID_LENGTH;
 
 use super::ToxError;
 use crate::driver::WeakDriverHandle;
-use crate::driver::files::{Delivery, Flow, LOW_WATER, Request, Status};
+use crate::driver::files::{Delivery, Flow, LOW_WATER, Request, Status, TransferId};
 
 pub use crate::driver::files::FileEnded;
 
@@ -94,10 +94,13 @@ async fn control(
     handle: &WeakDriverHandle,
     friend: FriendNumber,
     file: FileNumber,
+    transfer: TransferId,
     what: Control,
 ) -> Result<(), ToxError> {
     handle
-        .call_files(move |stack, router, now| router.control(stack, now, friend, file, what))
+        .call_files(move |stack, router, now| {
+            router.control(stack, now, friend, file, transfer, what)
+        })
         .await??;
     Ok(())
 }
@@ -110,6 +113,7 @@ async fn control(
 pub struct OutgoingFile {
     friend: FriendNumber,
     file: FileNumber,
+    transfer: TransferId,
     file_id: [u8; FILE_ID_LENGTH],
     status: watch::Receiver<Status>,
     handle: WeakDriverHandle,
@@ -135,18 +139,39 @@ impl OutgoingFile {
     /// Stops sending until [`OutgoingFile::resume`] (the friend's own
     /// pause is separate).
     pub async fn pause(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Pause).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Pause,
+        )
+        .await
     }
 
     /// Lifts our pause.
     pub async fn resume(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Accept).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Accept,
+        )
+        .await
     }
 
     /// Ends the transfer (the friend is told); [`OutgoingFile::finished`]
     /// returns [`FileEnded::Cancelled`].
     pub async fn cancel(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Kill).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Kill,
+        )
+        .await
     }
 
     /// How far it has got.
@@ -172,7 +197,7 @@ pub(super) async fn send_file(
     name: Vec<u8>,
     source: impl AsyncRead + Send + Unpin + 'static,
 ) -> Result<OutgoingFile, ToxError> {
-    let (file, status, requests) = handle
+    let (file, transfer, status, requests) = handle
         .call_files(move |stack, router, now| {
             router.send_file(stack, now, friend, kind, size, file_id, name)
         })
@@ -186,13 +211,13 @@ pub(super) async fn send_file(
         Box::new(source),
         requests,
         handle.clone(),
-        friend,
-        slot,
+        (friend, slot, transfer),
         size,
     ));
     Ok(OutgoingFile {
         friend,
         file,
+        transfer,
         file_id,
         status,
         handle,
@@ -208,8 +233,7 @@ async fn read_source(
     mut source: Box<dyn AsyncRead + Send + Unpin>,
     mut requests: mpsc::UnboundedReceiver<Request>,
     handle: WeakDriverHandle,
-    friend: FriendNumber,
-    slot: u8,
+    (friend, slot, transfer): (FriendNumber, u8, TransferId),
     size: Option<u64>,
 ) {
     // Bytes taken from the source so far.
@@ -233,7 +257,7 @@ async fn read_source(
                 at += data.len() as u64;
                 let sent = handle
                     .send_files(move |stack, router, now| {
-                        router.supply(stack, now, friend, slot, position, data)
+                        router.supply(stack, now, (friend, slot, transfer), position, data)
                     })
                     .await;
                 if sent.is_err() || last {
@@ -248,7 +272,7 @@ async fn read_source(
         };
         let _ = handle
             .send_files(move |stack, router, now| {
-                router.source_failed(stack, now, friend, slot, failed)
+                router.source_failed(stack, now, friend, slot, transfer, failed)
             })
             .await;
         return;
@@ -279,6 +303,7 @@ async fn read_up_to(
 pub struct IncomingFile {
     pub(super) friend: FriendNumber,
     pub(super) file: FileNumber,
+    pub(super) transfer: TransferId,
     pub(super) kind: u32,
     pub(super) size: Option<u64>,
     pub(super) file_id: [u8; FILE_ID_LENGTH],
@@ -291,6 +316,7 @@ impl PartialEq for IncomingFile {
         (
             self.friend,
             self.file,
+            self.transfer,
             self.kind,
             self.size,
             self.file_id,
@@ -298,6 +324,7 @@ impl PartialEq for IncomingFile {
         ) == (
             other.friend,
             other.file,
+            other.transfer,
             other.kind,
             other.size,
             other.file_id,
@@ -354,23 +381,26 @@ impl IncomingFile {
     /// Asks the sender to start at `position` (below the size), to resume
     /// a file of which we have that much: only before accepting.
     pub async fn seek(&self, position: u64) -> Result<(), ToxError> {
-        let (friend, file) = (self.friend, self.file);
+        let (friend, file, transfer) = (self.friend, self.file, self.transfer);
         self.handle
-            .call_files(move |stack, router, now| router.seek(stack, now, friend, file, position))
+            .call_files(move |stack, router, now| {
+                router.seek(stack, now, friend, file, transfer, position)
+            })
             .await??;
         Ok(())
     }
 
     /// Accepts the file: its data arrives through the receiver.
     pub async fn accept(self) -> Result<FileReceiver, ToxError> {
-        let (friend, file) = (self.friend, self.file);
+        let (friend, file, transfer) = (self.friend, self.file, self.transfer);
         let accepted = self
             .handle
-            .call_files(move |stack, router, now| router.accept(stack, now, friend, file))
+            .call_files(move |stack, router, now| router.accept(stack, now, friend, file, transfer))
             .await??;
         Ok(FileReceiver {
             friend,
             file,
+            transfer,
             data: accepted.data,
             flow: accepted.flow,
             status: accepted.status,
@@ -381,7 +411,14 @@ impl IncomingFile {
 
     /// Refuses the file (the friend is told).
     pub async fn cancel(self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Kill).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Kill,
+        )
+        .await
     }
 }
 
@@ -398,6 +435,7 @@ impl IncomingFile {
 pub struct FileReceiver {
     friend: FriendNumber,
     file: FileNumber,
+    transfer: TransferId,
     data: mpsc::UnboundedReceiver<Delivery>,
     flow: Arc<Flow>,
     status: watch::Receiver<Status>,
@@ -418,18 +456,39 @@ impl FileReceiver {
 
     /// Asks the friend to stop sending until [`FileReceiver::resume`].
     pub async fn pause(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Pause).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Pause,
+        )
+        .await
     }
 
     /// Lifts our pause (one for a slow reader stays until it catches up).
     pub async fn resume(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Accept).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Accept,
+        )
+        .await
     }
 
     /// Ends the transfer (the friend is told); the stream then yields
     /// [`FileEnded::Cancelled`].
     pub async fn cancel(&self) -> Result<(), ToxError> {
-        control(&self.handle, self.friend, self.file, Control::Kill).await
+        control(
+            &self.handle,
+            self.friend,
+            self.file,
+            self.transfer,
+            Control::Kill,
+        )
+        .await
     }
 
     /// How far it has got (arrived, not necessarily read yet).
@@ -450,14 +509,17 @@ impl FileReceiver {
         {
             return;
         }
-        let (handle, friend, file) = (self.handle.clone(), self.friend, self.file);
+        let (handle, friend, file, transfer) =
+            (self.handle.clone(), self.friend, self.file, self.transfer);
         let FileNumber::Incoming(slot) = file else {
             return;
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = handle
-                    .call_files(move |stack, router, now| router.drained(stack, now, friend, slot))
+                    .call_files(move |stack, router, now| {
+                        router.drained(stack, now, friend, slot, transfer)
+                    })
                     .await;
             });
         }
@@ -499,10 +561,11 @@ impl Drop for FileReceiver {
         if self.over || self.status.borrow().end.is_some() {
             return;
         }
-        let (handle, friend, file) = (self.handle.clone(), self.friend, self.file);
+        let (handle, friend, file, transfer) =
+            (self.handle.clone(), self.friend, self.file, self.transfer);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = control(&handle, friend, file, Control::Kill).await;
+                let _ = control(&handle, friend, file, transfer, Control::Kill).await;
             });
         }
     }
