@@ -44,6 +44,7 @@ pub use toxide_dht as dht;
 pub use toxide_messenger as messenger;
 pub use toxide_net_crypto as net_crypto;
 pub use toxide_onion as onion;
+pub use toxide_relay as relay;
 
 pub mod driver;
 pub mod stack;

@@ -18,6 +18,8 @@
 //! - [`client`]: [`ClientConnection`], one connection to one relay.
 //! - [`server`]: [`RelayServer`], the relay's connections and routing
 //!   table, built on [`server::ServerConnection`].
+//! - [`proxy`]: the SOCKS5 and HTTP `CONNECT` exchanges that open a
+//!   tunnel to a relay through a proxy.
 //!
 //! Like every protocol crate here, nothing owns a socket, a clock or a
 //! task: bytes, time and randomness are the caller's, and every queue is
@@ -30,6 +32,7 @@ pub mod frame;
 pub mod handshake;
 mod keepalive;
 pub mod packet;
+pub mod proxy;
 mod queue;
 pub mod server;
 

@@ -58,6 +58,7 @@ use toxide_onion::{
 use crate::stack::{Stack, StackEvent};
 
 pub(crate) mod files;
+pub mod proxy;
 mod udp;
 
 use files::Router;
