@@ -92,9 +92,7 @@ async fn ended(mut status: watch::Receiver<Status>) -> Result<(), FileEnded> {
 /// Runs a file call in the driver task.
 async fn control(
     handle: &WeakDriverHandle,
-    friend: FriendNumber,
-    file: FileNumber,
-    transfer: TransferId,
+    (friend, file, transfer): (FriendNumber, FileNumber, TransferId),
     what: Control,
 ) -> Result<(), ToxError> {
     handle
@@ -120,6 +118,11 @@ pub struct OutgoingFile {
 }
 
 impl OutgoingFile {
+    /// What names the transfer to the driver.
+    fn id(&self) -> (FriendNumber, FileNumber, TransferId) {
+        (self.friend, self.file, self.transfer)
+    }
+
     /// To whom.
     pub fn friend(&self) -> FriendNumber {
         self.friend
@@ -139,39 +142,18 @@ impl OutgoingFile {
     /// Stops sending until [`OutgoingFile::resume`] (the friend's own
     /// pause is separate).
     pub async fn pause(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Pause,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Pause).await
     }
 
     /// Lifts our pause.
     pub async fn resume(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Accept,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Accept).await
     }
 
     /// Ends the transfer (the friend is told); [`OutgoingFile::finished`]
     /// returns [`FileEnded::Cancelled`].
     pub async fn cancel(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Kill,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Kill).await
     }
 
     /// How far it has got.
@@ -336,6 +318,11 @@ impl PartialEq for IncomingFile {
 impl Eq for IncomingFile {}
 
 impl IncomingFile {
+    /// What names the transfer to the driver.
+    fn id(&self) -> (FriendNumber, FileNumber, TransferId) {
+        (self.friend, self.file, self.transfer)
+    }
+
     /// From whom.
     pub fn friend(&self) -> FriendNumber {
         self.friend
@@ -411,14 +398,7 @@ impl IncomingFile {
 
     /// Refuses the file (the friend is told).
     pub async fn cancel(self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Kill,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Kill).await
     }
 }
 
@@ -444,6 +424,11 @@ pub struct FileReceiver {
 }
 
 impl FileReceiver {
+    /// What names the transfer to the driver.
+    fn id(&self) -> (FriendNumber, FileNumber, TransferId) {
+        (self.friend, self.file, self.transfer)
+    }
+
     /// From whom.
     pub fn friend(&self) -> FriendNumber {
         self.friend
@@ -456,39 +441,18 @@ impl FileReceiver {
 
     /// Asks the friend to stop sending until [`FileReceiver::resume`].
     pub async fn pause(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Pause,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Pause).await
     }
 
     /// Lifts our pause (one for a slow reader stays until it catches up).
     pub async fn resume(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Accept,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Accept).await
     }
 
     /// Ends the transfer (the friend is told); the stream then yields
     /// [`FileEnded::Cancelled`].
     pub async fn cancel(&self) -> Result<(), ToxError> {
-        control(
-            &self.handle,
-            self.friend,
-            self.file,
-            self.transfer,
-            Control::Kill,
-        )
-        .await
+        control(&self.handle, self.id(), Control::Kill).await
     }
 
     /// How far it has got (arrived, not necessarily read yet).
@@ -565,7 +529,7 @@ impl Drop for FileReceiver {
             (self.handle.clone(), self.friend, self.file, self.transfer);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = control(&handle, friend, file, transfer, Control::Kill).await;
+                let _ = control(&handle, (friend, file, transfer), Control::Kill).await;
             });
         }
     }
