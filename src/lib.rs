@@ -31,7 +31,8 @@
 //! ```
 //!
 //! Underneath, every protocol layer is its own sans-IO crate, re-exported
-//! here ([`core`], [`dht`], [`onion`], [`net_crypto`], [`messenger`]);
+//! here ([`core`], [`dht`], [`onion`], [`net_crypto`], [`relay`],
+//! [`messenger`]);
 //! [`Stack`] composes them into one state machine and [`driver`] runs it
 //! on tokio sockets and timers. The same stack runs in the deterministic
 //! simulator (`toxide-sim`).

@@ -17,21 +17,37 @@
 //! friend's DHT key is fresh: until [`FRIEND_DHT_TIMEOUT`] after the last
 //! news of it, after which the key and its DHT search are dropped until
 //! the onion brings news again. This is the core of c-toxcore's
-//! `friend_connection` (checklist F1) without relays. The [`Messenger`]
+//! `friend_connection` (checklist F1). The [`Messenger`]
 //! rides on those sessions: the stack tells it when one comes up, carries
 //! a packet or an acknowledgement, or goes down, and lends it the
 //! sessions to send on.
+//!
+//! A client may also keep connections to TCP relays ([`relays`], checklist
+//! R13): each friend's DHT key is asked for on every relay, packets that
+//! come through relays enter net_crypto as [`Path::Tcp`], and net_crypto's
+//! packets for that path leave through the relays, so a session moves
+//! between direct UDP and relays without noticing (N15). The driver only
+//! moves the relays' bytes ([`Stack::poll_relay_command`]). Friends with a
+//! session are told our relays every [`SHARE_RELAYS_INTERVAL`] (F3), and
+//! a client that uses relays connects to the relays friends name there and
+//! in their DHT-PK announcements.
+
+pub mod relays;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
 use toxide_messenger::messenger::{self, Messenger, Sessions};
+use toxide_messenger::packet::{PACKET_ID_SHARE_RELAYS, ShareRelays};
 use toxide_net_crypto::{ConnectionId, NetCrypto, Path};
 use toxide_onion::client::{ClientEvent, FriendError, OnionClient};
 use toxide_onion::server::OnionServer;
+
+use relays::{RelayCommand, RelayEvent, RelayId, Relays};
 
 /// Something the stack reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +86,15 @@ pub enum StackEvent {
 /// friend who is gone stops costing traffic.
 pub const FRIEND_DHT_TIMEOUT: Duration = toxide_dht::constants::BAD_NODE_TIMEOUT;
 
+/// How often a friend with a session is told our connected relays
+/// (checklist F3, **SPEC≠CODE**: c-toxcore's `SHARE_RELAYS_INTERVAL` is
+/// 120 s, the spec says 5 min): it binds them to the session, so either
+/// side can reach the other there when direct UDP stops.
+pub const SHARE_RELAYS_INTERVAL: Duration = Duration::from_secs(120);
+
 /// What the stack knows of one friend's session: c-toxcore's
-/// `Friend_Conn` without relays (checklist F1).
+/// `Friend_Conn` (checklist F1; the relays a friend is reached by live in
+/// [`Relays`], keyed by its DHT key).
 #[derive(Debug, Clone, Default)]
 struct FriendSession {
     /// The friend's DHT key while it is fresh (`dht_temp_pk`); the stack
@@ -94,6 +117,10 @@ struct FriendSession {
     /// again only for a different one); resumed when news of the key
     /// arrives.
     paused_search: Option<PublicKey>,
+    /// When our relays last went to the friend over the current session
+    /// (`share_relays_lastsent`); `None`: not yet, due as soon as we have
+    /// a relay.
+    relays_shared_at: Option<Instant>,
 }
 
 impl FriendSession {
@@ -103,6 +130,15 @@ impl FriendSession {
             return None;
         }
         self.dht_pk_at?.checked_add(FRIEND_DHT_TIMEOUT)
+    }
+
+    /// When our relays are next due to this friend, if it has a session
+    /// and had a share on it (see [`FriendSession::relays_shared_at`]).
+    fn share_due(&self) -> Option<Instant> {
+        if !self.established || self.connection.is_none() {
+            return None;
+        }
+        self.relays_shared_at?.checked_add(SHARE_RELAYS_INTERVAL)
     }
 
     /// The remembered address, if it is still fresh at `now`.
@@ -127,6 +163,8 @@ pub struct Stack {
     /// Friends by number and what passes between us; present with
     /// net_crypto.
     pub messenger: Option<Messenger>,
+    /// The TCP relays a client keeps connections to; `None` uses none.
+    pub relays: Option<Relays>,
     /// Whether the stack opens sessions to friends itself (the default),
     /// or only accepts the sessions friends open: each side opens as soon
     /// as it knows the other's DHT key and address, so the accepting side
@@ -155,11 +193,56 @@ impl Stack {
             client,
             net_crypto,
             messenger,
+            relays: None,
             open_sessions: true,
             friends: HashMap::new(),
             connection_friends: HashMap::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// The stack with relay connections (a client's; see [`relays`]).
+    pub fn with_relays(mut self, relays: Relays) -> Self {
+        self.relays = Some(relays);
+        self
+    }
+
+    /// Keeps a connection to the TCP relay at `addr` with key `pk`;
+    /// `false` without relays, or if it is known or there are too many.
+    pub fn add_tcp_relay(&mut self, now: Instant, addr: SocketAddr, pk: PublicKey) -> bool {
+        let added = self
+            .relays
+            .as_mut()
+            .and_then(|r| r.add(now, addr, pk))
+            .is_some();
+        self.pump(now);
+        added
+    }
+
+    /// The next socket command for the driver's relay connections.
+    pub fn poll_relay_command(&mut self) -> Option<RelayCommand> {
+        self.relays.as_mut()?.poll_command()
+    }
+
+    /// Bytes to write to `relay`'s socket of `session`.
+    pub fn poll_relay_write(&mut self, relay: RelayId, session: u64) -> Option<Bytes> {
+        self.relays.as_mut()?.poll_write(relay, session)
+    }
+
+    /// Bytes read from `relay`'s socket of `session`.
+    pub fn handle_relay_bytes(&mut self, now: Instant, relay: RelayId, session: u64, bytes: &[u8]) {
+        if let Some(relays) = &mut self.relays {
+            relays.handle_bytes(now, relay, session, bytes);
+        }
+        self.pump(now);
+    }
+
+    /// `relay`'s socket of `session` ended or could not connect.
+    pub fn handle_relay_closed(&mut self, now: Instant, relay: RelayId, session: u64) {
+        if let Some(relays) = &mut self.relays {
+            relays.handle_closed(now, relay, session);
+        }
+        self.pump(now);
     }
 
     /// Makes `real_pk` a friend: the onion client searches for them and
@@ -226,6 +309,9 @@ impl Stack {
         }
         if let Some(dht_pk) = friend.dht_pk {
             self.dht.stop_search(&dht_pk);
+            if let Some(relays) = &mut self.relays {
+                relays.unwant(&dht_pk);
+            }
         }
         if let Some(id) = friend.connection {
             self.connection_friends.remove(&id);
@@ -245,6 +331,7 @@ impl Stack {
         };
         if session.connection != id {
             session.established = false;
+            session.relays_shared_at = None;
         }
         if let Some(old) = std::mem::replace(&mut session.connection, id) {
             self.connection_friends.remove(&old);
@@ -278,6 +365,47 @@ impl Stack {
         self.note_dht_pk(now, real_pk, dht_pk);
         self.set_connection(real_pk, Some(id));
         Ok(id)
+    }
+
+    /// Opens a session to a friend whose DHT key is known but not its
+    /// address (from a save, or a test's setup): it goes through the TCP
+    /// relays until the DHT finds a direct path. Registered as
+    /// [`Stack::connect_friend_at`] does.
+    pub fn connect_friend(
+        &mut self,
+        now: Instant,
+        real_pk: PublicKey,
+        dht_pk: PublicKey,
+    ) -> Result<ConnectionId, FriendError> {
+        let Some(net_crypto) = &mut self.net_crypto else {
+            return Err(FriendError::NotFound);
+        };
+        let id = net_crypto
+            .connect(real_pk, dht_pk)
+            .ok_or(FriendError::LowOrderKey)?;
+        self.friends.entry(real_pk).or_default();
+        self.note_dht_pk(now, real_pk, dht_pk);
+        self.set_connection(real_pk, Some(id));
+        self.update_tcp_routes();
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Tells net_crypto which friends' sessions can go through relays,
+    /// and the onion client which relays to name (after any change on
+    /// the relays).
+    fn update_tcp_routes(&mut self) {
+        let (Some(relays), Some(net_crypto)) = (&self.relays, &mut self.net_crypto) else {
+            return;
+        };
+        for session in self.friends.values() {
+            if let (Some(id), Some(dht_pk)) = (session.connection, session.dht_pk) {
+                net_crypto.set_tcp(id, relays.is_reachable(&dht_pk));
+            }
+        }
+        if let Some(client) = &mut self.client {
+            client.set_tcp_relays(relays.connected());
+        }
     }
 
     /// The session with `real_pk`, if one exists.
@@ -359,6 +487,11 @@ impl Stack {
         if let Some(net_crypto) = &mut self.net_crypto {
             net_crypto.handle_timeout(now);
         }
+        if let Some(relays) = &mut self.relays {
+            if relays.poll_timeout().is_some_and(|t| t <= now) {
+                relays.handle_timeout(now);
+            }
+        }
         if self
             .messenger
             .as_ref()
@@ -376,7 +509,67 @@ impl Stack {
         for friend in stale {
             self.forget_dht_pk(friend);
         }
+        self.share_relays(now);
         self.pump(now);
+    }
+
+    /// Sends our connected relays (at most three) to every friend with a
+    /// session who has had none on it, or whose last share is
+    /// [`SHARE_RELAYS_INTERVAL`] old (c-toxcore `send_relays`).
+    fn share_relays(&mut self, now: Instant) {
+        let (Some(relays), Some(net_crypto)) = (&self.relays, &mut self.net_crypto) else {
+            return;
+        };
+        if !relays.has_connected() {
+            return;
+        }
+        let ours: Vec<toxide_core::PackedNode> = relays
+            .connected()
+            .into_iter()
+            .take(toxide_messenger::packet::MAX_SHARED_RELAYS)
+            .collect();
+        let Ok(packet) = ShareRelays::new(ours) else {
+            return;
+        };
+        let bytes = Bytes::from(toxide_core::Encode::to_bytes(&packet));
+        for session in self.friends.values_mut() {
+            let (Some(id), true) = (session.connection, session.established) else {
+                continue;
+            };
+            if session.share_due().is_none_or(|t| t <= now) {
+                // Marked sent either way: a full queue must not make the
+                // timer fire at once again.
+                session.relays_shared_at = Some(now);
+                let _ = net_crypto.send_lossless(id, bytes.clone());
+            }
+        }
+    }
+
+    /// A friend's share-relays packet (c-toxcore `handle_packet`): its
+    /// relays are kept too (if we use relays at all), and an entry with a
+    /// loopback address under the friend's own DHT key is a relay the
+    /// friend hosts, reached at the friend's known address.
+    fn shared_relays(&mut self, now: Instant, friend: PublicKey, data: &[u8]) {
+        let Ok(packet) = <ShareRelays as toxide_core::Decode>::from_bytes(data) else {
+            return;
+        };
+        let Some(session) = self.friends.get(&friend) else {
+            return;
+        };
+        let (dht_pk, friend_ip) = (session.dht_pk, session.addr.map(|(a, _)| a.ip()));
+        let Some(relays) = self.relays.as_mut().filter(|r| r.count() > 0) else {
+            return;
+        };
+        for node in packet.into_relays() {
+            let mut addr = node.addr;
+            if addr.ip().is_loopback() && Some(node.public_key) == dht_pk {
+                match friend_ip {
+                    Some(ip) => addr.set_ip(ip),
+                    None => continue,
+                }
+            }
+            relays.add(now, addr, node.public_key);
+        }
     }
 
     /// The earliest timer.
@@ -384,17 +577,32 @@ impl Stack {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
         let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
         let messenger = self.messenger.as_ref().and_then(Messenger::poll_timeout);
+        let relays = self.relays.as_ref().and_then(Relays::poll_timeout);
         let stale = self
             .friends
             .values()
             .filter_map(FriendSession::dht_pk_expires)
             .min();
+        // Shares not yet made go out on the events that make them
+        // possible (a session up, a relay connected); only repeats wait.
+        let share = self
+            .relays
+            .as_ref()
+            .filter(|r| r.has_connected())
+            .and_then(|_| {
+                self.friends
+                    .values()
+                    .filter_map(FriendSession::share_due)
+                    .min()
+            });
         [
             self.dht.poll_timeout(),
             client,
             net_crypto,
             messenger,
+            relays,
             stale,
+            share,
         ]
         .into_iter()
         .flatten()
@@ -403,20 +611,36 @@ impl Stack {
 
     /// The next datagram to send, from whichever layer has one.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        if let Some(client) = &mut self.client {
+            while let Some((relay, request)) = client.poll_tcp_transmit() {
+                if let Some(relays) = &mut self.relays {
+                    relays.send_onion(&relay, Bytes::from(request));
+                }
+            }
+        }
         self.dht
             .poll_transmit()
             .or_else(|| self.server.as_mut().and_then(OnionServer::poll_transmit))
             .or_else(|| self.client.as_mut().and_then(OnionClient::poll_transmit))
             .or_else(|| {
-                let transmit = self.net_crypto.as_mut()?.poll_transmit(now)?;
-                match transmit.path {
-                    Path::Udp(destination) => Some(Transmit {
-                        destination,
-                        payload: transmit.payload,
-                    }),
-                    // Relay paths arrive with the TCP relay layer.
-                    #[allow(unreachable_patterns)]
-                    _ => None,
+                loop {
+                    let transmit = self.net_crypto.as_mut()?.poll_transmit(now)?;
+                    match transmit.path {
+                        Path::Udp(destination) => {
+                            return Some(Transmit {
+                                destination,
+                                payload: transmit.payload,
+                            });
+                        }
+                        // Through the relays, which queue it on their
+                        // connections (or count it unsent).
+                        Path::Tcp(peer) => {
+                            if let Some(relays) = &mut self.relays {
+                                relays.send(&peer, Bytes::from(transmit.payload));
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             })
     }
@@ -428,6 +652,34 @@ impl Stack {
 
     /// Moves events between layers and into the outgoing queue.
     fn pump(&mut self, now: Instant) {
+        let mut relays_changed = false;
+        while let Some(event) = self.relays.as_mut().and_then(Relays::poll_event) {
+            match event {
+                RelayEvent::Packet { from, data } => {
+                    let is_net_crypto = data
+                        .first()
+                        .is_some_and(|id| toxide_net_crypto::packet::PACKET_IDS.contains(id));
+                    if let (true, Some(net_crypto)) = (is_net_crypto, &mut self.net_crypto) {
+                        net_crypto.handle_datagram(now, Path::Tcp(from), &data);
+                    }
+                }
+                // An onion response the relay, as hop A, passed back: as
+                // if it had arrived from the relay over UDP (O16).
+                RelayEvent::Onion { relay, data } => {
+                    let from = self.relays.as_ref().and_then(|r| r.addr(relay));
+                    let is_response = matches!(data.first(), Some(0x84 | 0x86 | 0x88));
+                    if let (Some(client), Some(from), true) = (&mut self.client, from, is_response)
+                    {
+                        client.handle_datagram(now, from, &data, &mut self.dht);
+                    }
+                }
+                RelayEvent::Changed => relays_changed = true,
+            }
+        }
+        if relays_changed {
+            self.update_tcp_routes();
+            self.share_relays(now);
+        }
         while let Some(event) = self.dht.poll_event() {
             match (event, &mut self.client) {
                 (toxide_dht::Event::DhtPkRequest { sender, data, .. }, Some(client)) => {
@@ -450,7 +702,21 @@ impl Stack {
             }
         }
         while let Some(event) = self.client.as_mut().and_then(OnionClient::poll_event) {
-            if let ClientEvent::FriendDhtPk { friend, dht_pk, .. } = &event {
+            if let ClientEvent::FriendDhtPk {
+                friend,
+                dht_pk,
+                tcp_relays,
+            } = &event
+            {
+                // The relays the friend is on: connecting to them is what
+                // lets both ask the same relay for each other (R5). Only
+                // for a client that uses relays at all (one was given), so
+                // a UDP-only client stays UDP-only.
+                if let Some(relays) = self.relays.as_mut().filter(|r| r.count() > 0) {
+                    for node in tcp_relays {
+                        relays.add(now, node.addr, node.public_key);
+                    }
+                }
                 self.friend_dht_pk(now, *friend, *dht_pk);
             }
             self.events.push_back(StackEvent::Onion(event));
@@ -582,8 +848,14 @@ impl Stack {
         if session.dht_pk != Some(dht_pk) {
             if let Some(old) = session.dht_pk.replace(dht_pk) {
                 self.dht.stop_search(&old);
+                if let Some(relays) = &mut self.relays {
+                    relays.unwant(&old);
+                }
             }
             self.dht.search(dht_pk);
+            if let Some(relays) = &mut self.relays {
+                relays.want(dht_pk);
+            }
         }
         if session.paused_search != onion_pk {
             // The client moved to another key, ending its own search.
@@ -609,6 +881,9 @@ impl Stack {
             return;
         };
         self.dht.stop_search(&dht_pk);
+        if let Some(relays) = &mut self.relays {
+            relays.unwant(&dht_pk);
+        }
         if session.paused_search != onion_pk {
             session.paused_search = None;
         }
@@ -641,6 +916,13 @@ impl Stack {
             .or_else(|| session.fresh_addr(now));
         if let Some(addr) = addr {
             net_crypto.set_direct_addr(id, addr);
+        }
+        if self
+            .relays
+            .as_ref()
+            .is_some_and(|r| r.is_reachable(&dht_pk))
+        {
+            net_crypto.set_tcp(id, true);
         }
         self.set_connection(friend, Some(id));
     }
@@ -693,14 +975,28 @@ impl Stack {
                 }
                 friend
             }
-            Event::Lossless { id, .. }
-            | Event::Lossy { id, .. }
-            | Event::Acked { id, .. }
-            | Event::PeerDhtKey { id, .. } => self.friend_of(*id),
+            Event::Lossless { id, data } => {
+                let friend = self.friend_of(*id);
+                let share = data.first() == Some(&PACKET_ID_SHARE_RELAYS);
+                if let (Some(friend), true) = (friend, share) {
+                    self.shared_relays(now, friend, data);
+                }
+                friend
+            }
+            Event::Lossy { id, .. } | Event::Acked { id, .. } | Event::PeerDhtKey { id, .. } => {
+                self.friend_of(*id)
+            }
         };
+
         if let Some(friend) = friend {
             self.feed_messenger(now, friend, &event);
+            let established = matches!(event, Event::Established { .. });
             self.events.push_back(StackEvent::Session { friend, event });
+            if established {
+                // After the messenger's ONLINE, as c-toxcore's next
+                // friend-connection pass would.
+                self.share_relays(now);
+            }
         }
     }
 
@@ -809,3 +1105,6 @@ impl Sessions for FriendSessions<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod relay_tests;

@@ -11,6 +11,8 @@
 //!   protocol: commands in, `OK`/`ERR` replies and [`Event`] lines out;
 //! - [`Bootstrapd`]: Debian's `tox-bootstrapd` as a private bootstrap node
 //!   and, on request, TCP relay;
+//! - [`ProxyProcess`]: Debian's `microsocks` or `tinyproxy` on a fresh
+//!   port, for relay connections through a proxy;
 //! - [`Sodium`]: libsodium (`c/sodium_vectors.c`) as the reference for
 //!   byte-exact crypto.
 //!
@@ -23,6 +25,7 @@ mod event;
 pub mod measure;
 mod peer;
 mod process;
+mod proxy;
 mod sodium;
 
 pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD, bootstrapd_config};
@@ -30,6 +33,7 @@ pub use error::{Error, Result};
 pub use event::{Connection, Event, escape, unescape};
 pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};
 pub use process::{LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode};
+pub use proxy::{ProxyProcess, ProxyProgram};
 pub use sodium::{SODIUM_VECTORS_BIN, Sodium};
 
 /// A benchmark's numeric flag: the value after `name` on the command line

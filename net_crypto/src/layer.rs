@@ -3,9 +3,12 @@
 //! shaped like the DHT (quinn-proto's `Endpoint`): datagrams and time in,
 //! [`Transmit`]s and [`Event`]s out.
 //!
-//! Routing follows c-toxcore (`udp_handle_packet`): cookie requests are
-//! answered for anyone, statelessly; any other packet goes to the
-//! connection bound to the address it came from; from an unknown address
+//! Routing follows c-toxcore (`udp_handle_packet`, `tcp_data_callback`,
+//! `tcp_oob_callback`): cookie requests are answered for anyone,
+//! statelessly, the way they came; any other packet goes to the connection
+//! bound to the address it came from, or, through a TCP relay
+//! ([`Path::Tcp`]), to the connection with the sender's DHT key (the relay
+//! authenticated it); from an unknown address
 //! only a handshake is considered, and only from a peer we expect
 //! ([`NetCrypto::accept_from`] or [`NetCrypto::connect`]). A handshake
 //! names its sender's real key inside our own cookie, which opens without
@@ -29,8 +32,12 @@ use crate::packet::{
     Cookie, CookieContents, CookieRequest, CookieResponse, CookieResponsePayload, CryptoData,
     CryptoHandshake, HandshakePayload, NetCryptoPacketError, Packet, PacketIdKind,
 };
-use crate::path::{Path, Transmit};
+use crate::path::{Path, Transmit, UDP_DIRECT_TIMEOUT};
 use crate::session::{DataError, Received};
+
+/// Data packets shorter than this are also tried over UDP while data goes
+/// through relays (c-toxcore's figure in `send_packet_to`).
+const UDP_PROBE_MAX_LEN: usize = 96;
 
 /// Shared keys with other nodes' DHT keys cached for cookie requests.
 const COOKIE_SHARED_KEYS: usize = 256;
@@ -175,7 +182,87 @@ pub struct Stats {
 struct Connection {
     keys: Keys,
     state: State,
-    path: Option<Path>,
+    /// The peer's direct address, if known.
+    udp: Option<SocketAddr>,
+    /// When a packet of the connection last arrived over UDP and was
+    /// accepted (c-toxcore `direct_lastrecv_time`).
+    udp_recv: Option<Instant>,
+    /// Whether the peer can be reached through our TCP relays (the stack
+    /// says so, or the peer's packets came that way).
+    tcp: bool,
+    /// When a data packet last went over UDP as a probe while data goes
+    /// through relays.
+    udp_probe_at: Option<Instant>,
+}
+
+impl Connection {
+    fn new(keys: Keys, state: State) -> Self {
+        Self {
+            keys,
+            state,
+            udp: None,
+            udp_recv: None,
+            tcp: false,
+            udp_probe_at: None,
+        }
+    }
+
+    /// Whether direct UDP works: something arrived over it within
+    /// [`UDP_DIRECT_TIMEOUT`] (c-toxcore `crypto_connection_status`).
+    fn udp_alive(&self, now: Instant) -> bool {
+        self.udp.is_some()
+            && self
+                .udp_recv
+                .is_some_and(|t| now.saturating_duration_since(t) < UDP_DIRECT_TIMEOUT)
+    }
+
+    /// While data goes through relays, a small packet (under
+    /// [`UDP_PROBE_MAX_LEN`]) is also sent over UDP every half
+    /// [`UDP_DIRECT_TIMEOUT`], if an address is known: when it gets
+    /// through, the peer answers over UDP and the session moves back to
+    /// the direct path (c-toxcore `send_packet_to`).
+    fn udp_probe(&mut self, now: Instant, path: Path, len: usize) -> Option<Path> {
+        let addr = self.udp?;
+        let due = self
+            .udp_probe_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= UDP_DIRECT_TIMEOUT / 2);
+        if !matches!(path, Path::Tcp(_)) || len >= UDP_PROBE_MAX_LEN || !due {
+            return None;
+        }
+        self.udp_probe_at = Some(now);
+        Some(Path::Udp(addr))
+    }
+
+    /// Whether anything can be sent at all.
+    fn has_route(&self) -> bool {
+        self.udp.is_some() || self.tcp
+    }
+
+    /// Where data goes (c-toxcore `send_packet_to`): direct UDP while it
+    /// works, else the relays if the peer is there, else UDP anyway (the
+    /// only way there is; before relays this was the only rule).
+    fn data_path(&self, now: Instant) -> Option<Path> {
+        let udp = self.udp.map(Path::Udp);
+        if self.udp_alive(now) {
+            udp
+        } else if self.tcp {
+            Some(Path::Tcp(self.keys.dht_pk))
+        } else {
+            udp
+        }
+    }
+
+    /// Where cookie requests and handshakes go: as data, but while data
+    /// goes through relays they also go over UDP if an address is known,
+    /// which is how a direct path is found again (checklist N15).
+    fn handshake_paths(&self, now: Instant) -> [Option<Path>; 2] {
+        let udp = self.udp.map(Path::Udp);
+        if self.udp_alive(now) || !self.tcp {
+            [udp, None]
+        } else {
+            [udp, Some(Path::Tcp(self.keys.dht_pk))]
+        }
+    }
 }
 
 /// The net_crypto layer.
@@ -186,6 +273,9 @@ pub struct NetCrypto {
     cookie_key: SymmetricKey,
     rng: ChaCha20Rng,
     start: Instant,
+    /// The latest time an input brought: what calls without a clock
+    /// ([`NetCrypto::kill`]) choose a path by.
+    clock: Instant,
     dht_keys: SharedKeyCache,
     limiter: Option<RateLimiter>,
     /// Ordered, so timers and sending visit connections in the same order
@@ -193,6 +283,9 @@ pub struct NetCrypto {
     connections: BTreeMap<ConnectionId, Connection>,
     by_real: HashMap<PublicKey, ConnectionId>,
     by_addr: HashMap<SocketAddr, ConnectionId>,
+    /// Connections by the peer's DHT key: what packets from the relays
+    /// ([`Path::Tcp`]) are matched on.
+    by_dht: HashMap<PublicKey, ConnectionId>,
     accepted: HashSet<PublicKey>,
     next_id: u32,
     /// Where [`NetCrypto::poll_transmit`] resumes, so sessions share the
@@ -222,6 +315,7 @@ impl NetCrypto {
             cookie_key: SymmetricKey::generate(&mut rng),
             rng,
             start: now,
+            clock: now,
             dht_keys: match rate_limit {
                 Some(limit) => {
                     SharedKeyCache::with_budget(COOKIE_SHARED_KEYS, limit.new_keys_per_second)
@@ -232,6 +326,7 @@ impl NetCrypto {
             connections: BTreeMap::new(),
             by_real: HashMap::new(),
             by_addr: HashMap::new(),
+            by_dht: HashMap::new(),
             accepted: HashSet::new(),
             next_id: 0,
             cursor: 0,
@@ -287,11 +382,11 @@ impl NetCrypto {
         let id = ConnectionId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         self.by_real.insert(keys.real_pk, id);
-        if let Some(Path::Udp(addr)) = path {
-            self.by_addr.insert(addr, id);
+        self.by_dht.insert(keys.dht_pk, id);
+        self.connections.insert(id, Connection::new(keys, state));
+        if let Some(path) = path {
+            self.set_path(id, path);
         }
-        self.connections
-            .insert(id, Connection { keys, state, path });
         id
     }
 
@@ -301,12 +396,27 @@ impl NetCrypto {
         let Some(conn) = self.connections.get_mut(&id) else {
             return;
         };
-        if let Some(Path::Udp(old)) = conn.path.replace(Path::Udp(addr)) {
+        if let Some(old) = conn.udp.replace(addr) {
             if old != addr {
+                conn.udp_recv = None;
                 self.by_addr.remove(&old);
             }
         }
         self.by_addr.insert(addr, id);
+    }
+
+    /// Whether the peer of `id` can be reached through our TCP relays
+    /// (the relay layer has a link or a registration for its DHT key on
+    /// one of them): while direct UDP does not work, packets go there.
+    pub fn set_tcp(&mut self, id: ConnectionId, reachable: bool) {
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.tcp = reachable;
+        }
+    }
+
+    /// The way data to `id` leaves now (see [`Path`]), if any.
+    pub fn data_path(&self, now: Instant, id: ConnectionId) -> Option<Path> {
+        self.connections.get(&id)?.data_path(now)
     }
 
     /// Where `id` stands, if it exists.
@@ -378,7 +488,8 @@ impl NetCrypto {
         let Some(conn) = self.connections.get_mut(&id) else {
             return Err(SendPacketError::NoConnection);
         };
-        let (Some(path), Some(session)) = (conn.path, conn.state.session_mut()) else {
+        let path = conn.data_path(self.clock);
+        let (Some(path), Some(session)) = (path, conn.state.session_mut()) else {
             return Err(SendPacketError::NotEstablished);
         };
         if let Some(payload) = session.seal_lossy(data) {
@@ -414,10 +525,11 @@ impl NetCrypto {
 
     /// Ends a connection: a kill packet tells the peer at once (N12).
     pub fn kill(&mut self, id: ConnectionId) {
+        let now = self.clock;
         let Some(mut conn) = self.remove(id) else {
             return;
         };
-        if let (Some(path), Some(session)) = (conn.path, conn.state.session_mut()) {
+        if let (Some(path), Some(session)) = (conn.data_path(now), conn.state.session_mut()) {
             if let Some(payload) = session.seal_kill() {
                 self.transmits.push_back(Transmit { path, payload });
             }
@@ -427,7 +539,10 @@ impl NetCrypto {
     fn remove(&mut self, id: ConnectionId) -> Option<Connection> {
         let conn = self.connections.remove(&id)?;
         self.by_real.remove(&conn.keys.real_pk);
-        if let Some(Path::Udp(addr)) = conn.path {
+        if self.by_dht.get(&conn.keys.dht_pk) == Some(&id) {
+            self.by_dht.remove(&conn.keys.dht_pk);
+        }
+        if let Some(addr) = conn.udp {
             if self.by_addr.get(&addr) == Some(&id) {
                 self.by_addr.remove(&addr);
             }
@@ -451,6 +566,7 @@ impl NetCrypto {
     /// ([`crate::packet::PACKET_IDS`]) that came by `path`.
     pub fn handle_datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
         self.stats.received += 1;
+        self.clock = self.clock.max(now);
         let packet = match Packet::decode(bytes) {
             Ok(packet) => packet,
             Err(_) => {
@@ -458,22 +574,42 @@ impl NetCrypto {
                 return;
             }
         };
-        let Path::Udp(from) = path;
         if let Packet::CookieRequest(request) = packet {
             return self.on_cookie_request(now, path, &request);
         }
-        let Some(&id) = self.by_addr.get(&from) else {
+        let known = match path {
+            Path::Udp(from) => self.by_addr.get(&from),
+            Path::Tcp(dht_pk) => self.by_dht.get(&dht_pk),
+        };
+        let Some(&id) = known else {
             match packet {
                 Packet::CryptoHandshake(handshake) => self.on_new_handshake(now, path, &handshake),
                 _ => self.stats.dropped_unknown_source += 1,
             }
             return;
         };
-        match packet {
+        let accepted = match packet {
             Packet::CookieResponse(response) => self.on_cookie_response(now, id, &response),
             Packet::CryptoHandshake(handshake) => self.on_handshake(now, id, path, &handshake),
             Packet::CryptoData(data) => self.on_data(now, id, &data),
-            Packet::CookieRequest(_) => {}
+            Packet::CookieRequest(_) => false,
+        };
+        if accepted {
+            self.arrived(now, id, path);
+        }
+    }
+
+    /// A packet of `id` that came by `path` was accepted: UDP counts as
+    /// working from now ([`UDP_DIRECT_TIMEOUT`]), and a peer whose packets
+    /// come through relays can be answered there.
+    fn arrived(&mut self, now: Instant, id: ConnectionId, path: Path) {
+        let Some(conn) = self.connections.get_mut(&id) else {
+            return;
+        };
+        match path {
+            Path::Udp(from) if conn.udp == Some(from) => conn.udp_recv = Some(now),
+            Path::Udp(_) => {}
+            Path::Tcp(_) => conn.tcp = true,
         }
     }
 
@@ -492,15 +628,19 @@ impl NetCrypto {
 
     /// Stateless: a cookie binding the requester's real and DHT keys to
     /// now, under our secret key, sent back the way the request came.
+    ///
+    /// Requests through a relay are not rate limited per host: the relay
+    /// authenticated their sender, and its own queues bound them.
     fn on_cookie_request(&mut self, now: Instant, path: Path, request: &CookieRequest) {
-        let Path::Udp(from) = path;
-        if self
-            .limiter
-            .as_mut()
-            .is_some_and(|l| !l.has_budget(now, &from))
-        {
-            self.stats.dropped_rate_limited += 1;
-            return;
+        let from = match path {
+            Path::Udp(from) => Some(from),
+            Path::Tcp(_) => None,
+        };
+        if let (Some(limiter), Some(from)) = (&mut self.limiter, &from) {
+            if !limiter.has_budget(now, from) {
+                self.stats.dropped_rate_limited += 1;
+                return;
+            }
         }
         let shared = match self
             .dht_keys
@@ -520,8 +660,8 @@ impl NetCrypto {
             Ok(payload) => payload,
             Err(error) => return self.count(&error),
         };
-        if let Some(limiter) = &mut self.limiter {
-            limiter.charge(now, &from);
+        if let (Some(limiter), Some(from)) = (&mut self.limiter, &from) {
+            limiter.charge(now, from);
         }
         let contents = CookieContents {
             time: self.secs(now),
@@ -545,14 +685,19 @@ impl NetCrypto {
         });
     }
 
-    fn on_cookie_response(&mut self, now: Instant, id: ConnectionId, response: &CookieResponse) {
+    fn on_cookie_response(
+        &mut self,
+        now: Instant,
+        id: ConnectionId,
+        response: &CookieResponse,
+    ) -> bool {
         let secs = self.secs(now);
         let Some(conn) = self.connections.get_mut(&id) else {
-            return;
+            return false;
         };
         let State::CookieRequesting(requesting) = &conn.state else {
             self.stats.dropped_wrong_state += 1;
-            return;
+            return false;
         };
         match requesting.on_cookie_response(
             &mut self.rng,
@@ -562,8 +707,14 @@ impl NetCrypto {
             &conn.keys,
             response,
         ) {
-            Ok(sent) => conn.state = State::HandshakeSent(sent),
-            Err(error) => self.count(&error),
+            Ok(sent) => {
+                conn.state = State::HandshakeSent(sent);
+                true
+            }
+            Err(error) => {
+                self.count(&error);
+                false
+            }
         }
     }
 
@@ -678,8 +829,10 @@ impl NetCrypto {
     }
 
     fn set_path(&mut self, id: ConnectionId, path: Path) {
-        let Path::Udp(addr) = path;
-        self.set_direct_addr(id, addr);
+        match path {
+            Path::Udp(addr) => self.set_direct_addr(id, addr),
+            Path::Tcp(_) => self.set_tcp(id, true),
+        }
     }
 
     /// A handshake from the address of connection `id`
@@ -690,30 +843,33 @@ impl NetCrypto {
         id: ConnectionId,
         path: Path,
         handshake: &CryptoHandshake,
-    ) {
+    ) -> bool {
         let Some((contents, payload, _)) = self.open_handshake(now, handshake) else {
-            return;
+            return false;
         };
         let Some(conn) = self.connections.get(&id) else {
-            return;
+            return false;
         };
         if contents.real_pk != conn.keys.real_pk {
             // Another peer at this address: treat it as a new one.
-            return self.on_new_handshake(now, path, handshake);
+            self.on_new_handshake(now, path, handshake);
+            return false;
         }
         if contents.dht_pk != conn.keys.dht_pk {
             if matches!(conn.state, State::Established(_)) {
                 // The peer restarted: the old session is over.
                 self.close(id, CloseReason::PeerRestarted);
-                return self.accept(now, path, contents, &payload, None);
+                self.accept(now, path, contents, &payload, None);
+                return false;
             }
             self.events.push_back(Event::PeerDhtKey {
                 id,
                 dht_pk: contents.dht_pk,
             });
-            return;
+            return false;
         }
         self.advance(now, id, &payload, &handshake.cookie);
+        true
     }
 
     /// Moves a handshaking connection on with the peer's handshake, which
@@ -762,20 +918,23 @@ impl NetCrypto {
         self.flush_resend(now, id);
     }
 
-    fn on_data(&mut self, now: Instant, id: ConnectionId, packet: &CryptoData) {
+    fn on_data(&mut self, now: Instant, id: ConnectionId, packet: &CryptoData) -> bool {
         let Some(conn) = self.connections.get_mut(&id) else {
-            return;
+            return false;
         };
         let Some(session) = conn.state.session_mut() else {
             self.stats.dropped_wrong_state += 1;
-            return;
+            return false;
         };
         let received = match session.receive(now, packet, true) {
             Ok(received) => received,
-            Err(DataError::Packet(error)) => return self.count(&error),
+            Err(DataError::Packet(error)) => {
+                self.count(&error);
+                return false;
+            }
             Err(_) => {
                 self.stats.dropped_bad_data += 1;
-                return;
+                return false;
             }
         };
         if let State::NotConfirmed(_) = conn.state {
@@ -809,6 +968,7 @@ impl NetCrypto {
                 }
             }
         }
+        true
     }
 
     // ----- time and output ------------------------------------------------
@@ -818,11 +978,22 @@ impl NetCrypto {
         let Some(conn) = self.connections.get_mut(&id) else {
             return;
         };
-        let Some(path) = conn.path else {
+        let [first, second] = conn.handshake_paths(now);
+        let Some(first) = first.or(second) else {
             return;
         };
+        let second = second.filter(|p| *p != first);
         if let Some(payload) = conn.state.resend_mut().and_then(|r| r.poll(now)) {
-            self.transmits.push_back(Transmit { path, payload });
+            if let Some(path) = second {
+                self.transmits.push_back(Transmit {
+                    path,
+                    payload: payload.clone(),
+                });
+            }
+            self.transmits.push_back(Transmit {
+                path: first,
+                payload,
+            });
         }
     }
 
@@ -830,6 +1001,7 @@ impl NetCrypto {
     /// connections whose handshake went unanswered (c-toxcore
     /// `kill_timedout`, `send_crypto_packets`).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
         let ids: Vec<ConnectionId> = self.connections.keys().copied().collect();
         for id in ids {
             let exhausted = self
@@ -857,7 +1029,7 @@ impl NetCrypto {
     pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         self.connections
             .values()
-            .filter(|c| c.path.is_some())
+            .filter(|c| c.has_route())
             .filter_map(|c| match (&c.state, c.state.resend()) {
                 (_, Some(resend)) => {
                     let session = c.state.session().and_then(|s| s.poll_timeout(now));
@@ -872,13 +1044,14 @@ impl NetCrypto {
     /// The next datagram to send: handshake traffic first, then the
     /// sessions' data in turn.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        self.clock = self.clock.max(now);
         if let Some(transmit) = self.transmits.pop_front() {
             return Some(transmit);
         }
         let ids: Vec<ConnectionId> = self
             .connections
             .iter()
-            .filter(|(_, c)| c.state.session().is_some() && c.path.is_some())
+            .filter(|(_, c)| c.state.session().is_some() && c.has_route())
             .map(|(id, _)| *id)
             .collect();
         let start = ids.partition_point(|id| id.0 < self.cursor);
@@ -886,11 +1059,18 @@ impl NetCrypto {
             let Some(conn) = self.connections.get_mut(id) else {
                 continue;
             };
-            let (Some(path), Some(session)) = (conn.path, conn.state.session_mut()) else {
+            let (Some(path), Some(session)) = (conn.data_path(now), conn.state.session_mut())
+            else {
                 continue;
             };
             if let Some(payload) = session.poll_transmit(now) {
                 self.cursor = id.0.wrapping_add(1);
+                if let Some(probe) = conn.udp_probe(now, path, payload.len()) {
+                    self.transmits.push_back(Transmit {
+                        path: probe,
+                        payload: payload.clone(),
+                    });
+                }
                 return Some(Transmit { path, payload });
             }
         }

@@ -106,6 +106,9 @@ pub fn driver_config(settings: &Settings, keys: KeyPair) -> DriverConfig {
         client: None,
         keys: Some(keys),
         seed: None,
+        udp: true,
+        tcp_relays: Vec::new(),
+        proxy: None,
     }
 }
 

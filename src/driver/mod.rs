@@ -26,6 +26,13 @@
 //! server here. Both queues are bounded and drop when full, as a UDP
 //! socket would.
 //!
+//! A client's own TCP relay connections ([`crate::stack::relays`]) are
+//! sockets of this driver too: one small task per connection moves bytes
+//! between its `TcpStream` and the stack through bounded channels (see
+//! `tcp.rs`), and the stack keeps each connection's protocol state. With
+//! [`DriverConfig::udp`] off no UDP socket exists and the relays are the
+//! only way out.
+//!
 //! The stack dispatches datagrams by their first byte; the ids no layer
 //! takes yet (net_crypto, …) are counted as unhandled until those layers
 //! land. Socket errors are counted and logged at debug level, never fatal:
@@ -55,10 +62,13 @@ use toxide_onion::{
     ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats,
 };
 
+use crate::stack::relays::Relays;
 use crate::stack::{Stack, StackEvent};
+use tcp::{RelayMsg, RelaySockets};
 
 pub(crate) mod files;
 pub mod proxy;
+mod tcp;
 mod udp;
 
 use files::Router;
@@ -107,6 +117,18 @@ pub struct DriverConfig {
     /// The state machine's randomness; `None` takes 32 bytes from the
     /// operating system's RNG.
     pub seed: Option<[u8; 32]>,
+    /// Use UDP at all (tox.h's `udp_enabled`). Without it no UDP socket is
+    /// bound ([`DriverConfig::bind`] is ignored) and every datagram a
+    /// layer wants sent is dropped: a client then reaches friends only
+    /// through its TCP relays.
+    pub udp: bool,
+    /// TCP relays a client keeps connections to from the start (address,
+    /// relay key); ignored on a bootstrap node.
+    pub tcp_relays: Vec<(SocketAddr, PublicKey)>,
+    /// A proxy every TCP relay connection goes through (tox.h's
+    /// `proxy_type`); UDP never does, so set [`DriverConfig::udp`] off too
+    /// for a client that must not be seen without it.
+    pub proxy: Option<proxy::ProxyConfig>,
 }
 
 impl DriverConfig {
@@ -121,6 +143,9 @@ impl DriverConfig {
             client: None,
             keys: None,
             seed: None,
+            udp: true,
+            tcp_relays: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -184,6 +209,10 @@ pub struct DriverStats {
     /// Onion responses for TCP relay clients dropped because the relay
     /// had not taken the earlier ones ([`TCP_ONION_QUEUE`]).
     pub tcp_onion_responses_dropped: u64,
+    /// Datagrams dropped because UDP is off ([`DriverConfig::udp`]).
+    pub udp_disabled_drops: u64,
+    /// What the client's TCP relay connections counted.
+    pub relays: crate::stack::relays::RelayStats,
 }
 
 /// Onion requests and responses queued each way between the driver and a
@@ -314,6 +343,7 @@ impl DriverHandle {
                 .as_ref()
                 .map(|n| n.stats().clone())
                 .unwrap_or_default(),
+            relays: stack.relays.as_ref().map(Relays::stats).unwrap_or_default(),
             ..io.clone()
         })
         .await
@@ -573,6 +603,8 @@ pub struct Driver {
         mpsc::Receiver<TcpOnionRequest>,
         mpsc::Sender<toxide_onion::server::TcpResponse>,
     )>,
+    /// The client's TCP relay sockets.
+    relay_sockets: RelaySockets,
 }
 
 /// The driver's clock: tokio's, so a paused test clock drives the DHT too.
@@ -584,11 +616,13 @@ impl Driver {
     /// Binds the sockets and builds the state machine. Must be called
     /// within a tokio runtime.
     pub async fn bind(config: DriverConfig) -> Result<Self, DriverError> {
-        if config.bind.is_empty() {
+        let is_client = config.client.is_some();
+        if config.udp && config.bind.is_empty() {
             return Err(DriverError::NoAddress);
         }
-        let mut sockets = Vec::with_capacity(config.bind.len());
-        for &addr in &config.bind {
+        let bind: &[SocketAddr] = if config.udp { &config.bind } else { &[] };
+        let mut sockets = Vec::with_capacity(bind.len());
+        for &addr in bind {
             let bind_error = |source| DriverError::Bind { addr, source };
             let socket = bind_socket(addr, config.dual_stack, config.dht.lan_discovery)
                 .map_err(bind_error)?;
@@ -628,21 +662,26 @@ impl Driver {
                 layer_seed(),
             )
         });
+        let udp = config.udp;
         let client = config.client.map(|identity| {
             // UNIX seconds: a restarted client's DHT-PK announcements must
             // still look new to friends (see `ClientConfig`).
             let no_replay_base = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            OnionClient::new(
+            let mut client = OnionClient::new(
                 ClientConfig { no_replay_base },
                 identity.keys,
                 identity.nospam,
                 keys.clone(),
                 now(),
                 layer_seed(),
-            )
+            );
+            // Without UDP the relays are the only first hop there is.
+            client.set_tcp_only(!udp);
+            client
         });
+        let relays = is_client.then(|| Relays::new(keys.clone(), layer_seed()));
         let mut dht = Dht::with_keys(config.dht, now(), seed, keys);
         // LAN discovery also announces on our own ports (port 0 is only
         // resolved by binding).
@@ -657,6 +696,12 @@ impl Driver {
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
         let mut stack = Stack::new(dht, server, client, net_crypto);
+        if let Some(relays) = relays {
+            stack = stack.with_relays(relays);
+            for (addr, pk) in &config.tcp_relays {
+                stack.add_tcp_relay(now(), *addr, *pk);
+            }
+        }
         if let (Some(messenger), Some(id)) = (&mut stack.messenger, tox_id) {
             // Friend requests over a session must quote it, as through the
             // onion.
@@ -673,6 +718,7 @@ impl Driver {
             counters: DriverStats::default(),
             next_socket: 0,
             tcp_onion: None,
+            relay_sockets: RelaySockets::new(config.proxy),
         })
     }
 
@@ -758,6 +804,7 @@ impl Driver {
             mut counters,
             mut next_socket,
             tcp_onion,
+            mut relay_sockets,
         } = self;
         let (mut tcp_requests, tcp_responses) = match tcp_onion {
             Some((requests, responses)) => (Some(requests), Some(responses)),
@@ -784,6 +831,7 @@ impl Driver {
         };
         let shutdown_ack = 'run: loop {
             io.flush(&mut stack, &mut events).await;
+            relay_sockets.flush(&mut stack);
             if let Some(tx) = &tcp_responses {
                 while let Some(response) = stack.poll_tcp_onion_response() {
                     if tx.try_send(response).is_err() {
@@ -800,6 +848,9 @@ impl Driver {
                 () = sleep_until(deadline) => Step::Timeout,
                 command = commands.recv() => Step::Command(command),
                 request = recv_some(tcp_requests.as_mut()) => Step::TcpOnion(request),
+                // Relay sockets pause with the UDP ones while the
+                // application is behind (their tasks then stop reading).
+                msg = relay_sockets.from_tasks.recv(), if reading => Step::Relay(msg),
             };
             match step {
                 Step::Readable(index) => {
@@ -830,6 +881,29 @@ impl Driver {
                     }
                 }
                 Step::Timeout => stack.handle_timeout(now()),
+                Step::Relay(first) => {
+                    // What the relay tasks queued runs at once, up to the
+                    // batch size.
+                    let now = now();
+                    let mut msg = first;
+                    let mut budget = COMMAND_BATCH;
+                    while let Some(next) = msg.take() {
+                        match next {
+                            RelayMsg::Bytes(relay, session, bytes) => {
+                                stack.handle_relay_bytes(now, relay, session, &bytes)
+                            }
+                            RelayMsg::Closed(relay, session) => {
+                                stack.handle_relay_closed(now, relay, session)
+                            }
+                            RelayMsg::Drained => {}
+                        }
+                        budget -= 1;
+                        if budget == 0 {
+                            break;
+                        }
+                        msg = relay_sockets.from_tasks.try_recv().ok();
+                    }
+                }
                 Step::TcpOnion(None) => tcp_requests = None,
                 Step::TcpOnion(Some(first)) => {
                     // What is queued runs at once, up to the batch size.
@@ -884,6 +958,7 @@ impl Driver {
         io.files.close(now());
         stack.end_sessions(now());
         io.flush(&mut stack, &mut events).await;
+        relay_sockets.flush(&mut stack);
         drop(io);
         drop(sockets);
         if let Some(ack) = shutdown_ack {
@@ -897,6 +972,7 @@ pub type EventFilter = fn(&StackEvent) -> bool;
 
 enum Step {
     TcpOnion(Option<TcpOnionRequest>),
+    Relay(Option<RelayMsg>),
     Readable(usize),
     Deliver(bool),
     Timeout,
@@ -1068,6 +1144,10 @@ impl Io<'_> {
             payload,
         }) = stack.poll_transmit(now)
         {
+            if self.sockets.is_empty() {
+                self.counters.udp_disabled_drops += 1;
+                continue;
+            }
             let Some((index, target)) = self.route(destination) else {
                 if is_lan_discovery_broadcast(destination.ip()) {
                     // LAN discovery goes to both families' broadcast addresses;

@@ -112,6 +112,9 @@ pub struct ToxBuilder {
     ipv6: bool,
     lan_discovery: bool,
     bootstrap: Vec<PackedNode>,
+    udp: bool,
+    tcp_relays: Vec<(SocketAddr, PublicKey)>,
+    proxy: Option<crate::driver::proxy::ProxyConfig>,
 }
 
 impl Default for ToxBuilder {
@@ -132,6 +135,9 @@ impl ToxBuilder {
             ipv6: true,
             lan_discovery: false,
             bootstrap: Vec::new(),
+            udp: true,
+            tcp_relays: Vec::new(),
+            proxy: None,
         }
     }
 
@@ -176,6 +182,32 @@ impl ToxBuilder {
     /// Finds peers on the local network by broadcast (off by default).
     pub fn lan_discovery(mut self, enabled: bool) -> Self {
         self.lan_discovery = enabled;
+        self
+    }
+
+    /// Uses UDP (the default) or not (tox.h's `udp_enabled`): without it
+    /// no UDP socket is bound and friends are reached only through the
+    /// TCP relays ([`ToxBuilder::tcp_relay`]); onion paths then start at
+    /// a relay, and [`Tox::local_addr`] reports `0.0.0.0:0`.
+    pub fn udp(mut self, enabled: bool) -> Self {
+        self.udp = enabled;
+        self
+    }
+
+    /// Keeps a connection to the TCP relay at `addr` with key `relay_key`
+    /// (repeatable; tox.h's `tox_add_tcp_relay`): friends that cannot be
+    /// reached directly are reached through it.
+    pub fn tcp_relay(mut self, addr: SocketAddr, relay_key: PublicKey) -> Self {
+        self.tcp_relays.push((addr, relay_key));
+        self
+    }
+
+    /// Opens every TCP relay connection through this proxy (tox.h's
+    /// `proxy_type`, `proxy_host`, `proxy_port`). UDP does not go through
+    /// a proxy: turn it off with [`ToxBuilder::udp`] for a client that
+    /// must be reached only through the proxy.
+    pub fn proxy(mut self, proxy: crate::driver::proxy::ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
         self
     }
 
@@ -259,6 +291,9 @@ impl ToxBuilder {
         for port in self.ports.clone() {
             let mut config = DriverConfig::new([SocketAddr::new(ip, port)]);
             config.dual_stack = ip.is_ipv6();
+            config.udp = self.udp;
+            config.tcp_relays = self.tcp_relays.clone();
+            config.proxy = self.proxy;
             config.dht.lan_discovery = self.lan_discovery;
             config.onion = Some(toxide_onion::ServerConfig::default());
             config.client = Some(ClientIdentity {
@@ -271,6 +306,10 @@ impl ToxBuilder {
             match Driver::bind(config).await {
                 Ok(driver) => return Ok(driver),
                 Err(error) => last = Some(error),
+            }
+            if !self.udp {
+                // Nothing is bound: no other port would do better.
+                break;
             }
         }
         Err(last.unwrap_or(DriverError::NoAddress).into())
@@ -403,6 +442,20 @@ impl Tox {
             number_of(stack, &public_key)
         })
         .await?
+    }
+
+    /// Keeps a connection to the TCP relay at `addr` with key `relay_key`
+    /// from now on (tox.h's `tox_add_tcp_relay`); `false` if it is known
+    /// already or enough relays are kept.
+    pub async fn add_tcp_relay(
+        &self,
+        addr: SocketAddr,
+        relay_key: PublicKey,
+    ) -> Result<bool, ToxError> {
+        Ok(self
+            .handle
+            .call(move |stack, now, _| stack.add_tcp_relay(now, addr, relay_key))
+            .await?)
     }
 
     /// Removes a friend; a live session ends with a kill packet, so they

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{
-    Decode, Encode, FriendRequestPayload, KeyPair, NoSpam, Nonce, PackedNode, PublicKey,
+    CryptoRng, Decode, Encode, FriendRequestPayload, KeyPair, NoSpam, Nonce, PackedNode, PublicKey,
     RecentRequests, SharedKey, ToxId, TransportProtocol,
 };
 use toxide_dht::lan::is_lan;
@@ -62,6 +62,7 @@ use crate::packet::{
     DHT_PK_TYPE, DhtPkAnnounce, FRIEND_REQUEST_TYPE, FriendRequest, MAX_ONION_DATA_PAYLOAD,
     OnionDataRequest, OnionDataResponse, OnionPacketError, drop_counter, open_inner, seal_inner,
 };
+use crate::path::{FirstHop, OnionPath};
 
 /// Our announce nodes (`MAX_ONION_CLIENTS_ANNOUNCE`).
 pub const MAX_ONION_CLIENTS_ANNOUNCE: usize = 12;
@@ -229,6 +230,16 @@ pub struct OnionClient {
     friend_paths: PathSet,
     path_nodes: PathNodes,
     bootstrap_nodes: PathNodes,
+    /// The TCP relays we are connected to, named first in our DHT-PK
+    /// announcements so friends without a direct path ask the same relays
+    /// for a link to us (c-toxcore `send_dhtpk_announce`).
+    tcp_relays: Vec<PackedNode>,
+    /// Whether every path starts at one of [`OnionClient::tcp_relays`]
+    /// (no UDP: c-toxcore does so while its DHT is not connected).
+    tcp_only: bool,
+    /// Onion requests for a TCP relay as hop A: the relay's key and the
+    /// frame body.
+    tcp_transmits: VecDeque<(PublicKey, Vec<u8>)>,
     announce_list: NodeList,
     recent: RecentPings,
     last_announce: Option<Instant>,
@@ -274,6 +285,9 @@ impl OnionClient {
             friend_paths: PathSet::default(),
             path_nodes: PathNodes::default(),
             bootstrap_nodes: PathNodes::default(),
+            tcp_relays: Vec::new(),
+            tcp_only: false,
+            tcp_transmits: VecDeque::new(),
             recent: RecentPings::default(),
             last_announce: None,
             last_populated: None,
@@ -333,6 +347,24 @@ impl OnionClient {
     /// every bootstrap node).
     pub fn add_bootstrap_node(&mut self, node: PackedNode) {
         self.bootstrap_nodes.add(node);
+    }
+
+    /// The TCP relays we are connected to now; up to half of each DHT-PK
+    /// announcement's nodes are taken from them.
+    pub fn set_tcp_relays(&mut self, relays: Vec<PackedNode>) {
+        self.tcp_relays = relays;
+    }
+
+    /// Starts every new path at a TCP relay we are connected to (checklist
+    /// O16): for a client without UDP, whose relays are its only way out.
+    pub fn set_tcp_only(&mut self, tcp_only: bool) {
+        self.tcp_only = tcp_only;
+    }
+
+    /// The next onion request for a TCP relay: the relay's key and the
+    /// body of the request frame.
+    pub fn poll_tcp_transmit(&mut self) -> Option<(PublicKey, Vec<u8>)> {
+        self.tcp_transmits.pop_front()
     }
 
     /// A node the DHT learned: a candidate path node.
@@ -568,8 +600,11 @@ impl OnionClient {
         };
         let path_used = match paths.confirm(now, pending.path_num) {
             Some(relays) => {
+                // A TCP relay as hop A is no node for B or C.
                 for relay in relays {
-                    self.path_nodes.add(relay);
+                    if relay.protocol == TransportProtocol::Udp {
+                        self.path_nodes.add(relay);
+                    }
                 }
                 pending.path_num
             }
@@ -772,13 +807,15 @@ impl OnionClient {
         };
         let bootstrap = &self.bootstrap_nodes;
         let dht_keys = &self.dht_keys;
+        let relays = self.tcp_only.then_some(self.tcp_relays.as_slice());
         let Some((path_num, path)) =
             paths.use_path(now, &mut self.rng, dht_keys, path_num, |rng| {
-                if dht_connected {
+                let three = if dht_connected {
                     pool.random_three(rng)
                 } else {
                     bootstrap.random_three(rng)
-                }
+                };
+                tcp_first_hop(rng, three?, relays)
             })
         else {
             return false;
@@ -832,13 +869,26 @@ impl OnionClient {
                 },
             ),
         };
-        match path.wrap(&mut self.rng, node.addr, &request.to_bytes()) {
-            Ok((first_hop, packet)) => {
-                self.stats.announce_requests_sent += 1;
+        let sent = self.send_on_path(&path, node.addr, &request.to_bytes());
+        if sent {
+            self.stats.announce_requests_sent += 1;
+        }
+        sent
+    }
+
+    /// Wraps `data` for `destination` on `path` and queues it for hop A,
+    /// over UDP or to a TCP relay.
+    fn send_on_path(&mut self, path: &OnionPath, destination: SocketAddr, data: &[u8]) -> bool {
+        match path.wrap_any(&mut self.rng, destination, data) {
+            Ok(FirstHop::Udp(first_hop, packet)) => {
                 self.transmits.push_back(Transmit {
                     destination: first_hop,
                     payload: packet.to_bytes(),
                 });
+                true
+            }
+            Ok(FirstHop::Tcp { relay, request }) => {
+                self.tcp_transmits.push_back((relay, request));
                 true
             }
             Err(_) => false,
@@ -877,10 +927,12 @@ impl OnionClient {
         let mut sent = Vec::new();
         for (addr, data_pk) in good.into_iter().filter(|(_, k)| !skip.contains(k)) {
             let pool = &self.path_nodes;
+            let relays = self.tcp_only.then_some(self.tcp_relays.as_slice());
             let Some((_, path)) =
                 self.friend_paths
                     .use_path(now, &mut self.rng, &self.dht_keys, None, |rng| {
-                        pool.random_three(rng)
+                        let three = pool.random_three(rng)?;
+                        tcp_first_hop(rng, three, relays)
                     })
             else {
                 continue;
@@ -896,11 +948,7 @@ impl OnionClient {
                 temporary_pk: temp.public,
                 sealed: shared.encrypt(&nonce, &inner),
             };
-            if let Ok((first_hop, packet)) = path.wrap(&mut self.rng, addr, &request.to_bytes()) {
-                self.transmits.push_back(Transmit {
-                    destination: first_hop,
-                    payload: packet.to_bytes(),
-                });
+            if self.send_on_path(&path, addr, &request.to_bytes()) {
                 sent.push(data_pk);
             }
         }
@@ -912,10 +960,18 @@ impl OnionClient {
     /// (c-toxcore `send_dhtpk_announce`).
     fn dht_pk_announce(&self, now: Instant, dht: &Dht) -> DhtPkAnnounce {
         let secs = now.saturating_duration_since(self.start).as_secs();
+        let mut nodes: Vec<PackedNode> = self
+            .tcp_relays
+            .iter()
+            .take(ANNOUNCE_MAX_NODES / 2)
+            .copied()
+            .collect();
+        let room = ANNOUNCE_MAX_NODES - nodes.len();
+        nodes.extend(dht.closest_nodes(now, &dht.public_key(), room, true));
         DhtPkAnnounce {
             no_replay: self.config.no_replay_base.saturating_add(secs),
             dht_pk: dht.public_key(),
-            nodes: dht.closest_nodes(now, &dht.public_key(), ANNOUNCE_MAX_NODES, true),
+            nodes,
         }
     }
 
@@ -1414,4 +1470,21 @@ fn find_friend_mut<'a>(friends: &'a mut [Friend], real_pk: &PublicKey) -> Option
 /// Where the friend with real key `real_pk` is in the list.
 fn friend_position(friends: &[Friend], real_pk: &PublicKey) -> Option<usize> {
     friends.iter().position(|f| f.real_pk == *real_pk)
+}
+
+/// The path nodes with hop A replaced by a random one of `relays` when
+/// paths must start at a TCP relay (c-toxcore `random_nodes_path_onion`
+/// without a DHT connection); `None` if there is none to start at.
+fn tcp_first_hop<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    nodes: [PackedNode; 3],
+    relays: Option<&[PackedNode]>,
+) -> Option<[PackedNode; 3]> {
+    let Some(relays) = relays else {
+        return Some(nodes);
+    };
+    let count = u32::try_from(relays.len()).ok().filter(|n| *n > 0)?;
+    let relay = *relays.get((rng.next_u32() % count) as usize)?;
+    let [_, b, c] = nodes;
+    Some([relay, b, c])
 }

@@ -1,0 +1,458 @@
+//! Friend sessions through a TCP relay (checklist N15, R5, R8, R11, R13),
+//! sans-IO: two client stacks and a [`RelayServer`] in memory, a virtual
+//! clock, and UDP between the clients delivered only when a test says so.
+//! What it proves: a session opens with no UDP at all (cookie and
+//! handshake out of band, data routed once both asked), moves to direct
+//! UDP when that works and back to the relay when it stops, without a
+//! reset (no close, no second establishment, lossless numbering intact).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use toxide_core::{KeyPair, PublicKey};
+use toxide_dht::{Config, Dht};
+use toxide_net_crypto::{ConnectionId, Event, NetCrypto, Path};
+use toxide_relay::{ConnHandle, RelayServer, ServerConfig};
+
+use toxide_messenger::packet::PACKET_ID_SHARE_RELAYS;
+
+use super::relays::{RelayCommand, RelayId, Relays};
+use super::{Stack, StackEvent};
+
+const A: usize = 0;
+const B: usize = 1;
+
+struct Client {
+    stack: Stack,
+    real: PublicKey,
+    dht: PublicKey,
+    addr: SocketAddr,
+    /// Relay sessions, and the server and its handle for each.
+    sockets: HashMap<(RelayId, u64), (usize, ConnHandle)>,
+    lossless: Vec<Bytes>,
+    established: usize,
+    closed: usize,
+}
+
+struct Net {
+    clients: Vec<Client>,
+    /// Relays and their addresses.
+    servers: Vec<(SocketAddr, RelayServer)>,
+    now: Instant,
+    /// Whether UDP datagrams between the clients are delivered.
+    udp: bool,
+    udp_delivered: u64,
+}
+
+impl Net {
+    fn new() -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let now = Instant::now();
+        let servers = (0..2u8)
+            .map(|i| {
+                let keys = KeyPair::generate(&mut rng);
+                let addr = SocketAddr::from(([127, 0, 0, 1], 33_445 + u16::from(i)));
+                (
+                    addr,
+                    RelayServer::new(keys, ServerConfig::default(), [3 + i; 32]),
+                )
+            })
+            .collect();
+        let clients = (0..2u8)
+            .map(|i| {
+                let (real, dht) = (KeyPair::generate(&mut rng), KeyPair::generate(&mut rng));
+                let net_crypto = NetCrypto::new(real.clone(), dht.clone(), None, now, [i; 32]);
+                let relays = Relays::new(dht.clone(), [i + 10; 32]);
+                let dht_layer = Dht::with_keys(Config::default(), now, [i + 20; 32], dht.clone());
+                Client {
+                    stack: Stack::new(dht_layer, None, None, Some(net_crypto)).with_relays(relays),
+                    real: real.public,
+                    dht: dht.public,
+                    addr: SocketAddr::from(([127, 0, 0, 1], 40_000 + u16::from(i))),
+                    sockets: HashMap::new(),
+                    lossless: Vec::new(),
+                    established: 0,
+                    closed: 0,
+                }
+            })
+            .collect();
+        Self {
+            clients,
+            servers,
+            now,
+            udp: false,
+            udp_delivered: 0,
+        }
+    }
+
+    /// Moves every byte and datagram until nothing moves.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for i in 0..self.clients.len() {
+                moved |= self.step_client(i);
+            }
+            for s in 0..self.servers.len() {
+                while let Some((handle, bytes)) = self.servers[s].1.poll_transmit() {
+                    moved = true;
+                    let target = self.clients.iter_mut().enumerate().find_map(|(i, c)| {
+                        c.sockets
+                            .iter()
+                            .find(|(_, h)| **h == (s, handle))
+                            .map(|(k, _)| (i, *k))
+                    });
+                    if let Some((i, (relay, session))) = target {
+                        let now = self.now;
+                        self.clients[i]
+                            .stack
+                            .handle_relay_bytes(now, relay, session, &bytes);
+                    }
+                }
+                while self.servers[s].1.poll_event().is_some() {}
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never settled");
+    }
+
+    fn step_client(&mut self, i: usize) -> bool {
+        let now = self.now;
+        let mut moved = false;
+        while let Some(command) = self.clients[i].stack.poll_relay_command() {
+            moved = true;
+            match command {
+                RelayCommand::Connect {
+                    relay,
+                    session,
+                    addr,
+                } => {
+                    let s = self.servers.iter().position(|(a, _)| *a == addr).unwrap();
+                    let handle = self.servers[s].1.accept(now).unwrap();
+                    self.clients[i]
+                        .sockets
+                        .insert((relay, session), (s, handle));
+                }
+                RelayCommand::Close { relay, session } => {
+                    if let Some((s, handle)) = self.clients[i].sockets.remove(&(relay, session)) {
+                        self.servers[s].1.connection_lost(handle);
+                    }
+                }
+            }
+        }
+        let sockets: Vec<_> = self.clients[i]
+            .sockets
+            .iter()
+            .map(|(k, h)| (*k, *h))
+            .collect();
+        for ((relay, session), (s, handle)) in sockets {
+            while let Some(bytes) = self.clients[i].stack.poll_relay_write(relay, session) {
+                moved = true;
+                self.servers[s].1.handle_bytes(now, handle, &bytes);
+            }
+        }
+        let from = self.clients[i].addr;
+        while let Some(transmit) = self.clients[i].stack.poll_transmit(now) {
+            moved = true;
+            let to = self
+                .clients
+                .iter()
+                .position(|c| c.addr == transmit.destination);
+            if let (true, Some(to)) = (self.udp, to) {
+                self.udp_delivered += 1;
+                self.clients[to]
+                    .stack
+                    .handle_datagram(now, from, &transmit.payload);
+            }
+        }
+        while let Some(event) = self.clients[i].stack.poll_event() {
+            let client = &mut self.clients[i];
+            match event {
+                StackEvent::Session {
+                    event: Event::Lossless { data, .. },
+                    ..
+                } => client.lossless.push(data),
+                StackEvent::Session {
+                    event: Event::Established { .. },
+                    ..
+                } => client.established += 1,
+                StackEvent::Session {
+                    event: Event::Closed { .. },
+                    ..
+                } => client.closed += 1,
+                _ => {}
+            }
+        }
+        moved
+    }
+
+    /// Runs the virtual clock for `for_`, jumping to each timer.
+    fn run(&mut self, for_: Duration) {
+        let until = self.now + for_;
+        loop {
+            self.settle();
+            let next = self
+                .clients
+                .iter()
+                .filter_map(|c| c.stack.poll_timeout(self.now))
+                .chain(self.servers.iter().filter_map(|(_, s)| s.poll_timeout()))
+                .min();
+            match next {
+                Some(t) if t <= until => {
+                    // Timers due now run now; time never goes back.
+                    self.now = self.now.max(t);
+                    let now = self.now;
+                    for client in &mut self.clients {
+                        client.stack.handle_timeout(now);
+                    }
+                    for (_, server) in &mut self.servers {
+                        server.handle_timeout(now);
+                    }
+                }
+                _ => {
+                    self.now = until;
+                    self.settle();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Relay `s`'s address and key.
+    fn relay(&self, s: usize) -> (SocketAddr, PublicKey) {
+        (self.servers[s].0, self.servers[s].1.public_key())
+    }
+
+    fn connection(&self, i: usize) -> ConnectionId {
+        let other = &self.clients[1 - i];
+        self.clients[i]
+            .stack
+            .friend_connection(&other.real)
+            .unwrap()
+    }
+
+    fn path(&self, i: usize) -> Option<Path> {
+        let id = self.connection(i);
+        self.clients[i]
+            .stack
+            .net_crypto
+            .as_ref()
+            .unwrap()
+            .data_path(self.now, id)
+    }
+
+    fn send(&mut self, i: usize, text: &str) {
+        let id = self.connection(i);
+        let mut data = vec![0x40];
+        data.extend_from_slice(text.as_bytes());
+        self.clients[i]
+            .stack
+            .net_crypto
+            .as_mut()
+            .unwrap()
+            .send_lossless(id, Bytes::from(data))
+            .unwrap();
+    }
+
+    fn received(&self, i: usize) -> Vec<String> {
+        self.clients[i]
+            .lossless
+            .iter()
+            .filter(|d| d.first() == Some(&0x40))
+            .map(|d| String::from_utf8_lossy(&d[1..]).into_owned())
+            .collect()
+    }
+}
+
+/// Both clients on one relay, friends by DHT key, no UDP: the session
+/// opens through the relay; then direct UDP takes over, then the relay
+/// again, and messages keep their order across both moves.
+#[test]
+fn session_opens_over_relay_and_moves_between_udp_and_tcp() {
+    let mut net = Net::new();
+    let (relay_addr, relay_pk) = net.relay(0);
+    let now = net.now;
+    for client in &mut net.clients {
+        assert!(client.stack.add_tcp_relay(now, relay_addr, relay_pk));
+    }
+    net.run(Duration::from_millis(100));
+    // A asks first: until B asks too, A's link is only registered, so its
+    // cookie request goes out of band (R8), and B answers the same way.
+    for i in [A, B] {
+        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
+        let now = net.now;
+        net.clients[i]
+            .stack
+            .connect_friend(now, other.0, other.1)
+            .unwrap();
+        net.run(Duration::from_millis(10));
+    }
+    net.run(Duration::from_secs(3));
+    assert_eq!(net.udp_delivered, 0);
+    for i in [A, B] {
+        assert_eq!(net.clients[i].established, 1, "client {i} established");
+        let peer_dht = net.clients[1 - i].dht;
+        assert_eq!(net.path(i), Some(Path::Tcp(peer_dht)));
+    }
+    let relays = net.clients[A].stack.relays.as_ref().unwrap().stats();
+    assert!(relays.sent_oob > 0, "handshake out of band: {relays:?}");
+    assert!(relays.sent_routed > 0, "data routed: {relays:?}");
+
+    net.send(A, "one");
+    net.send(B, "uno");
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.received(B), ["one"]);
+    assert_eq!(net.received(A), ["uno"]);
+
+    // Direct UDP works from now on: each side learns the other's address
+    // (as the DHT would find it); the small packets tried over UDP every
+    // 4 s get through and the session moves there.
+    net.udp = true;
+    for i in [A, B] {
+        let id = net.connection(i);
+        let addr = net.clients[1 - i].addr;
+        net.clients[i]
+            .stack
+            .net_crypto
+            .as_mut()
+            .unwrap()
+            .set_direct_addr(id, addr);
+    }
+    net.run(Duration::from_secs(10));
+    for i in [A, B] {
+        let addr = net.clients[1 - i].addr;
+        assert_eq!(net.path(i), Some(Path::Udp(addr)), "client {i} on UDP");
+    }
+    let routed = net.clients[A]
+        .stack
+        .relays
+        .as_ref()
+        .unwrap()
+        .stats()
+        .sent_routed;
+    net.send(A, "two");
+    net.send(B, "dos");
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.received(B), ["one", "two"]);
+    assert_eq!(net.received(A), ["uno", "dos"]);
+    assert_eq!(
+        net.clients[A]
+            .stack
+            .relays
+            .as_ref()
+            .unwrap()
+            .stats()
+            .sent_routed,
+        routed,
+        "nothing went through the relay while UDP worked"
+    );
+
+    // UDP stops: after 8 s without a datagram the relay carries data
+    // again.
+    net.udp = false;
+    net.run(Duration::from_secs(10));
+    for i in [A, B] {
+        let peer_dht = net.clients[1 - i].dht;
+        assert_eq!(net.path(i), Some(Path::Tcp(peer_dht)), "client {i} on TCP");
+    }
+    net.send(A, "three");
+    net.send(B, "tres");
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.received(B), ["one", "two", "three"]);
+    assert_eq!(net.received(A), ["uno", "dos", "tres"]);
+    for i in [A, B] {
+        assert_eq!(net.clients[i].established, 1, "no second session");
+        assert_eq!(net.clients[i].closed, 0, "no session closed");
+    }
+}
+
+/// The relay drops one client's connection: the client connects again
+/// after [`super::relays::RECONNECT_DELAY`], asks for its links again,
+/// and the session (never closed) carries on, with what was sent during
+/// the outage delivered in order.
+#[test]
+fn session_survives_a_relay_reconnect() {
+    let mut net = Net::new();
+    let (relay_addr, relay_pk) = net.relay(0);
+    let now = net.now;
+    for client in &mut net.clients {
+        assert!(client.stack.add_tcp_relay(now, relay_addr, relay_pk));
+    }
+    net.run(Duration::from_millis(100));
+    for i in [A, B] {
+        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
+        let now = net.now;
+        net.clients[i]
+            .stack
+            .connect_friend(now, other.0, other.1)
+            .unwrap();
+    }
+    net.run(Duration::from_secs(3));
+    net.send(A, "before");
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.received(B), ["before"]);
+
+    // The relay drops A; A's driver sees its socket end.
+    let (&(relay, session), &(s, handle)) = net.clients[A].sockets.iter().next().unwrap();
+    net.servers[s].1.close_connection(handle);
+    net.clients[A].sockets.remove(&(relay, session));
+    let now = net.now;
+    net.clients[A]
+        .stack
+        .handle_relay_closed(now, relay, session);
+    net.send(A, "during");
+    net.run(Duration::from_secs(15));
+    net.send(A, "after");
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.received(B), ["before", "during", "after"]);
+    let stats = net.clients[A].stack.relays.as_ref().unwrap().stats();
+    assert_eq!((stats.established, stats.closed), (2, 1), "{stats:?}");
+    for i in [A, B] {
+        assert_eq!(net.clients[i].established, 1, "no second session");
+        assert_eq!(net.clients[i].closed, 0, "no session closed");
+    }
+}
+
+/// Share relays (F3): A, also on a second relay, tells B its relays once
+/// the session is up, and B connects to the one it lacked.
+#[test]
+fn friends_share_their_relays_over_the_session() {
+    let mut net = Net::new();
+    let (first, first_pk) = net.relay(0);
+    let (second, second_pk) = net.relay(1);
+    let now = net.now;
+    for client in &mut net.clients {
+        assert!(client.stack.add_tcp_relay(now, first, first_pk));
+    }
+    assert!(net.clients[A].stack.add_tcp_relay(now, second, second_pk));
+    net.run(Duration::from_millis(100));
+    for i in [A, B] {
+        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
+        let now = net.now;
+        net.clients[i]
+            .stack
+            .connect_friend(now, other.0, other.1)
+            .unwrap();
+    }
+    net.run(Duration::from_secs(3));
+    assert_eq!(net.clients[B].established, 1);
+    assert!(
+        net.clients[B]
+            .lossless
+            .iter()
+            .any(|d| d.first() == Some(&PACKET_ID_SHARE_RELAYS)),
+        "B got a share-relays packet"
+    );
+    let relays = net.clients[B].stack.relays.as_ref().unwrap();
+    assert_eq!(relays.count(), 2, "B took A's second relay");
+    let connected = relays.connected();
+    assert!(
+        connected.iter().any(|n| n.public_key == second_pk),
+        "{connected:?}"
+    );
+}

@@ -1,0 +1,540 @@
+//! The client side of TCP relays (checklist R13, c-toxcore
+//! `TCP_connection.c`): the relays a client keeps connections to, which
+//! peers it asks each of them to link it with, and which relay a packet
+//! for a peer leaves by. Sans-IO like every layer: the driver opens and
+//! closes the sockets this module asks for ([`RelayCommand`]) and moves
+//! their bytes; each connection's protocol is a
+//! [`toxide_relay::ClientConnection`].
+//!
+//! The policy is c-toxcore's, reduced to what a client with a handful of
+//! relays needs: every relay is asked for a link to every peer we want
+//! (a friend's DHT key while it is fresh), since a link opens only when
+//! both sides ask on the same relay (R5), and the peer learns our relays
+//! from our DHT-PK announcements. A packet goes as routed data on the
+//! first relay where the link is online, otherwise out of band on every
+//! relay where the peer is registered (`send_packet_tcp_connection`), or
+//! on the relay its last out-of-band packet came by (how a cookie request
+//! from a peer we never asked for is answered). A connection that ends is
+//! opened again after [`RECONNECT_DELAY`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use toxide_core::{KeyPair, PackedNode, PublicKey, TransportProtocol};
+use toxide_relay::{ClientConfig, ClientConnection, ClientEvent, ConnectionId};
+
+/// The most relays kept (ours and those friends named): c-toxcore aims for
+/// 3 per friend and at most 6 (`MAX_FRIEND_TCP_CONNECTIONS`).
+pub const MAX_RELAYS: usize = 8;
+
+/// How long after a relay connection ended (or failed) it is opened
+/// again; c-toxcore retries sleeping relays on a similar scale.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// Peers whose last out-of-band relay is remembered; beyond it the table
+/// is cleared, so a flood of senders cannot grow it.
+const MAX_OOB_SENDERS: usize = 1024;
+
+/// A relay's index in [`Relays`], stable for the instance's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelayId(pub usize);
+
+/// What the driver must do with sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayCommand {
+    /// Open a TCP connection to `addr` for this session of `relay`; its
+    /// bytes come from [`Relays::poll_write`], and what it reads goes to
+    /// [`Relays::handle_bytes`] with the same session.
+    Connect {
+        /// Which relay.
+        relay: RelayId,
+        /// This connection attempt (a later one has a higher number).
+        session: u64,
+        /// Where.
+        addr: SocketAddr,
+    },
+    /// Close the socket of this session.
+    Close {
+        /// Which relay.
+        relay: RelayId,
+        /// Which attempt.
+        session: u64,
+    },
+}
+
+/// What the relays tell the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// A packet from the peer with this DHT key (routed or out of band).
+    Packet {
+        /// The peer's DHT key, as the relay authenticated it.
+        from: PublicKey,
+        /// The packet, id first.
+        data: Bytes,
+    },
+    /// An onion response that came back through relay `relay`.
+    Onion {
+        /// Which relay.
+        relay: RelayId,
+        /// The response, id first.
+        data: Bytes,
+    },
+    /// Links or connections changed: who is reachable, and which relays
+    /// we are connected to, may differ now.
+    Changed,
+}
+
+/// Counters for diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Connections that finished their handshake.
+    pub established: u64,
+    /// Connections that ended.
+    pub closed: u64,
+    /// Packets sent as routed data.
+    pub sent_routed: u64,
+    /// Packets sent out of band (once per relay).
+    pub sent_oob: u64,
+    /// Onion requests sent with a relay as hop A.
+    pub sent_onion: u64,
+    /// Onion responses that came back through a relay.
+    pub received_onion: u64,
+    /// Packets for peers no relay reaches, or refused by full queues.
+    pub unsent: u64,
+    /// Packets received (routed and out of band).
+    pub received: u64,
+}
+
+/// Where a link to one peer stands on one relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Routing request sent, no answer yet.
+    Requested,
+    /// The relay gave an id; the peer has not asked for us (yet).
+    Registered(ConnectionId),
+    /// Both asked: routed data flows.
+    Online(ConnectionId),
+}
+
+#[derive(Debug)]
+struct Relay {
+    node: PackedNode,
+    session: u64,
+    /// The connection while one is open or opening.
+    conn: Option<ClientConnection>,
+    /// When to open a new one after the last ended.
+    retry_at: Option<Instant>,
+    links: HashMap<PublicKey, Link>,
+}
+
+impl Relay {
+    fn is_established(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(ClientConnection::is_established)
+    }
+}
+
+/// Every relay connection of a client.
+#[derive(Debug)]
+pub struct Relays {
+    keys: KeyPair,
+    rng: ChaCha20Rng,
+    relays: Vec<Relay>,
+    wanted: HashSet<PublicKey>,
+    oob_from: HashMap<PublicKey, RelayId>,
+    next_session: u64,
+    commands: VecDeque<RelayCommand>,
+    events: VecDeque<RelayEvent>,
+    stats: RelayStats,
+}
+
+impl Relays {
+    /// The relays of a client with DHT key pair `keys` (relays know us by
+    /// it); `seed` drives every connection's randomness.
+    pub fn new(keys: KeyPair, seed: [u8; 32]) -> Self {
+        Self {
+            keys,
+            rng: ChaCha20Rng::from_seed(seed),
+            relays: Vec::new(),
+            wanted: HashSet::new(),
+            oob_from: HashMap::new(),
+            next_session: 0,
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: RelayStats::default(),
+        }
+    }
+
+    /// How many relays are kept.
+    pub fn count(&self) -> usize {
+        self.relays.len()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> RelayStats {
+        self.stats
+    }
+
+    /// Keeps a connection to the relay at `addr` with key `pk` (nothing if
+    /// it is known already, or [`MAX_RELAYS`] are); `None` then.
+    pub fn add(&mut self, now: Instant, addr: SocketAddr, pk: PublicKey) -> Option<RelayId> {
+        if self.relays.iter().any(|r| r.node.public_key == pk) || self.relays.len() >= MAX_RELAYS {
+            return None;
+        }
+        let id = RelayId(self.relays.len());
+        self.relays.push(Relay {
+            node: PackedNode::new(TransportProtocol::Tcp, addr, pk),
+            session: 0,
+            conn: None,
+            retry_at: None,
+            links: HashMap::new(),
+        });
+        self.connect(now, id);
+        Some(id)
+    }
+
+    fn connect(&mut self, now: Instant, id: RelayId) {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        let session = self.next_session;
+        let Some(relay) = self.relays.get_mut(id.0) else {
+            return;
+        };
+        relay.retry_at = None;
+        relay.links.clear();
+        match ClientConnection::new(
+            now,
+            &self.keys,
+            relay.node.public_key,
+            ClientConfig::default(),
+            seed,
+        ) {
+            Ok(conn) => {
+                self.next_session += 1;
+                relay.session = session;
+                relay.conn = Some(conn);
+                self.commands.push_back(RelayCommand::Connect {
+                    relay: id,
+                    session,
+                    addr: relay.node.addr,
+                });
+            }
+            // A low-order relay key: never usable.
+            Err(_) => relay.retry_at = None,
+        }
+    }
+
+    /// Whether any relay connection is up.
+    pub fn has_connected(&self) -> bool {
+        self.relays.iter().any(Relay::is_established)
+    }
+
+    /// The relays we are connected to, as a DHT-PK announcement names
+    /// them (c-toxcore `tcp_copy_connected_relays`).
+    pub fn connected(&self) -> Vec<PackedNode> {
+        self.relays
+            .iter()
+            .filter(|r| r.is_established())
+            .map(|r| r.node)
+            .collect()
+    }
+
+    /// Asks every relay for a link to the peer with DHT key `peer`.
+    pub fn want(&mut self, peer: PublicKey) {
+        if !self.wanted.insert(peer) {
+            return;
+        }
+        for relay in &mut self.relays {
+            request(relay, peer);
+        }
+    }
+
+    /// Gives up the links to `peer`.
+    pub fn unwant(&mut self, peer: &PublicKey) {
+        if !self.wanted.remove(peer) {
+            return;
+        }
+        for relay in &mut self.relays {
+            let link = relay.links.remove(peer);
+            if let (Some(conn), Some(Link::Registered(id) | Link::Online(id))) =
+                (&mut relay.conn, link)
+            {
+                let _ = conn.disconnect(id);
+            }
+        }
+        self.events.push_back(RelayEvent::Changed);
+    }
+
+    /// Whether a packet for `peer` has a way out: a link (registered or
+    /// online) on a connected relay, or the relay its last out-of-band
+    /// packet came by.
+    pub fn is_reachable(&self, peer: &PublicKey) -> bool {
+        self.relays
+            .iter()
+            .any(|r| r.is_established() && r.links.get(peer).is_some_and(|l| *l != Link::Requested))
+            || self
+                .oob_from
+                .get(peer)
+                .and_then(|id| self.relays.get(id.0))
+                .is_some_and(Relay::is_established)
+    }
+
+    /// Sends a packet to `peer` (see the module doc for the choice of
+    /// relay); `false` if no relay took it.
+    pub fn send(&mut self, peer: &PublicKey, data: Bytes) -> bool {
+        for relay in &mut self.relays {
+            if let (Some(Link::Online(id)), Some(conn)) = (relay.links.get(peer), &mut relay.conn) {
+                if conn.send_data(*id, data.clone()).is_ok() {
+                    self.stats.sent_routed += 1;
+                    return true;
+                }
+            }
+        }
+        let mut sent = false;
+        for relay in &mut self.relays {
+            if let (Some(Link::Registered(_)), Some(conn)) =
+                (relay.links.get(peer), &mut relay.conn)
+            {
+                if conn.send_oob(*peer, data.clone()).is_ok() {
+                    self.stats.sent_oob += 1;
+                    sent = true;
+                }
+            }
+        }
+        if !sent {
+            let relay = self
+                .oob_from
+                .get(peer)
+                .and_then(|id| self.relays.get_mut(id.0));
+            if let Some(conn) = relay.and_then(|r| r.conn.as_mut()) {
+                if conn.send_oob(*peer, data).is_ok() {
+                    self.stats.sent_oob += 1;
+                    sent = true;
+                }
+            }
+        }
+        if !sent {
+            self.stats.unsent += 1;
+        }
+        sent
+    }
+
+    /// Sends an onion request (the frame body: nonce, then B's address,
+    /// key and sealed layers) through the relay with key `relay` as hop A
+    /// (checklist R9); `false` if not connected to it or its queue is full.
+    pub fn send_onion(&mut self, relay: &PublicKey, request: Bytes) -> bool {
+        let sent = self
+            .relays
+            .iter_mut()
+            .find(|r| r.node.public_key == *relay)
+            .and_then(|r| r.conn.as_mut())
+            .is_some_and(|c| c.send_onion(request).is_ok());
+        if sent {
+            self.stats.sent_onion += 1;
+        } else {
+            self.stats.unsent += 1;
+        }
+        sent
+    }
+
+    /// The address of `relay`.
+    pub fn addr(&self, relay: RelayId) -> Option<SocketAddr> {
+        self.relays.get(relay.0).map(|r| r.node.addr)
+    }
+
+    /// The next socket command.
+    pub fn poll_command(&mut self) -> Option<RelayCommand> {
+        self.commands.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes to write to `relay`'s socket of `session`.
+    pub fn poll_write(&mut self, relay: RelayId, session: u64) -> Option<Bytes> {
+        let relay = self.relays.get_mut(relay.0)?;
+        if relay.session != session {
+            return None;
+        }
+        relay.conn.as_mut()?.poll_write()
+    }
+
+    /// The relays that may have bytes to write, with their sessions.
+    pub fn open_sessions(&self) -> impl Iterator<Item = (RelayId, u64)> + '_ {
+        self.relays
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.conn.is_some())
+            .map(|(i, r)| (RelayId(i), r.session))
+    }
+
+    /// Bytes read from `relay`'s socket of `session`.
+    pub fn handle_bytes(&mut self, now: Instant, relay: RelayId, session: u64, bytes: &[u8]) {
+        let Some(r) = self.relays.get_mut(relay.0) else {
+            return;
+        };
+        if r.session != session {
+            return;
+        }
+        if let Some(conn) = &mut r.conn {
+            conn.handle_bytes(now, bytes);
+        }
+        self.drain(now, relay);
+    }
+
+    /// `relay`'s socket of `session` ended (or never connected).
+    pub fn handle_closed(&mut self, now: Instant, relay: RelayId, session: u64) {
+        let Some(r) = self.relays.get_mut(relay.0) else {
+            return;
+        };
+        if r.session != session {
+            return;
+        }
+        if let Some(conn) = &mut r.conn {
+            conn.connection_lost();
+        }
+        self.drain(now, relay);
+    }
+
+    /// When [`Relays::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.relays
+            .iter()
+            .filter_map(|r| match &r.conn {
+                Some(conn) => conn.poll_timeout(),
+                None => r.retry_at,
+            })
+            .min()
+    }
+
+    /// Runs keepalives, handshake deadlines and reconnections.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.relays.len() {
+            let id = RelayId(i);
+            let Some(relay) = self.relays.get_mut(i) else {
+                continue;
+            };
+            match &mut relay.conn {
+                Some(conn) => {
+                    if conn.poll_timeout().is_some_and(|t| t <= now) {
+                        conn.handle_timeout(now);
+                    }
+                    self.drain(now, id);
+                }
+                None => {
+                    if relay.retry_at.is_some_and(|t| t <= now) {
+                        self.connect(now, id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns one connection's events into link state and our events.
+    fn drain(&mut self, now: Instant, id: RelayId) {
+        let Some(relay) = self.relays.get_mut(id.0) else {
+            return;
+        };
+        let mut changed = false;
+        while let Some(event) = relay.conn.as_mut().and_then(ClientConnection::poll_event) {
+            match event {
+                ClientEvent::Established => {
+                    self.stats.established += 1;
+                    for peer in &self.wanted {
+                        request(relay, *peer);
+                    }
+                    changed = true;
+                }
+                ClientEvent::RoutingResponse { pk, connection_id } => {
+                    match (connection_id, self.wanted.contains(&pk)) {
+                        (Some(link), true) => {
+                            relay.links.insert(pk, Link::Registered(link));
+                            changed = true;
+                        }
+                        (Some(link), false) => {
+                            if let Some(conn) = &mut relay.conn {
+                                let _ = conn.disconnect(link);
+                            }
+                        }
+                        (None, _) => {
+                            relay.links.remove(&pk);
+                        }
+                    }
+                }
+                ClientEvent::Connected(link) => {
+                    set_link(relay, link, Link::Online(link));
+                    changed = true;
+                }
+                ClientEvent::Disconnected(link) => {
+                    set_link(relay, link, Link::Registered(link));
+                    changed = true;
+                }
+                ClientEvent::Data(link, data) => {
+                    if let Some(from) = relay.conn.as_ref().and_then(|c| c.link_pk(link)) {
+                        self.stats.received += 1;
+                        self.events.push_back(RelayEvent::Packet { from, data });
+                    }
+                }
+                ClientEvent::Oob(from, data) => {
+                    if self.oob_from.len() >= MAX_OOB_SENDERS && !self.oob_from.contains_key(&from)
+                    {
+                        self.oob_from.clear();
+                    }
+                    if self.oob_from.insert(from, id) != Some(id) {
+                        changed = true;
+                    }
+                    self.stats.received += 1;
+                    self.events.push_back(RelayEvent::Packet { from, data });
+                }
+                ClientEvent::OnionResponse(data) => {
+                    self.stats.received_onion += 1;
+                    self.events.push_back(RelayEvent::Onion { relay: id, data });
+                }
+                ClientEvent::Closed(reason) => {
+                    tracing::debug!(relay = %relay.node.addr, %reason, "TCP relay connection ended");
+                    self.stats.closed += 1;
+                    relay.conn = None;
+                    relay.links.clear();
+                    relay.retry_at = Some(now + RECONNECT_DELAY);
+                    self.commands.push_back(RelayCommand::Close {
+                        relay: id,
+                        session: relay.session,
+                    });
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.events.push_back(RelayEvent::Changed);
+        }
+    }
+}
+
+/// Asks `relay` (if connected and not asked yet) for a link to `peer`.
+fn request(relay: &mut Relay, peer: PublicKey) {
+    if !relay.is_established() || relay.links.contains_key(&peer) {
+        return;
+    }
+    if let Some(conn) = &mut relay.conn {
+        if conn.route_request(peer).is_ok() {
+            relay.links.insert(peer, Link::Requested);
+        }
+    }
+}
+
+/// Sets the state of the link with id `link`, whoever it is for.
+fn set_link(relay: &mut Relay, link: ConnectionId, state: Link) {
+    let Some(pk) = relay.conn.as_ref().and_then(|c| c.link_pk(link)) else {
+        return;
+    };
+    if let Some(entry) = relay.links.get_mut(&pk) {
+        *entry = state;
+    }
+}
