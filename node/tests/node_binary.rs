@@ -341,3 +341,49 @@ fn tcp_relay_from_the_config_file_prints_its_ports() {
         "{stderr}"
     );
 }
+
+/// The shipped systemd unit's `ExecStart` runs: its flags are the
+/// binary's, and a config written as the unit's comments say (keys in the
+/// state directory) starts a node that creates its keys file there.
+/// (`systemd-analyze verify` on the unit passes as well; it needs systemd,
+/// which CI machines may lack, so it is not run here.)
+#[test]
+fn the_systemd_units_command_line_starts_the_node() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dist/toxide-node.service"
+    ))
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the unit has an ExecStart line");
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/toxide-node"));
+    let args: Vec<&str> = words.collect();
+    assert_eq!(args, ["--config", "/etc/toxide-node/config.toml"]);
+
+    let dir = TempDir::new("node-unit").unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let keys = state.join("keys");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "udp-address = \"127.0.0.1:0\"\ntcp-address = \"127.0.0.1:0\"\nkeys-file = \"{}\"\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(NODE_BIN);
+    isolate(command.args([args[0], path_str(&config)]));
+    let node = NodeProcess::start_with_tcp(command, 1, 1);
+    let (status, stderr) = node.terminate();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().len(),
+        64,
+        "the keys file in the state directory"
+    );
+}
