@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod keys_file;
+pub mod report;
 pub mod tcp;
 
 use std::io::{self, Write};
@@ -270,11 +271,14 @@ pub async fn run(
     tracing::info!(signal, "stopping");
     if let Some(relay) = relay {
         if let Some(stats) = relay.shutdown().await {
-            tracing::info!(?stats, "final TCP relay counters");
+            tracing::info!(
+                "final TCP relay counters:\n{}",
+                report::counter_table(&stats)
+            );
         }
     }
     if let Ok(stats) = handle.stats().await {
-        tracing::info!(?stats, "final counters");
+        tracing::info!("final counters:\n{}", report::counter_table(&stats));
     }
     handle.shutdown().await;
     Ok(())

@@ -33,24 +33,21 @@ fn start_limited() -> NodeProcess {
 }
 
 /// The value of `field` in the `section` (`dht:` or `onion:`) of the
-/// node's final counters.
+/// node's final counters: a line `  section.field   value` of the table
+/// after "final counters:", which lists no counter at zero.
 fn counter(stderr: &str, section: &str, field: &str) -> u64 {
-    let line = stderr
+    let table = stderr
+        .split_once("final counters:")
+        .unwrap_or_else(|| panic!("no final counters in:\n{stderr}"))
+        .1;
+    let name = format!("{}.{field}", section.trim_end_matches(':'));
+    table
         .lines()
-        .find(|l| l.contains("final counters"))
-        .unwrap_or_else(|| panic!("no final counters in:\n{stderr}"));
-    let part = &line[line
-        .find(section)
-        .unwrap_or_else(|| panic!("{section} in {line}"))..];
-    let at = part
-        .find(&format!("{field}: "))
-        .unwrap_or_else(|| panic!("{field} in {part}"));
-    part[at + field.len() + 2..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+        .map(str::split_whitespace)
+        .find_map(|mut words| {
+            (words.next() == Some(name.as_str())).then(|| words.next()?.parse().ok())?
+        })
+        .unwrap_or(0)
 }
 
 fn ping_request(node: &NodeProcess, from: &KeyPair, id: u64) -> Vec<u8> {
