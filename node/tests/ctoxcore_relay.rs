@@ -214,7 +214,7 @@ fn ctoxcore_peer_with_udp_reaches_one_without_through_toxide_node_relay() {
 }
 
 /// Alice (no UDP) befriends bob (UDP if `bob_udp`) through toxide-node's
-/// relay, and they chat.
+/// relay, chat, and alice sends bob a file.
 fn befriend_through_node_relay(bob_udp: bool) {
     let node = start_node_with_relay();
     let start = Instant::now();
