@@ -161,3 +161,100 @@ fn a_client_that_stops_reading_is_dropped() {
     assert!(stats.relay.data_dropped > 0, "{stats:?}");
     assert!(stats.relay.closed >= 1, "{stats:?}");
 }
+
+/// Resident memory of this process, kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// Abuse from many sockets at once: 2,000 half-open connections that never
+/// say a word, junk instead of a handshake, handshakes cut short, and
+/// slowloris clients dribbling a byte at a time. The relay holds at most
+/// its unconfirmed limit of them (the oldest go first), its memory stays
+/// bounded, and two honest clients arriving last still handshake, link
+/// and exchange data at once.
+#[test]
+fn abuse_leaves_the_relay_serving_honest_clients_in_bounded_memory() {
+    let rt = runtime();
+    let keys = KeyPair::generate(&mut rand::rng());
+    let relay_pk = keys.public;
+    let config = ServerConfig::default();
+    let unconfirmed = config.max_unconfirmed;
+    let relay = rt
+        .block_on(async { TcpRelay::spawn(&[loopback_any()], false, keys, config, None).unwrap() });
+    let addr = relay.local_addrs()[0];
+    let before = rss_kb();
+
+    let mut held = Vec::new();
+    for _ in 0..2_000 {
+        held.push(TcpStream::connect(addr).unwrap());
+    }
+    let junk: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
+    for i in 0..50 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        // Junk, and a handshake cut short (its first 40 bytes).
+        let bytes = if i % 2 == 0 { &junk[..] } else { &junk[..40] };
+        let _ = std::io::Write::write_all(&mut s, bytes);
+        held.push(s);
+    }
+    let mut slow: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for round in 0..5 {
+        for s in &mut slow {
+            let _ = std::io::Write::write_all(s, &junk[round..=round]);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Honest clients, last in line.
+    let started = Instant::now();
+    let port = addr.port();
+    let mut a = RelayClient::connect(port, relay_pk, 11);
+    let mut b = RelayClient::connect(port, relay_pk, 12);
+    for (client, name) in [(&mut a, "a"), (&mut b, "b")] {
+        client.wait(&format!("handshake ({name})"), |e| {
+            (*e == ClientEvent::Established).then_some(())
+        });
+    }
+    a.conn.route_request(b.keys.public).unwrap();
+    b.conn.route_request(a.keys.public).unwrap();
+    b.flush();
+    let a_id = a.wait("connect (a)", |e| match e {
+        ClientEvent::Connected(id) => Some(*id),
+        _ => None,
+    });
+    b.wait("connect (b)", |e| {
+        matches!(e, ClientEvent::Connected(_)).then_some(())
+    });
+    a.conn
+        .send_data(a_id, Bytes::from_static(b"still serving"))
+        .unwrap();
+    a.flush();
+    let got = b.wait("data (b)", |e| match e {
+        ClientEvent::Data(_, data) => Some(data.clone()),
+        _ => None,
+    });
+    assert_eq!(&got[..], b"still serving");
+    let served_in = started.elapsed();
+    let grown = rss_kb().saturating_sub(before);
+    drop(held);
+    drop(slow);
+    let stats = rt.block_on(relay.shutdown()).unwrap();
+    eprintln!(
+        "honest clients served in {served_in:?} beside 2,070 abusive sockets; \
+         RSS +{grown} kB; relay {:?}",
+        stats.relay
+    );
+    // Everything beyond the unconfirmed limit was closed to make room.
+    assert!(
+        stats.relay.closed >= (2_070 - unconfirmed) as u64,
+        "{:?}",
+        stats.relay
+    );
+    assert_eq!(stats.relay.confirmed, 2, "{:?}", stats.relay);
+    assert!(grown < 32 * 1024, "RSS grew {grown} kB");
+}
