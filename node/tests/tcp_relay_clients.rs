@@ -469,3 +469,54 @@ fn toxide_without_udp_reaches_ctoxcore_through_a_proxy_to_toxide_node_relay() {
     let (status, stderr) = node.terminate();
     assert!(status.success(), "{stderr}");
 }
+
+/// The relays a client was connected to go into its save (section 0x0A,
+/// as c-toxcore writes them), and a client started from that save
+/// reconnects to them without being told: without UDP that is its only
+/// way back.
+#[test]
+fn saved_relays_are_reconnected_after_a_restart() {
+    let node = start_node_with_relay();
+    let relay = Relay::of_node(&node);
+    let rt = runtime();
+    let established = |toxide: &Toxide| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let stats = toxide.block(toxide.tox.driver().stats()).unwrap();
+            if stats.relays.established > 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no relay: {:?}", stats.relays);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = toxide_without_udp(&rt, relay);
+    established(&first);
+    let save = rt.block_on(first.tox.savedata()).unwrap();
+    rt.block_on(first.tox.shutdown());
+    let parsed = toxide::messenger::save::SaveData::load(&save).unwrap();
+    assert_eq!(parsed.tcp_relays.len(), 1, "{:?}", parsed.tcp_relays);
+    assert_eq!(parsed.tcp_relays[0].public_key, relay.pk);
+    assert_eq!(parsed.tcp_relays[0].addr.port(), relay.tcp);
+
+    let (tox, events) = rt
+        .block_on(
+            ToxBuilder::new()
+                .savedata(save)
+                .bind_ip(Ipv4Addr::LOCALHOST.into())
+                .udp(false)
+                .spawn(),
+        )
+        .unwrap();
+    let again = Toxide {
+        rt: rt.handle().clone(),
+        tox,
+        events,
+        backlog: Default::default(),
+        history: Vec::new(),
+    };
+    established(&again);
+    rt.block_on(again.tox.shutdown());
+    let (status, stderr) = node.terminate();
+    assert!(status.success(), "{stderr}");
+}

@@ -20,7 +20,8 @@ use toxide_messenger::save::{
 
 use crate::Stack;
 
-/// What a save holds that the stack does not use yet.
+/// What a save holds that the stack does not use yet (or, for relays,
+/// what to save while no relay is connected).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Kept {
     tcp_relays: Vec<toxide_core::PackedNode>,
@@ -87,6 +88,11 @@ pub(super) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
         };
     }
     stack.dht.load_nodes(save.dht.nodes().iter().copied());
+    // Relays the last run was connected to, as c-toxcore reconnects to
+    // its saved ones (`load_tcp_relays`).
+    for relay in &save.tcp_relays {
+        stack.add_tcp_relay(now, relay.addr, relay.public_key);
+    }
     if let Some(client) = &mut stack.client {
         for node in &save.path_nodes {
             client.add_path_node(*node);
@@ -133,7 +139,18 @@ pub(super) fn snapshot(stack: &Stack, keys: &KeyPair, nospam: NoSpam, kept: &Kep
             save.friends.push(friend);
         }
     }
-    save.tcp_relays = kept.tcp_relays.clone();
+    // The relays connected now, or, with none, the ones loaded (a save
+    // made while offline keeps what the last run knew).
+    let connected = stack
+        .relays
+        .as_ref()
+        .map(|r| r.connected())
+        .unwrap_or_default();
+    save.tcp_relays = if connected.is_empty() {
+        kept.tcp_relays.clone()
+    } else {
+        connected
+    };
     save.path_nodes = kept.path_nodes.clone();
     save.conferences = kept.conferences.clone();
     save.unknown_sections = kept.unknown_sections.clone();
