@@ -28,6 +28,9 @@ pub struct Stats {
     /// Dropped: the sender's key was not cached and the global budget for
     /// computing new shared keys was spent.
     pub dropped_key_budget: u64,
+    /// Shared keys computed (cache misses, one scalar multiplication
+    /// each): how well the key cache fits the load.
+    pub shared_keys_computed: u64,
     /// Dropped: the sender's key is a low-order point (no secret can be
     /// shared with it; libsodium refuses it too).
     pub dropped_low_order_key: u64,

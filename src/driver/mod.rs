@@ -1101,10 +1101,24 @@ impl Io<'_> {
         // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the DHT
         // stores and hands out plain IPv4 (c-toxcore does the same).
         let from = SocketAddr::new(canonical_ip(from.ip()), from.port());
-        if self.arrived_on.len() >= MAX_REMEMBERED_SOURCES && !self.arrived_on.contains_key(&from) {
-            self.arrived_on.clear();
+        // Only peers that arrived on another socket than the one `route`
+        // picks anyway are remembered: with one socket (a node's usual
+        // set-up) none is, where remembering every source cost a public
+        // node 40 bytes and more per address it ever heard from (up to
+        // 65,536 of them, megabytes under a flood from many addresses).
+        let default = self.sockets.iter().position(|s| s.target(from).is_some());
+        if default == Some(index) {
+            if !self.arrived_on.is_empty() {
+                self.arrived_on.remove(&from);
+            }
+        } else {
+            if self.arrived_on.len() >= MAX_REMEMBERED_SOURCES
+                && !self.arrived_on.contains_key(&from)
+            {
+                self.arrived_on.clear();
+            }
+            self.arrived_on.insert(from, index);
         }
-        self.arrived_on.insert(from, index);
         if !stack.handle_datagram(now, from, bytes) {
             self.counters.unhandled += 1;
             tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");

@@ -53,7 +53,7 @@ use crate::shared_keys::{IncomingKeyError, SharedKeyCache};
 use crate::stats::Stats;
 
 /// How a DHT instance behaves; the defaults are a client's.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// LAN discovery (checklist D13): accept its packets (from LAN
     /// addresses only) and announce ourselves to the LAN every 10 s (see
@@ -66,6 +66,24 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Punch holes towards friends behind NATs.
     pub hole_punching: bool,
+    /// Shared keys cached at most (see [`crate::shared_keys`]: a key
+    /// stays cached while fewer than half this many other new keys came
+    /// in since its last use). A client keeps c-toxcore's 1,024; a public
+    /// node, which hears from thousands of clients in turn, needs more, or
+    /// every request costs it a scalar multiplication.
+    pub shared_key_cache: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            lan_discovery: false,
+            bootstrap_info: None,
+            rate_limit: None,
+            hole_punching: false,
+            shared_key_cache: SHARED_KEY_CACHE_SIZE,
+        }
+    }
 }
 
 /// A datagram the DHT wants sent.
@@ -158,9 +176,9 @@ impl Dht {
         let rate_limiter = config.rate_limit.map(RateLimiter::new);
         let shared_keys = match config.rate_limit {
             Some(limit) => {
-                SharedKeyCache::with_budget(SHARED_KEY_CACHE_SIZE, limit.new_keys_per_second)
+                SharedKeyCache::with_budget(config.shared_key_cache, limit.new_keys_per_second)
             }
-            None => SharedKeyCache::new(SHARED_KEY_CACHE_SIZE),
+            None => SharedKeyCache::new(config.shared_key_cache),
         };
         let mut dht = Self {
             config,
@@ -379,6 +397,7 @@ impl Dht {
     /// `pk` is a low-order point no secret can be shared with.
     fn shared(&mut self, pk: &PublicKey) -> Option<toxide_core::SharedKey> {
         let key = self.shared_keys.get(pk, &self.keys.secret).ok();
+        self.stats.shared_keys_computed = self.shared_keys.computed();
         if key.is_none() {
             self.stats.dropped_low_order_key += 1;
         }
@@ -389,7 +408,9 @@ impl Dht {
     /// the global budget for new keys; `None` (counted) if over budget or
     /// if `pk` is a low-order point.
     fn shared_incoming(&mut self, now: Instant, pk: &PublicKey) -> Option<toxide_core::SharedKey> {
-        match self.shared_keys.get_incoming(now, pk, &self.keys.secret) {
+        let result = self.shared_keys.get_incoming(now, pk, &self.keys.secret);
+        self.stats.shared_keys_computed = self.shared_keys.computed();
+        match result {
             Ok(key) => Some(key),
             Err(IncomingKeyError::OverBudget) => {
                 self.stats.dropped_key_budget += 1;
