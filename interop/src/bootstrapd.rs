@@ -139,6 +139,11 @@ impl Bootstrapd {
         &self.public_key
     }
 
+    /// The daemon's process id (for CPU and memory readings).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The node's private directory (config, keys file).
     pub fn work_dir(&self) -> &Path {
         self.dir.path()
