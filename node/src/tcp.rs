@@ -29,9 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -237,26 +237,36 @@ async fn accept_loop(
     }
 }
 
-async fn read_loop(conn: ConnHandle, mut reader: OwnedReadHalf, inputs: mpsc::Sender<Input>) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+async fn read_loop(conn: ConnHandle, reader: OwnedReadHalf, inputs: mpsc::Sender<Input>) {
     loop {
-        buf.reserve(READ_CHUNK);
-        match reader.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => {
-                let _ = inputs.send(Input::Lost(conn)).await;
-                return;
-            }
-            Ok(_) => {
-                if inputs
-                    .send(Input::Read(conn, buf.split().freeze()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
+        let read = match reader.readable().await {
+            Ok(()) => match read_ready(&reader) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                read => read.ok().flatten(),
+            },
+            Err(_) => None,
+        };
+        let Some(bytes) = read else {
+            let _ = inputs.send(Input::Lost(conn)).await;
+            return;
+        };
+        if inputs.send(Input::Read(conn, bytes)).await.is_err() {
+            return;
         }
     }
+}
+
+/// What a readable socket has, copied out at its size (`None` at its
+/// end). The buffer is on this function's stack, not in the reading
+/// task: an idle connection holds none (a buffer kept per connection
+/// cost 8 KiB each, 80 MB for 10,000 idle clients).
+fn read_ready(reader: &OwnedReadHalf) -> io::Result<Option<Bytes>> {
+    let mut chunk = [0u8; READ_CHUNK];
+    let n = reader.try_read(&mut chunk)?;
+    Ok(chunk
+        .get(..n)
+        .filter(|read| !read.is_empty())
+        .map(Bytes::copy_from_slice))
 }
 
 async fn write_loop(
