@@ -49,6 +49,26 @@ struct Net {
 }
 
 impl Net {
+    /// Both clients on relay 0, then each connects to the other by keys
+    /// (A first, `between` apart).
+    fn friends_on_one_relay(&mut self, between: Duration) {
+        let (relay_addr, relay_pk) = self.relay(0);
+        let now = self.now;
+        for client in &mut self.clients {
+            assert!(client.stack.add_tcp_relay(now, relay_addr, relay_pk));
+        }
+        self.run(Duration::from_millis(100));
+        for i in [A, B] {
+            let other = (self.clients[1 - i].real, self.clients[1 - i].dht);
+            let now = self.now;
+            self.clients[i]
+                .stack
+                .connect_friend(now, other.0, other.1)
+                .unwrap();
+            self.run(between);
+        }
+    }
+
     fn new() -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let now = Instant::now();
@@ -275,23 +295,9 @@ impl Net {
 #[test]
 fn session_opens_over_relay_and_moves_between_udp_and_tcp() {
     let mut net = Net::new();
-    let (relay_addr, relay_pk) = net.relay(0);
-    let now = net.now;
-    for client in &mut net.clients {
-        assert!(client.stack.add_tcp_relay(now, relay_addr, relay_pk));
-    }
-    net.run(Duration::from_millis(100));
     // A asks first: until B asks too, A's link is only registered, so its
     // cookie request goes out of band (R8), and B answers the same way.
-    for i in [A, B] {
-        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
-        let now = net.now;
-        net.clients[i]
-            .stack
-            .connect_friend(now, other.0, other.1)
-            .unwrap();
-        net.run(Duration::from_millis(10));
-    }
+    net.friends_on_one_relay(Duration::from_millis(10));
     net.run(Duration::from_secs(3));
     assert_eq!(net.udp_delivered, 0);
     for i in [A, B] {
@@ -378,20 +384,7 @@ fn session_opens_over_relay_and_moves_between_udp_and_tcp() {
 #[test]
 fn session_survives_a_relay_reconnect() {
     let mut net = Net::new();
-    let (relay_addr, relay_pk) = net.relay(0);
-    let now = net.now;
-    for client in &mut net.clients {
-        assert!(client.stack.add_tcp_relay(now, relay_addr, relay_pk));
-    }
-    net.run(Duration::from_millis(100));
-    for i in [A, B] {
-        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
-        let now = net.now;
-        net.clients[i]
-            .stack
-            .connect_friend(now, other.0, other.1)
-            .unwrap();
-    }
+    net.friends_on_one_relay(Duration::ZERO);
     net.run(Duration::from_secs(3));
     net.send(A, "before");
     net.run(Duration::from_secs(1));
