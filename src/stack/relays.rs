@@ -15,7 +15,10 @@
 //! relay where the peer is registered (`send_packet_tcp_connection`), or
 //! on the relay its last out-of-band packet came by (how a cookie request
 //! from a peer we never asked for is answered). A connection that ends is
-//! opened again after [`RECONNECT_DELAY`].
+//! opened again after [`RECONNECT_DELAY`], doubled for each attempt in a
+//! row that ended before its handshake, up to [`MAX_RECONNECT_DELAY`]: a
+//! relay that is gone for good (saved relays outlive their nodes) costs a
+//! connection attempt every few minutes, not every five seconds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -34,6 +37,16 @@ pub const MAX_RELAYS: usize = 8;
 /// How long after a relay connection ended (or failed) it is opened
 /// again; c-toxcore retries sleeping relays on a similar scale.
 pub const RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// The longest wait between attempts at a relay that keeps failing.
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
+
+/// The wait before the next attempt after `failures` in a row.
+fn reconnect_delay(failures: u32) -> Duration {
+    RECONNECT_DELAY
+        .saturating_mul(1 << failures.min(16))
+        .min(MAX_RECONNECT_DELAY)
+}
 
 /// Peers whose last out-of-band relay is remembered; beyond it the table
 /// is cleared, so a flood of senders cannot grow it.
@@ -128,6 +141,8 @@ struct Relay {
     conn: Option<ClientConnection>,
     /// When to open a new one after the last ended.
     retry_at: Option<Instant>,
+    /// Connections ended since the last handshake that finished.
+    failures: u32,
     links: HashMap<PublicKey, Link>,
 }
 
@@ -192,6 +207,7 @@ impl Relays {
             session: 0,
             conn: None,
             retry_at: None,
+            failures: 0,
             links: HashMap::new(),
         });
         self.connect(now, id);
@@ -447,6 +463,7 @@ impl Relays {
             match event {
                 ClientEvent::Established => {
                     self.stats.established += 1;
+                    relay.failures = 0;
                     for peer in &self.wanted {
                         request(relay, *peer);
                     }
@@ -502,7 +519,8 @@ impl Relays {
                     self.stats.closed += 1;
                     relay.conn = None;
                     relay.links.clear();
-                    relay.retry_at = Some(now + RECONNECT_DELAY);
+                    relay.retry_at = Some(now + reconnect_delay(relay.failures));
+                    relay.failures = relay.failures.saturating_add(1);
                     self.commands.push_back(RelayCommand::Close {
                         relay: id,
                         session: relay.session,
@@ -536,5 +554,46 @@ fn set_link(relay: &mut Relay, link: ConnectionId, state: Link) {
     };
     if let Some(entry) = relay.links.get_mut(&pk) {
         *entry = state;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The next connect command, if any.
+    fn connect(relays: &mut Relays) -> Option<(RelayId, u64)> {
+        while let Some(command) = relays.poll_command() {
+            if let RelayCommand::Connect { relay, session, .. } = command {
+                return Some((relay, session));
+            }
+        }
+        None
+    }
+
+    /// A relay that never answers is tried after 5 s, then 10, 20, 40 …
+    /// up to 5 minutes apart.
+    #[test]
+    fn a_relay_that_keeps_failing_is_tried_less_and_less_often() {
+        let mut t = Instant::now();
+        let keys = KeyPair::generate(&mut rand::rng());
+        let mut relays = Relays::new(keys, [7; 32]);
+        let relay_pk = KeyPair::generate(&mut rand::rng()).public;
+        let addr = SocketAddr::from(([127, 0, 0, 1], 33445));
+        assert!(relays.add(t, addr, relay_pk).is_some());
+        let mut attempt = connect(&mut relays).expect("connects at once");
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            relays.handle_closed(t, attempt.0, attempt.1);
+            let retry = relays.poll_timeout().expect("a retry is due");
+            let wait = retry.saturating_duration_since(t);
+            relays.handle_timeout(retry - Duration::from_millis(1));
+            assert!(connect(&mut relays).is_none(), "not before {wait:?}");
+            relays.handle_timeout(retry);
+            attempt = connect(&mut relays).expect("tried again");
+            waits.push(wait.as_secs());
+            t = retry;
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
     }
 }
