@@ -36,6 +36,10 @@ mod files;
 mod idle;
 #[path = "relay/node.rs"]
 mod node;
+// The node tests' process handling; the benchmark uses a part of it.
+#[allow(dead_code)]
+#[path = "../tests/common/binary.rs"]
+mod binary;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The `toxide-node` binary as a child process: its start-up lines read,
 //! its stderr kept for failure messages, killed on drop; and bounded runs
-//! to completion. Shared by the binary's own tests and the namespace tests
-//! (which start it under `ip netns exec`).
+//! to completion. Shared by the binary's own tests, the namespace tests
+//! (which start it under `ip netns exec`) and the relay benchmark.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -111,6 +111,16 @@ impl NodeProcess {
     /// The first socket's port on 127.0.0.1.
     pub(crate) fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.ports[0]))
+    }
+
+    /// The node's process id (for its CPU and memory in `/proc`).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs.
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// What the node wrote on stderr so far.
