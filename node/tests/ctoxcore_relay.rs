@@ -20,7 +20,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,7 +28,7 @@ use toxide_interop::Event as PeerEvent;
 use toxide_interop::{Bootstrapd, BootstrapdOptions, CPeer, Connection, PeerOptions};
 use toxide_relay::{ClientEvent, ConnectionId};
 
-use common::binary::{NODE_BIN, NodeProcess, isolate};
+use common::binary::{NodeProcess, start_node_with_relay};
 use common::relay_client::{RelayClient, STEP_TIMEOUT};
 
 /// How long two c-toxcore peers may take to befriend over a relay
@@ -144,20 +143,6 @@ fn exercise_relay(port: u16, relay_pk: PublicKey) -> Figures {
         route,
         data_round_trip,
     }
-}
-
-/// toxide-node with a UDP socket and a TCP relay on fresh loopback ports.
-fn start_node_with_relay() -> NodeProcess {
-    let mut command = Command::new(NODE_BIN);
-    isolate(command.args([
-        "--udp-address",
-        "127.0.0.1:0",
-        "--tcp-address",
-        "127.0.0.1:0",
-        "--log-level",
-        "info",
-    ]));
-    NodeProcess::start_with_tcp(command, 1, 1)
 }
 
 #[test]

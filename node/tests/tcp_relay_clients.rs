@@ -28,7 +28,6 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use toxide::messenger::packet::MessageKind;
@@ -40,7 +39,7 @@ use toxide_interop::{
     Bootstrapd, BootstrapdOptions, CPeer, PeerOptions, ProxyProcess, ProxyProgram,
 };
 
-use common::binary::{NODE_BIN, NodeProcess, isolate};
+use common::binary::{NodeProcess, start_node_with_relay};
 use common::inprocess::runtime;
 use common::toxide::{Toxide, both_online, peer_asks, toxide_asks};
 
@@ -49,19 +48,6 @@ use common::toxide::{Toxide, both_online, peer_asks, toxide_asks};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a message may take.
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn start_node_with_relay() -> NodeProcess {
-    let mut command = Command::new(NODE_BIN);
-    isolate(command.args([
-        "--udp-address",
-        "127.0.0.1:0",
-        "--tcp-address",
-        "127.0.0.1:0",
-        "--log-level",
-        "info",
-    ]));
-    NodeProcess::start_with_tcp(command, 1, 1)
-}
 
 /// Waits for the first event `want` accepts, skipping others.
 async fn wait_for<T>(

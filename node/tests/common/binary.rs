@@ -136,6 +136,20 @@ impl NodeProcess {
     }
 }
 
+/// toxide-node with a UDP socket and a TCP relay on fresh loopback ports.
+pub(crate) fn start_node_with_relay() -> NodeProcess {
+    let mut command = Command::new(NODE_BIN);
+    isolate(command.args([
+        "--udp-address",
+        "127.0.0.1:0",
+        "--tcp-address",
+        "127.0.0.1:0",
+        "--log-level",
+        "info",
+    ]));
+    NodeProcess::start_with_tcp(command, 1, 1)
+}
+
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
