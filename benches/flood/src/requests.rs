@@ -82,10 +82,24 @@ pub(crate) fn build_pool(server_pk: &PublicKey, count: usize) -> Result<Vec<Requ
 
 /// One request each from `count` new keys, built on all cores.
 pub(crate) fn build_fresh(server_pk: &PublicKey, count: usize) -> Result<Vec<Request>> {
+    with_new_keys(server_pk, count, |key, pair, shared| {
+        nodes_request(pair, shared, key)
+    })
+}
+
+/// `make(index, key pair, shared key with the server)` for `count` new
+/// key pairs, in index order, spread over all cores (each new key is an
+/// X25519).
+fn with_new_keys<T: Send>(
+    server_pk: &PublicKey,
+    count: usize,
+    make: impl Fn(usize, &KeyPair, &SharedKey) -> T + Sync,
+) -> Result<Vec<T>> {
     let threads = thread::available_parallelism()
         .map_or(1, |n| n.get())
         .max(1);
     let chunk = count.div_ceil(threads);
+    let make = &make;
     let parts = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -93,10 +107,10 @@ pub(crate) fn build_fresh(server_pk: &PublicKey, count: usize) -> Result<Vec<Req
                     let start = t * chunk;
                     let end = count.min(start + chunk);
                     (start..end)
-                        .map(|key| {
+                        .map(|index| {
                             let pair = KeyPair::generate(&mut rand::rng());
                             SharedKey::new(server_pk, &pair.secret)
-                                .map(|shared| nodes_request(&pair, &shared, key))
+                                .map(|shared| make(index, &pair, &shared))
                         })
                         .collect::<std::result::Result<Vec<_>, _>>()
                 })
@@ -144,35 +158,11 @@ fn distinct_addr(index: usize) -> IpAddr {
 /// `count` clients, each with a new key and [`VARIANTS_PER_CLIENT`]
 /// requests, built on all cores.
 pub(crate) fn build_distinct(server_pk: &PublicKey, count: usize) -> Result<DistinctSet> {
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .max(1);
-    let chunk = count.div_ceil(threads);
-    let parts = thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let start = t * chunk;
-                    let end = count.min(start + chunk);
-                    (start..end)
-                        .map(|index| {
-                            let pair = KeyPair::generate(&mut rand::rng());
-                            SharedKey::new(server_pk, &pair.secret).map(|shared| Client {
-                                addr: distinct_addr(index),
-                                requests: (0..VARIANTS_PER_CLIENT)
-                                    .map(|_| nodes_request(&pair, &shared, index))
-                                    .collect(),
-                            })
-                        })
-                        .collect::<std::result::Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
-    });
-    let mut clients = Vec::with_capacity(count);
-    for part in parts {
-        clients.extend(part.map_err(|_| "a builder thread panicked")??);
-    }
+    let clients = with_new_keys(server_pk, count, |index, pair, shared| Client {
+        addr: distinct_addr(index),
+        requests: (0..VARIANTS_PER_CLIENT)
+            .map(|_| nodes_request(pair, shared, index))
+            .collect(),
+    })?;
     Ok(DistinctSet { clients })
 }
