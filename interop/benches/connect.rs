@@ -50,7 +50,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
 use toxide::{PublicKey, Tox, ToxBuilder, ToxEvent, ToxEvents, ToxId};
-use toxide_interop::measure::{quantile, status_kb};
+use toxide_interop::measure::{quantile, report_round_trips, status_kb};
 use toxide_interop::{CPeer, PeerOptions, TempDir, bench_arg};
 
 /// The longest any one step may take.
@@ -104,16 +104,7 @@ fn report(who: &str, f: &mut Figures) {
         println!("BENCH {who}_restart_median {median:.3} s");
         println!("BENCH {who}_restart_max {max:.3} s");
     }
-    if !f.round_trips.is_empty() {
-        let n = f.round_trips.len();
-        let median = quantile(&mut f.round_trips, 0.5) * 1e3;
-        let p99 = quantile(&mut f.round_trips, 0.99) * 1e3;
-        println!(
-            "{who}: message round trip: median {median:.2} ms, p99 {p99:.2} ms ({n} messages)"
-        );
-        println!("BENCH {who}_message_rtt_median {median:.3} ms");
-        println!("BENCH {who}_message_rtt_p99 {p99:.3} ms");
-    }
+    report_round_trips(who, "message round trip", &mut f.round_trips, 3);
     if let Some(kb) = f.rss_kb {
         println!("{who}: idle client RSS with a friend online: {kb} kB");
         println!("BENCH {who}_idle_rss {kb} kB");

@@ -41,7 +41,7 @@ use toxide::messenger::packet::MessageKind;
 use toxide::tox::{IncomingFile, OutgoingFile};
 use toxide::{PublicKey, Tox, ToxBuilder, ToxEvent, ToxEvents};
 use toxide_interop::measure::{
-    ProcessCost, ctoxcore_transfer, process_cpu, quantile, status_kb, thread_cpu_at,
+    ProcessCost, ctoxcore_transfer, process_cpu, report_round_trips, status_kb, thread_cpu_at,
     thread_self_path, time_to_full_speed,
 };
 use toxide_interop::{CPeer, Event as PeerEvent, PeerOptions, TempDir, bench_arg};
@@ -196,16 +196,12 @@ impl Figures {
         if let Some(t) = self.full_speed_after {
             println!("BENCH {case}_full_speed_after {t:.2} s");
         }
-        if !self.round_trips.is_empty() {
-            let count = self.round_trips.len();
-            let median = quantile(&mut self.round_trips, 0.5) * 1e3;
-            let p99 = quantile(&mut self.round_trips, 0.99) * 1e3;
-            println!(
-                "{case}: chat round trip during the transfer: median {median:.2} ms, p99 {p99:.2} ms ({count} messages)"
-            );
-            println!("BENCH {case}_message_rtt_median {median:.2} ms");
-            println!("BENCH {case}_message_rtt_p99 {p99:.2} ms");
-        }
+        report_round_trips(
+            case,
+            "chat round trip during the transfer",
+            &mut self.round_trips,
+            2,
+        );
     }
 }
 

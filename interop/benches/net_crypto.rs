@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 use toxide::driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
 use toxide::net_crypto::Event as SessionEvent;
 use toxide::{Bytes, KeyPair, NoSpam, PublicKey, StackEvent};
-use toxide_interop::measure::{ctoxcore_transfer, quantile, thread_cpu, time_to_full_speed};
+use toxide_interop::measure::{
+    ctoxcore_transfer, report_round_trips, thread_cpu, time_to_full_speed,
+};
 use toxide_interop::{TempDir, bench_arg};
 
 /// The largest net_crypto payload (checklist N7).
@@ -297,16 +299,12 @@ fn ctoxcore_run(total_bytes: u64) -> Option<Figures> {
 }
 
 fn report(who: &str, mb: u64, f: &mut Figures) {
-    if !f.round_trips.is_empty() {
-        let count = f.round_trips.len();
-        let median = quantile(&mut f.round_trips, 0.5) * 1e3;
-        let p99 = quantile(&mut f.round_trips, 0.99) * 1e3;
-        println!(
-            "{who}: message round trip during the stream: median {median:.2} ms, p99 {p99:.2} ms ({count} messages)"
-        );
-        println!("BENCH {who}_{mb}mb_message_rtt_median {median:.2} ms");
-        println!("BENCH {who}_{mb}mb_message_rtt_p99 {p99:.2} ms");
-    }
+    report_round_trips(
+        &format!("{who}_{mb}mb"),
+        "message round trip during the stream",
+        &mut f.round_trips,
+        2,
+    );
     println!(
         "{who}: {mb} MB in {:.2} s = {:.1} MB/s; full speed after {:.2} s; CPU {:.2} s/GB sender, {:.2} s/GB receiver",
         f.seconds, f.mb_per_s, f.full_speed_after, f.cpu_s_per_gb_sender, f.cpu_s_per_gb_receiver

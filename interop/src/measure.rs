@@ -66,6 +66,22 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.get(index).copied().unwrap_or(f64::NAN)
 }
 
+/// Prints the median and 99th percentile of `round_trips` (seconds): a
+/// line `{case}: {what}: median … ms, p99 … ms (n messages)` and the
+/// `BENCH {case}_message_rtt_median` and `_p99` lines with `decimals`
+/// digits. Nothing when there are none.
+pub fn report_round_trips(case: &str, what: &str, round_trips: &mut [f64], decimals: usize) {
+    if round_trips.is_empty() {
+        return;
+    }
+    let count = round_trips.len();
+    let median = quantile(round_trips, 0.5) * 1e3;
+    let p99 = quantile(round_trips, 0.99) * 1e3;
+    println!("{case}: {what}: median {median:.2} ms, p99 {p99:.2} ms ({count} messages)");
+    println!("BENCH {case}_message_rtt_median {median:.decimals$} ms");
+    println!("BENCH {case}_message_rtt_p99 {p99:.decimals$} ms");
+}
+
 /// When the rate, from `(seconds, bytes so far)` samples in time order,
 /// first reached 90 % of the median rate over 100-ms windows (0 with too
 /// few samples).
