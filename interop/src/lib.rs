@@ -32,7 +32,9 @@ pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD, bootstra
 pub use error::{Error, Result};
 pub use event::{Connection, Event, escape, unescape};
 pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};
-pub use process::{LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode};
+pub use process::{
+    LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode, running_as_root,
+};
 pub use proxy::{ProxyProcess, ProxyProgram};
 pub use sodium::{SODIUM_VECTORS_BIN, Sodium};
 

@@ -350,6 +350,18 @@ pub fn fresh_udp_port() -> Result<u16> {
     fresh_port(|| UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()))
 }
 
+/// Whether this process runs as root (effective uid 0, from
+/// `/proc/self/status`).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse::<u32>().ok())
+        == Some(0)
+}
+
 /// A TCP port that is free on 127.0.0.1 right now and new to this process.
 pub fn fresh_tcp_port() -> Result<u16> {
     fresh_port(|| TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr()))

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Error, Result, TempDir, fresh_tcp_port};
+use crate::{Error, Result, TempDir, fresh_tcp_port, running_as_root};
 
 /// How long a proxy may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +49,7 @@ impl ProxyProcess {
                 // No ConnectPort line: CONNECT to any port (relays listen
                 // on 33445, 443 and others). As root it wants a user to
                 // drop to.
-                let user = if is_root() {
+                let user = if running_as_root() {
                     "User nobody\nGroup nogroup\n"
                 } else {
                     ""
@@ -119,13 +119,4 @@ impl Drop for ProxyProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next().map(|uid| uid == "0"))
-        .unwrap_or(false)
 }

@@ -533,15 +533,8 @@ impl Drop for Lan {
 
 /// Fails the test unless it runs as root.
 fn require_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .and_then(|id| id.parse::<u32>().ok());
-    assert_eq!(
-        euid,
-        Some(0),
+    assert!(
+        toxide_interop::running_as_root(),
         "this test needs root and network namespaces: it creates two with \
          `ip netns add` and a veth pair between them, because LAN discovery \
          broadcasts are tested only inside network namespaces; run it as \

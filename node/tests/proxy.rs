@@ -1,6 +1,6 @@
 //! Relay connections through real proxies on loopback (checklist R12):
 //! Debian's `microsocks` (SOCKS5) and `tinyproxy` (HTTP CONNECT), started
-//! and stopped here ([`ProxyProcess`]), each on a fresh port.
+//! and stopped here (`toxide_interop::ProxyProcess`), each on a fresh port.
 //! `scripts/test` installs both; a missing one fails these tests rather
 //! than skipping them.
 //!
@@ -10,9 +10,15 @@
 //! the proxy, and a name nobody can resolve comes back as the proxy's
 //! refusal, not as a local lookup error.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test harness: a failed step is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,30 +26,12 @@ use tokio::net::{TcpListener, TcpStream};
 use toxide::driver::proxy::{
     ConnectError, ProxyConfig, ProxyError, ProxyKind, RelayTarget, connect_relay,
 };
-use toxide_interop::{ProxyProcess, ProxyProgram};
+use toxide_interop::{ProxyProgram, fresh_tcp_port};
+
+mod common;
+use common::proxy;
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    StdListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn started(program: ProxyProgram) -> (ProxyProcess, ProxyConfig) {
-    let process = ProxyProcess::spawn(program).expect("the proxy starts");
-    let kind = match program {
-        ProxyProgram::Microsocks => ProxyKind::Socks5,
-        ProxyProgram::Tinyproxy => ProxyKind::Http,
-    };
-    let config = ProxyConfig {
-        kind,
-        addr: process.addr(),
-    };
-    (process, config)
-}
 
 /// A stand-in relay: echoes every connection's bytes back.
 async fn echo_relay() -> SocketAddr {
@@ -73,7 +61,7 @@ async fn round_trip(mut stream: TcpStream) {
 }
 
 async fn tunnels_by_address_and_by_name(program: ProxyProgram) {
-    let (_proxy, config) = started(program);
+    let (_proxy, config) = proxy(program);
     let relay = echo_relay().await;
     let config = Some(&config);
     let by_addr = connect_relay(config, &RelayTarget::Addr(relay), LIMIT)
@@ -101,12 +89,15 @@ async fn http_connect_tunnels_to_a_relay_by_address_and_by_name() {
 /// not: the proxy's refusal, with its reason.
 #[tokio::test]
 async fn refusals_say_what_the_proxy_said() {
-    let closed = RelayTarget::Addr(SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())));
+    let closed = RelayTarget::Addr(SocketAddr::from((
+        Ipv4Addr::LOCALHOST,
+        fresh_tcp_port().unwrap(),
+    )));
     let unknown = RelayTarget::Host {
         name: "relay.invalid".into(),
         port: 33445,
     };
-    let (_socks, socks) = started(ProxyProgram::Microsocks);
+    let (_socks, socks) = proxy(ProxyProgram::Microsocks);
     for target in [&closed, &unknown] {
         let error = connect_relay(Some(&socks), target, LIMIT)
             .await
@@ -122,7 +113,7 @@ async fn refusals_say_what_the_proxy_said() {
             "{target}: {error}"
         );
     }
-    let (_http, http) = started(ProxyProgram::Tinyproxy);
+    let (_http, http) = proxy(ProxyProgram::Tinyproxy);
     for target in [&closed, &unknown] {
         let error = connect_relay(Some(&http), target, LIMIT).await.unwrap_err();
         assert!(
@@ -139,7 +130,7 @@ async fn refusals_say_what_the_proxy_said() {
     // A proxy that is not there: an I/O error naming the relay.
     let gone = ProxyConfig {
         kind: ProxyKind::Socks5,
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())),
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, fresh_tcp_port().unwrap())),
     };
     let error = connect_relay(Some(&gone), &closed, LIMIT)
         .await

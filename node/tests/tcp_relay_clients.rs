@@ -35,9 +35,7 @@ use toxide::tox::{Tox, ToxBuilder, ToxEvent, ToxEvents};
 
 use toxide::PublicKey;
 use toxide::driver::proxy::{ProxyConfig, ProxyKind};
-use toxide_interop::{
-    Bootstrapd, BootstrapdOptions, CPeer, PeerOptions, ProxyProcess, ProxyProgram,
-};
+use toxide_interop::{Bootstrapd, BootstrapdOptions, CPeer, PeerOptions, ProxyProgram};
 
 use common::binary::{NodeProcess, start_node_with_relay};
 use common::inprocess::runtime;
@@ -423,15 +421,7 @@ fn toxide_without_udp_reaches_ctoxcore_through_a_proxy_to_toxide_node_relay() {
     let node = start_node_with_relay();
     let relay = Relay::of_node(&node);
     for program in [ProxyProgram::Microsocks, ProxyProgram::Tinyproxy] {
-        let proxy = ProxyProcess::spawn(program).unwrap();
-        let kind = match program {
-            ProxyProgram::Microsocks => ProxyKind::Socks5,
-            ProxyProgram::Tinyproxy => ProxyKind::Http,
-        };
-        let config = ProxyConfig {
-            kind,
-            addr: proxy.addr(),
-        };
+        let (_proxy, config) = common::proxy(program);
         befriend_ctoxcore_through(relay, Some(config), true, &format!("{program:?}"));
     }
     let rt = runtime();

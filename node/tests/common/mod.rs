@@ -14,11 +14,13 @@ pub(crate) mod toxide;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use ::toxide::driver::proxy::{ProxyConfig, ProxyKind};
 use toxide_core::{Decode, Encode, KeyPair, Nonce, PackedNode, PublicKey, SharedKey};
 use toxide_dht::packet::{
     BootstrapInfoRequest, BootstrapInfoResponse, NodesRequest, NodesRequestPayload, NodesResponse,
     PingRequest, PingRequestPayload, PingResponse, PingResponsePayload,
 };
+use toxide_interop::{ProxyProcess, ProxyProgram};
 
 /// How long one try waits for its answer.
 const TRY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -197,4 +199,19 @@ pub(crate) fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Debian's `program` on a fresh loopback port, and the `ProxyConfig`
+/// that points a client at it.
+pub(crate) fn proxy(program: ProxyProgram) -> (ProxyProcess, ProxyConfig) {
+    let process = ProxyProcess::spawn(program).expect("the proxy starts");
+    let kind = match program {
+        ProxyProgram::Microsocks => ProxyKind::Socks5,
+        ProxyProgram::Tinyproxy => ProxyKind::Http,
+    };
+    let config = ProxyConfig {
+        kind,
+        addr: process.addr(),
+    };
+    (process, config)
 }
