@@ -1063,6 +1063,7 @@ impl NetCrypto {
             else {
                 continue;
             };
+            session.set_relayed(matches!(path, Path::Tcp(_)));
             if let Some(payload) = session.poll_transmit(now) {
                 self.cursor = id.0.wrapping_add(1);
                 if let Some(probe) = conn.udp_probe(now, path, payload.len()) {

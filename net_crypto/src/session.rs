@@ -103,6 +103,11 @@ impl Session {
         })
     }
 
+    /// Whether data goes through TCP relays now (for congestion control).
+    pub(crate) fn set_relayed(&mut self, relayed: bool) {
+        self.congestion.set_relayed(relayed);
+    }
+
     /// Queues a lossless payload (packet id then data).
     pub(crate) fn queue_lossless(
         &mut self,

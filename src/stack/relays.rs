@@ -28,7 +28,7 @@ use bytes::Bytes;
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{KeyPair, PackedNode, PublicKey, TransportProtocol};
-use toxide_relay::{ClientConfig, ClientConnection, ClientEvent, ConnectionId};
+use toxide_relay::{ClientConfig, ClientConnection, ClientEvent, ConnectionId, QueueLimits};
 
 /// The most relays kept (ours and those friends named): c-toxcore aims for
 /// 3 per friend and at most 6 (`MAX_FRIEND_TCP_CONNECTIONS`).
@@ -40,6 +40,19 @@ pub const RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 /// The longest wait between attempts at a relay that keeps failing.
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
+
+/// A client's relay connections queue up to 256 KiB of data each (the
+/// relay's default is 64 KiB): a relayed net_crypto session paces out
+/// bursts of a millisecond or two between the driver's writes, about
+/// 100 KB at 50 MB/s, and what does not fit is lost and resent. A client
+/// keeps at most [`MAX_RELAYS`] connections, and the queue only grows
+/// while it is used.
+const CLIENT_CONFIG: ClientConfig = ClientConfig {
+    queue: QueueLimits {
+        max_control_frames: 256,
+        max_data_bytes: 256 * 1024,
+    },
+};
 
 /// The wait before the next attempt after `failures` in a row.
 fn reconnect_delay(failures: u32) -> Duration {
@@ -223,13 +236,7 @@ impl Relays {
         };
         relay.retry_at = None;
         relay.links.clear();
-        match ClientConnection::new(
-            now,
-            &self.keys,
-            relay.node.public_key,
-            ClientConfig::default(),
-            seed,
-        ) {
+        match ClientConnection::new(now, &self.keys, relay.node.public_key, CLIENT_CONFIG, seed) {
             Ok(conn) => {
                 self.next_session += 1;
                 relay.session = session;
