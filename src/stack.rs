@@ -391,6 +391,23 @@ impl Stack {
         Ok(id)
     }
 
+    /// Tells the relays which friends are reached directly over UDP now:
+    /// their links sleep meanwhile (c-toxcore's `do_tcp` in
+    /// net_crypto.c).
+    fn update_direct(&mut self, now: Instant) {
+        let (Some(relays), Some(net_crypto)) = (&mut self.relays, &self.net_crypto) else {
+            return;
+        };
+        for session in self.friends.values() {
+            if let Some(dht_pk) = session.dht_pk {
+                let direct = session
+                    .connection
+                    .is_some_and(|id| net_crypto.is_direct(now, id));
+                relays.set_direct(now, dht_pk, direct);
+            }
+        }
+    }
+
     /// Tells net_crypto which friends' sessions can go through relays,
     /// and the onion client which relays to name (after any change on
     /// the relays).
@@ -487,6 +504,7 @@ impl Stack {
         if let Some(net_crypto) = &mut self.net_crypto {
             net_crypto.handle_timeout(now);
         }
+        self.update_direct(now);
         if let Some(relays) = &mut self.relays {
             if relays.poll_timeout().is_some_and(|t| t <= now) {
                 relays.handle_timeout(now);
@@ -568,7 +586,12 @@ impl Stack {
                     None => continue,
                 }
             }
-            relays.add(now, addr, node.public_key);
+            match &dht_pk {
+                Some(peer) => relays.add_for_peer(now, addr, node.public_key, peer),
+                None => {
+                    relays.add(now, addr, node.public_key);
+                }
+            }
         }
     }
 
@@ -708,16 +731,16 @@ impl Stack {
                 tcp_relays,
             } = &event
             {
+                self.friend_dht_pk(now, *friend, *dht_pk);
                 // The relays the friend is on: connecting to them is what
                 // lets both ask the same relay for each other (R5). Only
                 // for a client that uses relays at all (one was given), so
                 // a UDP-only client stays UDP-only.
                 if let Some(relays) = self.relays.as_mut().filter(|r| r.count() > 0) {
                     for node in tcp_relays {
-                        relays.add(now, node.addr, node.public_key);
+                        relays.add_for_peer(now, node.addr, node.public_key, dht_pk);
                     }
                 }
-                self.friend_dht_pk(now, *friend, *dht_pk);
             }
             self.events.push_back(StackEvent::Onion(event));
         }
@@ -854,7 +877,7 @@ impl Stack {
             }
             self.dht.search(dht_pk);
             if let Some(relays) = &mut self.relays {
-                relays.want(dht_pk);
+                relays.want(now, dht_pk);
             }
         }
         if session.paused_search != onion_pk {

@@ -414,6 +414,14 @@ impl NetCrypto {
         }
     }
 
+    /// Whether `id`'s packets have come over UDP lately, so data goes
+    /// direct (c-toxcore's `direct_connected`): its relay links may sleep.
+    pub fn is_direct(&self, now: Instant, id: ConnectionId) -> bool {
+        self.connections
+            .get(&id)
+            .is_some_and(|conn| conn.udp_alive(now))
+    }
+
     /// The way data to `id` leaves now (see [`Path`]), if any.
     pub fn data_path(&self, now: Instant, id: ConnectionId) -> Option<Path> {
         self.connections.get(&id)?.data_path(now)

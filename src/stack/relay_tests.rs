@@ -70,9 +70,14 @@ impl Net {
     }
 
     fn new() -> Self {
+        Self::with_relays(2)
+    }
+
+    /// Two clients and `count` relay servers.
+    fn with_relays(count: u8) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let now = Instant::now();
-        let servers = (0..2u8)
+        let servers = (0..count)
             .map(|i| {
                 let keys = KeyPair::generate(&mut rng);
                 let addr = SocketAddr::from(([127, 0, 0, 1], 33_445 + u16::from(i)));
@@ -107,6 +112,26 @@ impl Net {
             udp: false,
             udp_delivered: 0,
         }
+    }
+
+    /// Lets UDP between the clients through (or not) and tells each the
+    /// other's address (as the DHT would find it).
+    fn set_udp(&mut self, udp: bool) {
+        self.udp = udp;
+        for i in [A, B] {
+            let id = self.connection(i);
+            let addr = self.clients[1 - i].addr;
+            self.clients[i]
+                .stack
+                .net_crypto
+                .as_mut()
+                .unwrap()
+                .set_direct_addr(id, addr);
+        }
+    }
+
+    fn relays(&self, i: usize) -> &Relays {
+        self.clients[i].stack.relays.as_ref().unwrap()
     }
 
     /// Moves every byte and datagram until nothing moves.
@@ -318,17 +343,7 @@ fn session_opens_over_relay_and_moves_between_udp_and_tcp() {
     // Direct UDP works from now on: each side learns the other's address
     // (as the DHT would find it); the small packets tried over UDP every
     // 4 s get through and the session moves there.
-    net.udp = true;
-    for i in [A, B] {
-        let id = net.connection(i);
-        let addr = net.clients[1 - i].addr;
-        net.clients[i]
-            .stack
-            .net_crypto
-            .as_mut()
-            .unwrap()
-            .set_direct_addr(id, addr);
-    }
+    net.set_udp(true);
     net.run(Duration::from_secs(10));
     for i in [A, B] {
         let addr = net.clients[1 - i].addr;
@@ -448,4 +463,82 @@ fn friends_share_their_relays_over_the_session() {
         connected.iter().any(|n| n.public_key == second_pk),
         "{connected:?}"
     );
+}
+
+/// Relay policy (R13, c-toxcore `TCP_connection.c`): with eight relays, a
+/// friend gets links on at most six; while the friend is reached directly
+/// over UDP its links are given up and the relays beyond three go to
+/// sleep; when UDP stops, links are asked for again and the session
+/// carries on through a relay without a reset.
+#[test]
+fn relays_sleep_while_the_friend_is_direct_and_wake_when_udp_stops() {
+    let mut net = Net::with_relays(8);
+    let now = net.now;
+    for s in 0..8 {
+        let (addr, pk) = net.relay(s);
+        for client in &mut net.clients {
+            assert!(client.stack.add_tcp_relay(now, addr, pk));
+        }
+    }
+    net.run(Duration::from_millis(100));
+    for i in [A, B] {
+        let other = (net.clients[1 - i].real, net.clients[1 - i].dht);
+        let now = net.now;
+        net.clients[i]
+            .stack
+            .connect_friend(now, other.0, other.1)
+            .unwrap();
+    }
+    net.run(Duration::from_secs(3));
+    for i in [A, B] {
+        let peer = net.clients[1 - i].dht;
+        assert_eq!(net.clients[i].established, 1, "client {i} established");
+        assert_eq!(net.relays(i).established(), 8);
+        assert_eq!(net.relays(i).links_to(&peer), 6, "client {i}: six links");
+        assert_eq!(net.path(i), Some(Path::Tcp(peer)));
+    }
+
+    net.set_udp(true);
+    net.run(Duration::from_secs(25));
+    for i in [A, B] {
+        let peer = net.clients[1 - i].dht;
+        assert_eq!(net.path(i), Some(Path::Udp(net.clients[1 - i].addr)));
+        assert_eq!(
+            net.relays(i).links_to(&peer),
+            0,
+            "client {i}: links given up"
+        );
+        assert_eq!(
+            net.relays(i).established(),
+            3,
+            "client {i}: three relays kept"
+        );
+    }
+    // A friend naming a sleeping relay while it is direct wakes nothing.
+    let (addr, pk) = net.relay(0);
+    let (peer, now) = (net.clients[B].dht, net.now);
+    let relays = net.clients[A].stack.relays.as_mut().unwrap();
+    relays.add_for_peer(now, addr, pk, &peer);
+    net.send(A, "direct");
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.relays(A).established(), 3);
+    assert_eq!(net.received(B), ["direct"]);
+
+    net.udp = false;
+    net.run(Duration::from_secs(12));
+    for i in [A, B] {
+        let peer = net.clients[1 - i].dht;
+        assert_eq!(net.path(i), Some(Path::Tcp(peer)), "client {i} back on TCP");
+        assert!(
+            net.relays(i).links_to(&peer) >= 3,
+            "client {i}: links again"
+        );
+    }
+    net.send(A, "relayed");
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.received(B), ["direct", "relayed"]);
+    for i in [A, B] {
+        assert_eq!(net.clients[i].established, 1, "no second session");
+        assert_eq!(net.clients[i].closed, 0, "no session closed");
+    }
 }

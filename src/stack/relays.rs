@@ -7,10 +7,18 @@
 //! [`toxide_relay::ClientConnection`].
 //!
 //! The policy is c-toxcore's, reduced to what a client with a handful of
-//! relays needs: every relay is asked for a link to every peer we want
-//! (a friend's DHT key while it is fresh), since a link opens only when
-//! both sides ask on the same relay (R5), and the peer learns our relays
-//! from our DHT-PK announcements. A packet goes as routed data on the
+//! relays needs. Every established relay is asked for a link to every peer
+//! we want (a friend's DHT key while it is fresh), up to
+//! [`MAX_PEER_LINKS`] relays per peer, since a link opens only when both
+//! sides ask on the same relay (R5), and the peer learns our relays from
+//! our DHT-PK announcements. A peer reached directly over UDP
+//! ([`Relays::set_direct`]) gives its links up, as c-toxcore puts a
+//! direct friend's relay connections to sleep, and asks again as soon as
+//! UDP stops working. A relay left without links for [`SLEEP_AFTER`]
+//! sleeps (its connection closes and is not retried) while more than
+//! [`KEPT_RELAYS`] are up, as c-toxcore's `kill_nonused_tcp` does; a
+//! sleeping relay wakes when a peer without a direct path has fewer than
+//! [`KEPT_RELAYS`] links. A packet goes as routed data on the
 //! first relay where the link is online, otherwise out of band on every
 //! relay where the peer is registered (`send_packet_tcp_connection`), or
 //! on the relay its last out-of-band packet came by (how a cookie request
@@ -33,6 +41,19 @@ use toxide_relay::{ClientConfig, ClientConnection, ClientEvent, ConnectionId, Qu
 /// The most relays kept (ours and those friends named): c-toxcore aims for
 /// 3 per friend and at most 6 (`MAX_FRIEND_TCP_CONNECTIONS`).
 pub const MAX_RELAYS: usize = 8;
+
+/// The most relays asked for a link to one peer (c-toxcore
+/// `MAX_FRIEND_TCP_CONNECTIONS`).
+pub const MAX_PEER_LINKS: usize = 6;
+
+/// Relay connections kept up even when no link uses them (c-toxcore
+/// `RECOMMENDED_FRIEND_TCP_CONNECTIONS`): our DHT-PK announcements name
+/// them, and a friend whose UDP fails finds us there at once.
+pub const KEPT_RELAYS: usize = 3;
+
+/// How long a relay connection stays up without links before it may
+/// sleep (c-toxcore `TCP_CONNECTION_ANNOUNCE_TIMEOUT`).
+pub const SLEEP_AFTER: Duration = Duration::from_secs(10);
 
 /// How long after a relay connection ended (or failed) it is opened
 /// again; c-toxcore retries sleeping relays on a similar scale.
@@ -157,6 +178,10 @@ struct Relay {
     /// Connections ended since the last handshake that finished.
     failures: u32,
     links: HashMap<PublicKey, Link>,
+    /// When the current connection's handshake finished.
+    established_at: Option<Instant>,
+    /// Closed on purpose while nothing used it: not retried until woken.
+    sleeping: bool,
 }
 
 impl Relay {
@@ -174,6 +199,8 @@ pub struct Relays {
     rng: ChaCha20Rng,
     relays: Vec<Relay>,
     wanted: HashSet<PublicKey>,
+    /// Wanted peers reached directly over UDP: no links meanwhile.
+    direct: HashSet<PublicKey>,
     oob_from: HashMap<PublicKey, RelayId>,
     next_session: u64,
     commands: VecDeque<RelayCommand>,
@@ -190,6 +217,7 @@ impl Relays {
             rng: ChaCha20Rng::from_seed(seed),
             relays: Vec::new(),
             wanted: HashSet::new(),
+            direct: HashSet::new(),
             oob_from: HashMap::new(),
             next_session: 0,
             commands: VecDeque::new(),
@@ -222,9 +250,35 @@ impl Relays {
             retry_at: None,
             failures: 0,
             links: HashMap::new(),
+            established_at: None,
+            sleeping: false,
         });
         self.connect(now, id);
         Some(id)
+    }
+
+    /// A relay the peer with DHT key `peer` is on (its announcement or
+    /// share-relays packet named it): kept as [`Relays::add`] does, and
+    /// woken if it sleeps while the peer has no direct path, so both ask
+    /// the same relay for each other (c-toxcore `add_tcp_relay_peer`).
+    pub fn add_for_peer(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        pk: PublicKey,
+        peer: &PublicKey,
+    ) {
+        if self.add(now, addr, pk).is_some() {
+            return;
+        }
+        let needed = self.wanted.contains(peer) && !self.direct.contains(peer);
+        let asleep = self
+            .relays
+            .iter()
+            .position(|r| r.node.public_key == pk && r.sleeping);
+        if let (true, Some(i)) = (needed, asleep) {
+            self.connect(now, RelayId(i));
+        }
     }
 
     fn connect(&mut self, now: Instant, id: RelayId) {
@@ -235,6 +289,8 @@ impl Relays {
             return;
         };
         relay.retry_at = None;
+        relay.sleeping = false;
+        relay.established_at = None;
         relay.links.clear();
         match ClientConnection::new(now, &self.keys, relay.node.public_key, CLIENT_CONFIG, seed) {
             Ok(conn) => {
@@ -267,21 +323,78 @@ impl Relays {
             .collect()
     }
 
-    /// Asks every relay for a link to the peer with DHT key `peer`.
-    pub fn want(&mut self, peer: PublicKey) {
-        if !self.wanted.insert(peer) {
-            return;
-        }
-        for relay in &mut self.relays {
-            request(relay, peer);
+    /// Asks the relays for a link to the peer with DHT key `peer`.
+    pub fn want(&mut self, now: Instant, peer: PublicKey) {
+        if self.wanted.insert(peer) {
+            self.request_links(now, peer);
         }
     }
 
     /// Gives up the links to `peer`.
     pub fn unwant(&mut self, peer: &PublicKey) {
-        if !self.wanted.remove(peer) {
+        if self.wanted.remove(peer) {
+            self.direct.remove(peer);
+            self.release_links(peer);
+        }
+    }
+
+    /// Whether a wanted `peer` is reached directly over UDP now: its links
+    /// are given up while it is, and asked for again when it stops being.
+    pub fn set_direct(&mut self, now: Instant, peer: PublicKey, direct: bool) {
+        if !self.wanted.contains(&peer) {
             return;
         }
+        if direct {
+            if self.direct.insert(peer) {
+                self.release_links(&peer);
+            }
+        } else if self.direct.remove(&peer) {
+            self.request_links(now, peer);
+        }
+    }
+
+    /// Asks established relays for a link to `peer` up to
+    /// [`MAX_PEER_LINKS`], and wakes sleeping relays while fewer than
+    /// [`KEPT_RELAYS`] links to it are online (c-toxcore counts
+    /// `online_tcp_connection_from_conn`).
+    fn request_links(&mut self, now: Instant, peer: PublicKey) {
+        let mut links = self.links_to(&peer);
+        for relay in &mut self.relays {
+            if links >= MAX_PEER_LINKS {
+                break;
+            }
+            if request(relay, peer) {
+                links += 1;
+            }
+        }
+        let online = self
+            .relays
+            .iter()
+            .filter(|r| matches!(r.links.get(&peer), Some(Link::Online(_))))
+            .count();
+        let asleep: Vec<usize> = self
+            .relays
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.sleeping)
+            .map(|(i, _)| i)
+            .take(KEPT_RELAYS.saturating_sub(online))
+            .collect();
+        for i in asleep {
+            self.connect(now, RelayId(i));
+        }
+    }
+
+    /// How many relays hold (or were asked for) a link to `peer`.
+    pub fn links_to(&self, peer: &PublicKey) -> usize {
+        self.relays
+            .iter()
+            .filter(|r| r.links.contains_key(peer))
+            .count()
+    }
+
+    /// Ends every link to `peer`.
+    fn release_links(&mut self, peer: &PublicKey) {
         for relay in &mut self.relays {
             let link = relay.links.remove(peer);
             if let (Some(conn), Some(Link::Registered(id) | Link::Online(id))) =
@@ -428,13 +541,56 @@ impl Relays {
 
     /// When [`Relays::handle_timeout`] must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.relays
+        let connections = self
+            .relays
             .iter()
             .filter_map(|r| match &r.conn {
                 Some(conn) => conn.poll_timeout(),
                 None => r.retry_at,
             })
-            .min()
+            .min();
+        let sleep = (self.established() > KEPT_RELAYS)
+            .then(|| {
+                self.relays
+                    .iter()
+                    .filter(|r| r.links.is_empty())
+                    .filter_map(|r| r.established_at)
+                    .min()
+                    .map(|at| at + SLEEP_AFTER)
+            })
+            .flatten();
+        connections.into_iter().chain(sleep).min()
+    }
+
+    /// How many relay connections are up.
+    pub fn established(&self) -> usize {
+        self.relays.iter().filter(|r| r.is_established()).count()
+    }
+
+    /// Puts relays that have had no link for [`SLEEP_AFTER`] to sleep,
+    /// while more than [`KEPT_RELAYS`] are up.
+    fn sleep_unused(&mut self, now: Instant) {
+        let mut excess = self.established().saturating_sub(KEPT_RELAYS);
+        for (i, relay) in self.relays.iter_mut().enumerate() {
+            if excess == 0 {
+                break;
+            }
+            let idle_since = relay.established_at.filter(|_| relay.links.is_empty());
+            if idle_since.is_none_or(|at| now.saturating_duration_since(at) < SLEEP_AFTER) {
+                continue;
+            }
+            tracing::debug!(relay = %relay.node.addr, "TCP relay unused: sleeping");
+            relay.conn = None;
+            relay.established_at = None;
+            relay.retry_at = None;
+            relay.sleeping = true;
+            self.commands.push_back(RelayCommand::Close {
+                relay: RelayId(i),
+                session: relay.session,
+            });
+            self.events.push_back(RelayEvent::Changed);
+            excess -= 1;
+        }
     }
 
     /// Runs keepalives, handshake deadlines and reconnections.
@@ -458,6 +614,7 @@ impl Relays {
                 }
             }
         }
+        self.sleep_unused(now);
     }
 
     /// Turns one connection's events into link state and our events.
@@ -466,14 +623,14 @@ impl Relays {
             return;
         };
         let mut changed = false;
+        let mut established = false;
         while let Some(event) = relay.conn.as_mut().and_then(ClientConnection::poll_event) {
             match event {
                 ClientEvent::Established => {
                     self.stats.established += 1;
                     relay.failures = 0;
-                    for peer in &self.wanted {
-                        request(relay, *peer);
-                    }
+                    relay.established_at = Some(now);
+                    established = true;
                     changed = true;
                 }
                 ClientEvent::RoutingResponse { pk, connection_id } => {
@@ -526,6 +683,7 @@ impl Relays {
                     self.stats.closed += 1;
                     relay.conn = None;
                     relay.links.clear();
+                    relay.established_at = None;
                     relay.retry_at = Some(now + reconnect_delay(relay.failures));
                     relay.failures = relay.failures.saturating_add(1);
                     self.commands.push_back(RelayCommand::Close {
@@ -536,22 +694,45 @@ impl Relays {
                 }
             }
         }
+        if established {
+            self.request_wanted(id);
+        }
         if changed {
             self.events.push_back(RelayEvent::Changed);
         }
     }
-}
 
-/// Asks `relay` (if connected and not asked yet) for a link to `peer`.
-fn request(relay: &mut Relay, peer: PublicKey) {
-    if !relay.is_established() || relay.links.contains_key(&peer) {
-        return;
-    }
-    if let Some(conn) = &mut relay.conn {
-        if conn.route_request(peer).is_ok() {
-            relay.links.insert(peer, Link::Requested);
+    /// Asks a relay that just came up for links to the wanted peers
+    /// without a direct path that have fewer than [`MAX_PEER_LINKS`].
+    fn request_wanted(&mut self, id: RelayId) {
+        let peers: Vec<PublicKey> = self
+            .wanted
+            .difference(&self.direct)
+            .filter(|peer| self.links_to(peer) < MAX_PEER_LINKS)
+            .copied()
+            .collect();
+        if let Some(relay) = self.relays.get_mut(id.0) {
+            for peer in peers {
+                request(relay, peer);
+            }
         }
     }
+}
+
+/// Asks `relay` (if connected and not asked yet) for a link to `peer`;
+/// whether it did now.
+fn request(relay: &mut Relay, peer: PublicKey) -> bool {
+    if !relay.is_established() || relay.links.contains_key(&peer) {
+        return false;
+    }
+    let asked = relay
+        .conn
+        .as_mut()
+        .is_some_and(|conn| conn.route_request(peer).is_ok());
+    if asked {
+        relay.links.insert(peer, Link::Requested);
+    }
+    asked
 }
 
 /// Sets the state of the link with id `link`, whoever it is for.

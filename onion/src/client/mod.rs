@@ -235,8 +235,13 @@ pub struct OnionClient {
     /// for a link to us (c-toxcore `send_dhtpk_announce`).
     tcp_relays: Vec<PackedNode>,
     /// Whether every path starts at one of [`OnionClient::tcp_relays`]
-    /// (no UDP: c-toxcore does so while its DHT is not connected).
+    /// (no UDP at all).
     tcp_only: bool,
+    /// Whether the DHT had a good node at the last run: without one, new
+    /// paths start at a TCP relay if we have any, as c-toxcore's do
+    /// while it is not `dht_non_lan_connected` (UDP may be blocked
+    /// although it is on).
+    dht_connected: bool,
     /// Onion requests for a TCP relay as hop A: the relay's key and the
     /// frame body.
     tcp_transmits: VecDeque<(PublicKey, Vec<u8>)>,
@@ -287,6 +292,7 @@ impl OnionClient {
             bootstrap_nodes: PathNodes::default(),
             tcp_relays: Vec::new(),
             tcp_only: false,
+            dht_connected: false,
             tcp_transmits: VecDeque::new(),
             recent: RecentPings::default(),
             last_announce: None,
@@ -359,6 +365,12 @@ impl OnionClient {
     /// O16): for a client without UDP, whose relays are its only way out.
     pub fn set_tcp_only(&mut self, tcp_only: bool) {
         self.tcp_only = tcp_only;
+    }
+
+    /// Whether new paths start at a TCP relay: always without UDP, and
+    /// while the DHT is not connected if we have relays.
+    fn relay_first_hop(&self) -> bool {
+        self.tcp_only || (!self.dht_connected && !self.tcp_relays.is_empty())
     }
 
     /// The next onion request for a TCP relay: the relay's key and the
@@ -801,13 +813,14 @@ impl OnionClient {
         path_num: Option<u32>,
     ) -> bool {
         let dht_connected = !self.path_nodes.is_empty();
+        let relay_first = self.relay_first_hop();
         let (paths, pool) = match target {
             Target::Us => (&mut self.self_paths, &self.path_nodes),
             Target::Friend(_) => (&mut self.friend_paths, &self.path_nodes),
         };
+        let relays = relay_first.then_some(self.tcp_relays.as_slice());
         let bootstrap = &self.bootstrap_nodes;
         let dht_keys = &self.dht_keys;
-        let relays = self.tcp_only.then_some(self.tcp_relays.as_slice());
         let Some((path_num, path)) =
             paths.use_path(now, &mut self.rng, dht_keys, path_num, |rng| {
                 let three = if dht_connected {
@@ -926,8 +939,8 @@ impl OnionClient {
         let inner = seal_inner(&nonce, &self.real.public, &friend.shared_real, data);
         let mut sent = Vec::new();
         for (addr, data_pk) in good.into_iter().filter(|(_, k)| !skip.contains(k)) {
+            let relays = self.relay_first_hop().then_some(self.tcp_relays.as_slice());
             let pool = &self.path_nodes;
-            let relays = self.tcp_only.then_some(self.tcp_relays.as_slice());
             let Some((_, path)) =
                 self.friend_paths
                     .use_path(now, &mut self.rng, &self.dht_keys, None, |rng| {
@@ -1004,6 +1017,7 @@ impl OnionClient {
     /// The once-a-second work (c-toxcore `do_onion_client`, announcing
     /// from the first run rather than 3 s after it).
     fn run(&mut self, now: Instant, dht: &mut Dht) {
+        self.dht_connected = dht.is_connected(now);
         self.populate_path_nodes(now, dht);
         self.do_announce(now);
         if self.onion_is_connected(now) {
