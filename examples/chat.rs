@@ -40,7 +40,8 @@ use tokio::sync::{mpsc, oneshot};
 use toxide::messenger::messenger::FriendNumber;
 use toxide::messenger::packet::{FILEKIND_DATA, MessageKind, UserStatus};
 use toxide::tox::{
-    FileReceiver, FriendInfo, IncomingFile, OutgoingFile, Progress, Tox, ToxBuilder, ToxEvent,
+    Connection, FileReceiver, FriendInfo, IncomingFile, OutgoingFile, Progress, Tox, ToxBuilder,
+    ToxEvent,
 };
 use toxide::{Bytes, PublicKey, ToxId};
 
@@ -262,12 +263,12 @@ async fn handle_event(
     savedata: &Path,
 ) -> Result<(), Error> {
     match event {
-        ToxEvent::SelfConnection { connected } => {
-            app.connected = connected;
-            app.say(if connected {
-                "connected to the Tox network"
-            } else {
-                "offline"
+        ToxEvent::SelfConnection { connection } => {
+            app.connected = connection.is_connected();
+            app.say(match connection {
+                Connection::Udp => "connected to the Tox network (UDP)",
+                Connection::Tcp => "connected to the Tox network through TCP relays",
+                Connection::None => "offline",
             });
         }
         ToxEvent::FriendRequest {
@@ -280,13 +281,15 @@ async fn handle_event(
                 "friend request #{number} from {public_key}: {message} (/accept {number})"
             ));
         }
-        ToxEvent::FriendConnection { friend, online } => {
+        ToxEvent::FriendConnection { friend, connection } => {
             refresh(tox, app).await?;
             let name = app.friend_name(friend);
-            app.chat_line(
-                friend,
-                format!("* {name} is {}", if online { "online" } else { "offline" }),
-            );
+            let how = match connection {
+                Connection::Udp => "online",
+                Connection::Tcp => "online (through a relay)",
+                Connection::None => "offline",
+            };
+            app.chat_line(friend, format!("* {name} is {how}"));
             tox.save_to(savedata).await?;
         }
         ToxEvent::Message { friend, kind, text } => {
@@ -789,7 +792,11 @@ fn draw(frame: &mut ratatui::Frame<'_>, app: &mut App, tox: &Tox) {
         .friends
         .iter()
         .map(|f| {
-            let dot = if f.online { "●" } else { "○" };
+            let dot = if f.connection.is_connected() {
+                "●"
+            } else {
+                "○"
+            };
             let status = match f.status {
                 UserStatus::Away => " (away)",
                 UserStatus::Busy => " (busy)",

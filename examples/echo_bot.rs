@@ -207,10 +207,10 @@ async fn run(args: Args) -> Result<(), Error> {
                     println!("ECHO_FAILED {friend} {error}");
                 }
             }
-            ToxEvent::FriendConnection { friend, online } => {
-                println!("FRIEND_CONNECTION {friend} {online}");
+            ToxEvent::FriendConnection { friend, connection } => {
+                println!("FRIEND_CONNECTION {friend} {connection}");
             }
-            ToxEvent::SelfConnection { connected } => println!("SELF_CONNECTION {connected}"),
+            ToxEvent::SelfConnection { connection } => println!("SELF_CONNECTION {connection}"),
             ToxEvent::FileOffer(offer) if offer.is_avatar() => {
                 println!("AVATAR_REFUSED {}", offer.friend());
                 let _ = offer.cancel().await;

@@ -146,12 +146,14 @@ async fn main() -> Result<(), Error> {
     let alice_number = bob.add_friend_norequest(alice_key).await?;
 
     wait(&mut alice_events, "Bob online", |e| {
-        matches!(e, ToxEvent::FriendConnection { online: true, .. }).then_some(())
+        matches!(e, ToxEvent::FriendConnection { connection, .. } if connection.is_connected())
+            .then_some(())
     })
     .await?;
     step("Alice sees Bob online");
     wait(&mut bob_events, "Alice online", |e| {
-        matches!(e, ToxEvent::FriendConnection { online: true, .. }).then_some(())
+        matches!(e, ToxEvent::FriendConnection { connection, .. } if connection.is_connected())
+            .then_some(())
     })
     .await?;
     step("Bob sees Alice online");
@@ -271,7 +273,14 @@ async fn main() -> Result<(), Error> {
 
     alice.shutdown().await;
     wait(&mut bob_events, "Alice offline", |e| {
-        matches!(e, ToxEvent::FriendConnection { online: false, .. }).then_some(())
+        matches!(
+            e,
+            ToxEvent::FriendConnection {
+                connection: toxide::Connection::None,
+                ..
+            }
+        )
+        .then_some(())
     })
     .await?;
     step("Alice quit; Bob sees her offline at once");

@@ -53,6 +53,6 @@ pub mod tox;
 
 pub use bytes::Bytes;
 pub use driver::{ClientIdentity, Driver, DriverConfig, DriverHandle};
-pub use stack::{Stack, StackEvent};
+pub use stack::{Connection, Stack, StackEvent};
 pub use tox::{Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
 pub use toxide_onion::ClientEvent;

@@ -66,6 +66,18 @@ pub enum StackEvent {
     },
     /// From the messenger: what friends said and did.
     Messenger(messenger::Event),
+    /// How we are connected to the network changed (tox.h's self
+    /// connection status).
+    SelfConnection(Connection),
+    /// How a friend is connected changed: online or offline (the
+    /// messenger's `ConnectionStatus` comes just before), or moved
+    /// between a relay and direct UDP (tox.h's friend connection status).
+    FriendConnection {
+        /// Who.
+        friend: messenger::FriendNumber,
+        /// How now.
+        connection: Connection,
+    },
     /// A file offer (the messenger's `FileReceive`) the `Tox` API holds a
     /// handle for, with the driver's number for that transfer: commands
     /// for it name the number, so they never reach a later file in the
@@ -76,6 +88,37 @@ pub enum StackEvent {
         /// The messenger's `FileReceive`.
         event: messenger::Event,
     },
+}
+
+/// How we, or a friend, are connected (tox.h `Tox_Connection`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Connection {
+    /// Not at all.
+    #[default]
+    None,
+    /// Through TCP relays only.
+    Tcp,
+    /// Over UDP: for us, the DHT has good nodes; for a friend, its
+    /// packets come directly.
+    Udp,
+}
+
+impl Connection {
+    /// Whether connected at all.
+    pub const fn is_connected(self) -> bool {
+        !matches!(self, Self::None)
+    }
+}
+
+impl std::fmt::Display for Connection {
+    /// `none`, `tcp` or `udp`, as the test peers and examples print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        })
+    }
 }
 
 /// How long a friend's DHT key is kept without news while no session
@@ -175,6 +218,11 @@ pub struct Stack {
     /// Whose each connection is: session events name only the connection,
     /// and every data packet needs its friend.
     connection_friends: HashMap<ConnectionId, PublicKey>,
+    /// What [`StackEvent::SelfConnection`] last said.
+    self_connection: Connection,
+    /// What [`StackEvent::FriendConnection`] last said, for friends that
+    /// are connected.
+    friend_connections: HashMap<messenger::FriendNumber, Connection>,
     events: VecDeque<StackEvent>,
 }
 
@@ -197,7 +245,78 @@ impl Stack {
             open_sessions: true,
             friends: HashMap::new(),
             connection_friends: HashMap::new(),
+            self_connection: Connection::None,
+            friend_connections: HashMap::new(),
             events: VecDeque::new(),
+        }
+    }
+
+    /// How we are connected now: the onion reaches us (c-toxcore
+    /// `onion_connection_status`), over UDP if the DHT has good nodes,
+    /// else through relays.
+    pub fn self_connection(&self, now: Instant) -> Connection {
+        match &self.client {
+            Some(client) if client.is_connected() => {
+                if self.dht.is_connected(now) {
+                    Connection::Udp
+                } else {
+                    Connection::Tcp
+                }
+            }
+            _ => Connection::None,
+        }
+    }
+
+    /// How friend `friend` is connected now (c-toxcore
+    /// `m_get_friend_connectionstatus`): not at all unless the messenger
+    /// has it online, then UDP while its packets come directly, else TCP.
+    pub fn friend_connection_kind(
+        &self,
+        now: Instant,
+        friend: messenger::FriendNumber,
+    ) -> Connection {
+        let Some(messenger) = self.messenger.as_ref().filter(|m| m.is_online(friend)) else {
+            return Connection::None;
+        };
+        let direct = messenger
+            .friend_key(friend)
+            .and_then(|pk| self.friends.get(&pk))
+            .and_then(|session| session.connection)
+            .zip(self.net_crypto.as_ref())
+            .is_some_and(|(id, net_crypto)| net_crypto.is_direct(now, id));
+        if direct {
+            Connection::Udp
+        } else {
+            Connection::Tcp
+        }
+    }
+
+    /// Reports changes of our and our friends' connection kinds (c-toxcore
+    /// checks them on every iteration).
+    fn report_connections(&mut self, now: Instant) {
+        let ours = self.self_connection(now);
+        if ours != self.self_connection {
+            self.self_connection = ours;
+            self.events.push_back(StackEvent::SelfConnection(ours));
+        }
+        let online: Vec<messenger::FriendNumber> =
+            self.friend_connections.keys().copied().collect();
+        for friend in online {
+            self.note_friend_connection(now, friend);
+        }
+    }
+
+    /// Reports friend `friend`'s connection kind if it changed.
+    fn note_friend_connection(&mut self, now: Instant, friend: messenger::FriendNumber) {
+        let connection = self.friend_connection_kind(now, friend);
+        let before = if connection.is_connected() {
+            self.friend_connections.insert(friend, connection)
+        } else {
+            self.friend_connections.remove(&friend)
+        };
+        if before.unwrap_or_default() != connection {
+            self.events
+                .push_back(StackEvent::FriendConnection { friend, connection });
         }
     }
 
@@ -297,6 +416,8 @@ impl Stack {
         if let Some(messenger) = &mut self.messenger {
             if let Some(number) = messenger.friend_number(real_pk) {
                 let _ = messenger.remove_friend(number);
+                // No event for a friend that is gone (c-toxcore sends none).
+                self.friend_connections.remove(&number);
             }
         }
         if let Some(client) = &mut self.client {
@@ -505,6 +626,7 @@ impl Stack {
             net_crypto.handle_timeout(now);
         }
         self.update_direct(now);
+        self.report_connections(now);
         if let Some(relays) = &mut self.relays {
             if relays.poll_timeout().is_some_and(|t| t <= now) {
                 relays.handle_timeout(now);
@@ -748,7 +870,14 @@ impl Stack {
             self.session_event(now, event);
         }
         while let Some(event) = self.messenger.as_mut().and_then(Messenger::poll_event) {
+            let status = match &event {
+                messenger::Event::ConnectionStatus { friend, .. } => Some(*friend),
+                _ => None,
+            };
             self.events.push_back(StackEvent::Messenger(event));
+            if let Some(friend) = status {
+                self.note_friend_connection(now, friend);
+            }
         }
     }
 

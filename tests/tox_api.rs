@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
-use toxide::tox::{Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
+use toxide::tox::{Connection, Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
 
 const STEP: Duration = Duration::from_secs(60);
 
@@ -43,7 +43,7 @@ async fn wait<T>(events: &mut ToxEvents, mut want: impl FnMut(ToxEvent) -> Optio
 
 async fn online(events: &mut ToxEvents, who: u32) {
     wait(events, |e| {
-        matches!(e, ToxEvent::FriendConnection { friend, online: true } if friend == who)
+        matches!(e, ToxEvent::FriendConnection { friend, connection } if friend == who && connection == Connection::Udp)
             .then_some(())
     })
     .await;
@@ -58,6 +58,16 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
         .await
         .unwrap();
     let (bob, mut bob_events) = builder(&node).spawn().await.unwrap();
+    // Both reach the network over UDP (no relay is configured).
+    for events in [&mut alice_events, &mut bob_events] {
+        let connection = wait(events, |e| match e {
+            ToxEvent::SelfConnection { connection } => Some(connection),
+            _ => None,
+        })
+        .await;
+        assert_eq!(connection, Connection::Udp);
+    }
+    assert_eq!(bob.self_connection().await.unwrap(), Connection::Udp);
     alice.set_name("Alice").await.unwrap();
     bob.set_name("Bob").await.unwrap();
 
@@ -111,7 +121,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
     .await;
     assert_eq!(read, id);
     let info = alice.friend(bob_in_alice).await.unwrap();
-    assert!(info.online);
+    assert_eq!(info.connection, Connection::Udp);
     assert_eq!(
         (info.public_key, info.name.as_slice()),
         (bob.public_key(), &b"Bob"[..])
@@ -140,7 +150,14 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
     let address = alice.address();
     alice.shutdown().await;
     wait(&mut bob_events, |e| {
-        matches!(e, ToxEvent::FriendConnection { online: false, .. }).then_some(())
+        matches!(
+            e,
+            ToxEvent::FriendConnection {
+                connection: toxide::Connection::None,
+                ..
+            }
+        )
+        .then_some(())
     })
     .await;
 

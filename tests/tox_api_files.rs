@@ -103,7 +103,8 @@ async fn pair_with_avatar(avatar: Option<Bytes>) -> Pair {
     assert_eq!(bob.add_friend_norequest(from).await.unwrap(), 0);
     for events in [&mut alice_events, &mut bob_events] {
         wait(events, |e| {
-            matches!(e, ToxEvent::FriendConnection { online: true, .. }).then_some(())
+            matches!(e, ToxEvent::FriendConnection { connection, .. } if connection.is_connected())
+                .then_some(())
         })
         .await;
     }

@@ -148,7 +148,8 @@ async fn wait<T>(events: &mut ToxEvents, mut want: impl FnMut(ToxEvent) -> Optio
 
 async fn online(events: &mut ToxEvents) {
     wait(events, |e| {
-        matches!(e, ToxEvent::FriendConnection { online: true, .. }).then_some(())
+        matches!(e, ToxEvent::FriendConnection { connection, .. } if connection.is_connected())
+            .then_some(())
     })
     .await;
 }

@@ -240,7 +240,7 @@ async fn befriend(
     let alice_at_bob = bob.add_friend_norequest(key).await.unwrap();
     for (events, friend) in [(alice_events, bob_at_alice), (bob_events, alice_at_bob)] {
         wait_for(events, |e| {
-            matches!(e, ToxEvent::FriendConnection { friend: f, online: true } if f == friend)
+            matches!(e, ToxEvent::FriendConnection { friend: f, connection } if f == friend && connection.is_connected())
                 .then_some(())
         })
         .await;
@@ -350,7 +350,7 @@ async fn ctoxcore_friend(tox: &Tox, events: &mut ToxEvents, label: &str) -> (CPe
     let us = peer.add_friend_norequest(&key).unwrap();
     peer.wait_friend_online(us, STEP).unwrap();
     wait_for(events, |e| {
-        matches!(e, ToxEvent::FriendConnection { friend: f, online: true } if f == friend)
+        matches!(e, ToxEvent::FriendConnection { friend: f, connection } if f == friend && connection.is_connected())
             .then_some(())
     })
     .await;

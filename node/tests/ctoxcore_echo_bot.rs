@@ -334,7 +334,7 @@ fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
     assert_eq!(bot.address, address);
     assert_eq!(bot.port, port);
     peer.wait_friend_online(number, CONNECT_TIMEOUT).unwrap();
-    bot.wait_line("FRIEND_CONNECTION 0 true", EVENT_TIMEOUT);
+    bot.wait_line("FRIEND_CONNECTION 0 udp", EVENT_TIMEOUT);
     eprintln!("restarted bot back online: {:?}", started.elapsed());
     echoes(
         &mut peer,

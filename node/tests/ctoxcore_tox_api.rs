@@ -168,10 +168,13 @@ fn friend_requests_both_ways_then_chat_with_read_receipts() {
     // The friend who asked chats too.
     chat_both_ways(&mut toxide, b, &mut asking, b_number, "second friend");
     assert!(
-        !toxide
-            .history
-            .iter()
-            .any(|e| matches!(e, ToxEvent::FriendConnection { online: false, .. })),
+        !toxide.history.iter().any(|e| matches!(
+            e,
+            ToxEvent::FriendConnection {
+                connection: toxide::Connection::None,
+                ..
+            }
+        )),
         "{:#?}",
         toxide.history
     );
@@ -350,7 +353,7 @@ fn names_status_messages_user_statuses_and_typing_both_ways() {
     // What toxide keeps of its friend is the last of each.
     let info = toxide.block(toxide.tox.friend(friend)).unwrap();
     assert_eq!(info.public_key, *peer.public_key());
-    assert!(info.online);
+    assert!(info.connection.is_connected());
     assert_eq!(info.name, b"c-toxcore, renamed");
     assert_eq!(info.status_message, "back in 5 ✓".as_bytes());
     assert_eq!(info.status, UserStatus::Away);
@@ -388,7 +391,13 @@ fn a_session_left_idle_for_a_minute_stays_up() {
         "none",
         "c-toxcore lost the session"
     );
-    assert!(toxide.block(toxide.tox.friend(friend)).unwrap().online);
+    assert!(
+        toxide
+            .block(toxide.tox.friend(friend))
+            .unwrap()
+            .connection
+            .is_connected()
+    );
 
     chat_both_ways(&mut toxide, friend, &mut peer, number, "after a minute");
     let during = &toxide.history[mark..];
@@ -446,7 +455,7 @@ fn both_sides_restart_from_their_saves_and_reconnect() {
     assert_eq!(toxide.block(toxide.tox.friends()).unwrap(), [friend]);
     let info = toxide.block(toxide.tox.friend(friend)).unwrap();
     assert_eq!(info.public_key, *peer.public_key());
-    assert!(!info.online);
+    assert!(!info.connection.is_connected());
     assert_eq!(toxide.block(toxide.tox.name()).unwrap(), b"toxide, saved");
     both_online(&mut toxide, friend, &mut peer, number);
     peer.wait_event(

@@ -31,7 +31,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use toxide::messenger::packet::MessageKind;
-use toxide::tox::{Tox, ToxBuilder, ToxEvent, ToxEvents};
+use toxide::tox::{Connection, Tox, ToxBuilder, ToxEvent, ToxEvents};
 
 use toxide::PublicKey;
 use toxide::driver::proxy::{ProxyConfig, ProxyKind};
@@ -97,7 +97,8 @@ async fn toxide_clients_without_udp_chat_through_toxide_node_relay() {
     }
     let want_online = |number| {
         move |e: &ToxEvent| {
-            matches!(e, ToxEvent::FriendConnection { friend, online: true } if *friend == number)
+            // UDP is off: the relay is the only way.
+            matches!(e, ToxEvent::FriendConnection { friend, connection } if *friend == number && *connection == Connection::Tcp)
                 .then_some(())
         }
     };

@@ -12,18 +12,18 @@ use toxide_messenger::packet::{MessageKind, UserStatus};
 use toxide_onion::ClientEvent;
 
 use super::transfer::IncomingFile;
-use crate::StackEvent;
 use crate::driver::WeakDriverHandle;
+use crate::{Connection, StackEvent};
 
 /// Something that happened to us or a friend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ToxEvent {
-    /// We became reachable through the onion, or stopped being (tox.h's
-    /// self connection status; UDP and TCP are not told apart yet).
+    /// We became reachable through the onion, stopped being, or moved
+    /// between UDP and TCP relays (tox.h's self connection status).
     SelfConnection {
-        /// Reachable now.
-        connected: bool,
+        /// How now.
+        connection: Connection,
     },
     /// A stranger asks to be our friend; accept with
     /// [`Tox::add_friend_norequest`](super::Tox::add_friend_norequest).
@@ -33,12 +33,13 @@ pub enum ToxEvent {
         /// Their message, as sent (c-toxcore checks no UTF-8).
         message: Vec<u8>,
     },
-    /// A friend came online or went offline.
+    /// A friend came online, went offline, or moved between a relay and
+    /// direct UDP (tox.h's friend connection status).
     FriendConnection {
         /// Who.
         friend: FriendNumber,
-        /// Online now.
-        online: bool,
+        /// How now ([`Connection::None`]: offline).
+        connection: Connection,
     },
     /// A message or action from a friend.
     Message {
@@ -132,8 +133,9 @@ impl ToxEvent {
     pub(super) fn from_stack(event: StackEvent, handle: &WeakDriverHandle) -> Option<Self> {
         use messenger::Event as M;
         Some(match event {
-            StackEvent::Onion(ClientEvent::Connected(connected)) => {
-                Self::SelfConnection { connected }
+            StackEvent::SelfConnection(connection) => Self::SelfConnection { connection },
+            StackEvent::FriendConnection { friend, connection } => {
+                Self::FriendConnection { friend, connection }
             }
             StackEvent::Onion(ClientEvent::FriendRequest {
                 public_key,
@@ -172,7 +174,8 @@ impl ToxEvent {
                     public_key,
                     message,
                 },
-                M::ConnectionStatus { friend, online } => Self::FriendConnection { friend, online },
+                // The stack's `FriendConnection`, which follows, says how.
+                M::ConnectionStatus { .. } => return None,
                 M::Message { friend, kind, text } => Self::Message { friend, kind, text },
                 M::ReadReceipt { friend, message_id } => Self::ReadReceipt { friend, message_id },
                 M::Name { friend, name } => Self::FriendName { friend, name },
@@ -208,7 +211,9 @@ impl ToxEvent {
             event,
             StackEvent::Messenger(_)
                 | StackEvent::FileOffered { .. }
-                | StackEvent::Onion(ClientEvent::Connected(_) | ClientEvent::FriendRequest { .. })
+                | StackEvent::SelfConnection(_)
+                | StackEvent::FriendConnection { .. }
+                | StackEvent::Onion(ClientEvent::FriendRequest { .. })
         )
     }
 }

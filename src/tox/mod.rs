@@ -53,6 +53,7 @@ use crate::driver::{
     ClientIdentity, Driver, DriverClosed, DriverConfig, DriverError, DriverHandle,
 };
 
+pub use crate::stack::Connection;
 pub use event::{ToxEvent, ToxEvents};
 pub use file::write_atomic;
 use profile::Kept;
@@ -333,8 +334,8 @@ pub struct FriendInfo {
     pub number: FriendNumber,
     /// Their long-term key.
     pub public_key: PublicKey,
-    /// Online now.
-    pub online: bool,
+    /// How they are connected now ([`Connection::None`]: offline).
+    pub connection: Connection,
     /// Their name.
     pub name: Vec<u8>,
     /// Their status message.
@@ -493,7 +494,7 @@ impl Tox {
 
     /// What we know of friend `friend`.
     pub async fn friend(&self, friend: FriendNumber) -> Result<FriendInfo, ToxError> {
-        self.call(move |stack, _| {
+        self.call(move |stack, now| {
             let m = stack
                 .messenger
                 .as_ref()
@@ -504,7 +505,7 @@ impl Tox {
             Ok(FriendInfo {
                 number: friend,
                 public_key,
-                online: m.is_online(friend),
+                connection: stack.friend_connection_kind(now, friend),
                 name: m.friend_name(friend).unwrap_or_default().to_vec(),
                 status_message: m.friend_status_message(friend).unwrap_or_default().to_vec(),
                 status: m.friend_status(friend).unwrap_or_default(),
@@ -512,6 +513,12 @@ impl Tox {
             })
         })
         .await?
+    }
+
+    /// How we are connected to the network now (tox.h
+    /// `tox_self_get_connection_status`).
+    pub async fn self_connection(&self) -> Result<Connection, ToxError> {
+        self.call(|stack, now| stack.self_connection(now)).await
     }
 
     /// The number of the friend with this key.

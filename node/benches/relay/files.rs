@@ -108,7 +108,7 @@ async fn befriend(
     }
     for (events, number) in [(alice_events, bob_number), (bob_events, alice_number)] {
         wait_for(events, "friend online", |e| {
-            matches!(e, ToxEvent::FriendConnection { friend, online: true } if friend == number)
+            matches!(e, ToxEvent::FriendConnection { friend, connection } if friend == number && connection.is_connected())
                 .then_some(())
         })
         .await;

@@ -124,10 +124,8 @@ impl Toxide {
             if online { "online" } else { "offline" }
         );
         self.wait(&what, timeout, |e| {
-            (*e == ToxEvent::FriendConnection {
-                friend: who,
-                online,
-            })
+            matches!(e, ToxEvent::FriendConnection { friend, connection }
+                if *friend == who && connection.is_connected() == online)
             .then_some(())
         });
     }
@@ -201,5 +199,11 @@ pub(crate) fn peer_asks(toxide: &mut Toxide, peer: &mut CPeer, message: &str) ->
 pub(crate) fn both_online(toxide: &mut Toxide, friend: u32, peer: &mut CPeer, number: u32) {
     toxide.connection(friend, true, CONNECT_TIMEOUT);
     peer.wait_friend_online(number, CONNECT_TIMEOUT).unwrap();
-    assert!(toxide.block(toxide.tox.friend(friend)).unwrap().online);
+    assert!(
+        toxide
+            .block(toxide.tox.friend(friend))
+            .unwrap()
+            .connection
+            .is_connected()
+    );
 }
