@@ -962,6 +962,24 @@ static void handle_command(Tox *tox, char *line)
         } else {
             REPLY_ERR(cmd, err);
         }
+    } else if (strcmp(cmd, "conference-title") == 0) {
+        if (!parse_u32(next_word(&args), UINT32_MAX, &a)) {
+            out_line("ERR %s usage", cmd);
+            return;
+        }
+        size_t len = unescape(args);
+        Tox_Err_Conference_Title err;
+        if (tox_conference_set_title(tox, a, (const uint8_t *)args, len, &err)) out_line("OK");
+        else REPLY_ERR(cmd, err);
+    } else if (strcmp(cmd, "conference-id") == 0) {
+        uint8_t id[TOX_CONFERENCE_ID_SIZE];
+        if (!parse_u32(next_word(&args), UINT32_MAX, &a) || !tox_conference_get_id(tox, a, id)) {
+            out_line("ERR %s usage", cmd);
+            return;
+        }
+        fprintf(stdout, "OK ");
+        out_hex(id, sizeof(id));
+        out_line("%s", "");
     } else if (strcmp(cmd, "conference-peers") == 0) {
         Tox_Err_Conference_Peer_Query err;
         if (!parse_u32(next_word(&args), UINT32_MAX, &a)) {

@@ -11,10 +11,13 @@
 //! - [`file`]: file transfers per friend: offers, controls, chunks pulled
 //!   from the application into the session's bulk room, in turn.
 //! - [`save`]: c-toxcore's save format and the toxencryptsave container.
+//! - [`conference`]: the contents of the conference (old group chat)
+//!   packets and the save file's conferences section.
 //!
 //! Like every protocol crate here, nothing owns a socket, a clock or a
 //! task: time and randomness are the caller's.
 
+pub mod conference;
 pub mod file;
 pub mod messenger;
 pub mod packet;

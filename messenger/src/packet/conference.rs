@@ -20,7 +20,9 @@
 //! anything of 3 bytes or less whatever its id (100 included, although it
 //! has no group number); `handle_lossy` wants 8 bytes with the id. Shorter
 //! packets are refused here and never built. The exact sizes of each
-//! sub-packet are the conference layer's to check.
+//! sub-packet are the conference layer's to check:
+//! [`ConferencePayload`](crate::conference::ConferencePayload) reads and
+//! builds the typed contents.
 //!
 //! 96 is a messenger packet: it reaches the conference code through the
 //! messenger's invite callback, so only from an online Messenger friend.
@@ -120,6 +122,14 @@ impl ConferencePacket {
             MAX_CRYPTO_DATA_SIZE - 1,
         )?;
         Ok(Self { kind, data })
+    }
+
+    /// A packet from a typed conference payload
+    /// ([`ConferencePayload::to_packet`](crate::conference::ConferencePayload::to_packet)),
+    /// whose types bound every length to what [`ConferencePacket::new`]
+    /// accepts (the conference module's tests check each of them).
+    pub(crate) fn from_typed(kind: ConferencePacketKind, data: Vec<u8>) -> Self {
+        Self { kind, data }
     }
 
     /// Which conference packet.

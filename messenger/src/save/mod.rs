@@ -20,8 +20,9 @@
 //! | [`toxencryptsave`] | the passphrase container (V11–V13)            |
 //!
 //! The DHT section (V4) is the DHT crate's [`DhtState`](toxide_dht::DhtState).
-//! Conferences (V8) are kept as raw bytes until the conference layer reads
-//! them.
+//! Conferences (V8) are kept as raw bytes for the conference layer, which
+//! reads them with
+//! [`SavedConferences`](crate::conference::SavedConferences).
 
 mod error;
 mod friend;

@@ -100,7 +100,9 @@ pub struct SaveData {
     /// [`MAX_SAVED_PATH_NODES`] UDP nodes are written, as c-toxcore loads
     /// no more and no TCP ones.
     pub path_nodes: Vec<PackedNode>,
-    /// The conferences section's body (section 20), uninterpreted.
+    /// The conferences section's body (section 20), uninterpreted here:
+    /// [`SavedConferences`](crate::conference::SavedConferences) reads
+    /// and writes it.
     pub conferences: Vec<u8>,
     /// Sections of other types, in the order found. Types listed above
     /// are not written from here: their fields are.
