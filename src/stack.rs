@@ -41,8 +41,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
+use toxide_messenger::friend_connection::Keepalive;
 use toxide_messenger::messenger::{self, Messenger, Sessions};
-use toxide_messenger::packet::{PACKET_ID_SHARE_RELAYS, ShareRelays};
+use toxide_messenger::packet::{Alive, PACKET_ID_SHARE_RELAYS, ShareRelays};
 use toxide_net_crypto::{ConnectionId, NetCrypto, Path};
 use toxide_onion::client::{ClientEvent, FriendError, OnionClient};
 use toxide_onion::server::OnionServer;
@@ -218,6 +219,8 @@ pub struct Stack {
     /// Whose each connection is: session events name only the connection,
     /// and every data packet needs its friend.
     connection_friends: HashMap<ConnectionId, PublicKey>,
+    /// Alive packets and the silence timeout of every live session.
+    keepalive: Keepalive,
     /// What [`StackEvent::SelfConnection`] last said.
     self_connection: Connection,
     /// What [`StackEvent::FriendConnection`] last said, for friends that
@@ -245,6 +248,7 @@ impl Stack {
             open_sessions: true,
             friends: HashMap::new(),
             connection_friends: HashMap::new(),
+            keepalive: Keepalive::new(),
             self_connection: Connection::None,
             friend_connections: HashMap::new(),
             events: VecDeque::new(),
@@ -632,13 +636,8 @@ impl Stack {
                 relays.handle_timeout(now);
             }
         }
-        if self
-            .messenger
-            .as_ref()
-            .and_then(Messenger::poll_timeout)
-            .is_some_and(|t| t <= now)
-        {
-            self.lend_messenger(now, |m, s| m.handle_timeout(now, s));
+        if self.keepalive.poll_timeout().is_some_and(|t| t <= now) {
+            self.keep_sessions_alive(now);
         }
         let stale: Vec<PublicKey> = self
             .friends
@@ -721,7 +720,7 @@ impl Stack {
     pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
         let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
-        let messenger = self.messenger.as_ref().and_then(Messenger::poll_timeout);
+        let keepalive = self.keepalive.poll_timeout();
         let relays = self.relays.as_ref().and_then(Relays::poll_timeout);
         let stale = self
             .friends
@@ -744,7 +743,7 @@ impl Stack {
             self.dht.poll_timeout(),
             client,
             net_crypto,
-            messenger,
+            keepalive,
             relays,
             stale,
             share,
@@ -926,6 +925,29 @@ impl Stack {
         Some(out)
     }
 
+    /// Sends the alive packets that are due and ends the sessions that went
+    /// silent (checklist F2), for every session whoever holds it.
+    fn keep_sessions_alive(&mut self, now: Instant) {
+        let due = self.keepalive.handle_timeout(now);
+        let alive = Bytes::from(toxide_core::Encode::to_bytes(&Alive));
+        for peer in &due.ping {
+            let id = self.friends.get(peer).and_then(|s| s.connection);
+            if let (Some(id), Some(net_crypto)) = (id, &mut self.net_crypto) {
+                let _ = net_crypto.send_lossless(id, alive.clone());
+            }
+        }
+        for peer in due.dead {
+            let id = self.friends.get(&peer).and_then(|s| s.connection);
+            if let (Some(id), Some(net_crypto)) = (id, &mut self.net_crypto) {
+                net_crypto.kill(id);
+            }
+            if let Some(messenger) = &mut self.messenger {
+                messenger.session_down(&peer);
+            }
+            self.session_ended(now, peer);
+        }
+    }
+
     /// The messenger killed `friend`'s session: forget it and open a new
     /// one, as when the peer ends it.
     fn session_killed(&mut self, now: Instant, friend: PublicKey) {
@@ -937,6 +959,7 @@ impl Stack {
     /// session that was up is news of the DHT key; then a stale key is
     /// dropped, a fresh one gets a new session at once.
     fn session_ended(&mut self, now: Instant, friend: PublicKey) {
+        self.keepalive.session_down(&friend);
         if let Some(session) = self.friends.get_mut(&friend) {
             if session.established {
                 session.dht_pk_at = Some(now);
@@ -1122,6 +1145,9 @@ impl Stack {
                 if let Some(session) = friend.and_then(|f| self.friends.get_mut(&f)) {
                     session.established = true;
                 }
+                if let Some(friend) = friend {
+                    self.keepalive.session_up(now, friend);
+                }
                 if let (Some(client), Some(friend)) = (&mut self.client, friend) {
                     client.set_friend_online(&friend, true);
                 }
@@ -1129,15 +1155,23 @@ impl Stack {
             }
             Event::Lossless { id, data } => {
                 let friend = self.friend_of(*id);
+                if let Some(friend) = &friend {
+                    self.keepalive.received(now, friend);
+                }
                 let share = data.first() == Some(&PACKET_ID_SHARE_RELAYS);
                 if let (Some(friend), true) = (friend, share) {
                     self.shared_relays(now, friend, data);
                 }
                 friend
             }
-            Event::Lossy { id, .. } | Event::Acked { id, .. } | Event::PeerDhtKey { id, .. } => {
-                self.friend_of(*id)
+            Event::Lossy { id, .. } => {
+                let friend = self.friend_of(*id);
+                if let Some(friend) = &friend {
+                    self.keepalive.received(now, friend);
+                }
+                friend
             }
+            Event::Acked { id, .. } | Event::PeerDhtKey { id, .. } => self.friend_of(*id),
         };
 
         if let Some(friend) = friend {
@@ -1161,10 +1195,10 @@ impl Stack {
     ) {
         use toxide_net_crypto::Event;
         self.lend_messenger(now, |messenger, sessions| match event {
-            Event::Established { .. } => messenger.session_up(now, &friend, sessions),
+            Event::Established { .. } => messenger.session_up(&friend, sessions),
             Event::Closed { .. } => messenger.session_down(&friend),
             Event::Lossless { data, .. } | Event::Lossy { data, .. } => {
-                messenger.handle_packet(now, &friend, data, sessions)
+                messenger.handle_packet(&friend, data, sessions)
             }
             Event::Acked { buffer_start, .. } => messenger.acked(&friend, *buffer_start, sessions),
             Event::Accepted { .. } | Event::PeerDhtKey { .. } => {}

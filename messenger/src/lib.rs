@@ -6,8 +6,10 @@
 //! - [`packet`]: the friend-connection packets (alive, share relays,
 //!   friend request over a session) and the messenger packets (online,
 //!   name, status, typing, messages, files, custom packets).
+//! - [`friend_connection`]: the liveness of every session, friend or
+//!   conference peer: alive packets and the silence timeout.
 //! - [`messenger`]: friends by number, the ONLINE gate, state pushes,
-//!   messages with read receipts, alive packets and the silence timeout.
+//!   messages with read receipts.
 //! - [`file`]: file transfers per friend: offers, controls, chunks pulled
 //!   from the application into the session's bulk room, in turn.
 //! - [`save`]: c-toxcore's save format and the toxencryptsave container.
@@ -19,6 +21,7 @@
 
 pub mod conference;
 pub mod file;
+pub mod friend_connection;
 pub mod messenger;
 pub mod packet;
 pub mod save;

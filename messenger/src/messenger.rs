@@ -14,10 +14,8 @@
 //!   (the gate, M1). Then each side pushes its name, status message, user
 //!   status and typing state (M17), so a reconnecting friend never shows
 //!   stale state.
-//! - An alive packet (16) leaves every [`FRIEND_PING_INTERVAL`] on a live
-//!   session; a session that carried nothing for
-//!   [`FRIEND_CONNECTION_TIMEOUT`] is killed (F2), which is how a friend
-//!   who vanished without a kill packet is noticed.
+//! - Alive packets and the silence timeout (F2) belong to the session,
+//!   whoever holds it: [`crate::friend_connection`].
 //! - Messages get per-friend ids from a counter; a message counts as read
 //!   once the friend's acknowledgement (net_crypto's buffer_start) passes
 //!   its packet number (M8). Receipts die with the session, as in
@@ -41,7 +39,6 @@
 //!   clients do.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use toxide_core::{Decode, Encode, NoSpam, PublicKey, RecentRequests};
@@ -50,17 +47,9 @@ use crate::file::{
     Avatar, Control, Cx, FileError, FileInfo, FileNumber, FileTransfers, MAX_AVATAR_SIZE,
 };
 use crate::packet::{
-    Alive, CustomLossless, CustomLossy, FILE_ID_LENGTH, FriendRequest, Message, MessageKind,
-    Nickname, Online, Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
+    CustomLossless, CustomLossy, FILE_ID_LENGTH, FriendRequest, Message, MessageKind, Nickname,
+    Online, Packet, PacketError, StatusMessage, Typing, UserStatus, UserStatusPacket,
 };
-
-/// How often an alive packet leaves on a live session
-/// (`FRIEND_PING_INTERVAL`, 8 s).
-pub const FRIEND_PING_INTERVAL: Duration = Duration::from_secs(8);
-
-/// A session silent this long is dead (`FRIEND_CONNECTION_TIMEOUT`,
-/// 4 × the ping interval).
-pub const FRIEND_CONNECTION_TIMEOUT: Duration = Duration::from_secs(32);
 
 pub use toxide_core::friend_request::MAX_RECEIVED_STORED;
 
@@ -291,8 +280,6 @@ pub struct Stats {
     pub dropped_repeated_request: u64,
     /// Friend requests over a session from someone already a friend.
     pub dropped_request_from_friend: u64,
-    /// Sessions killed after [`FRIEND_CONNECTION_TIMEOUT`] of silence.
-    pub timed_out: u64,
     /// Avatar offers that could not be sent (every sending slot busy, or
     /// the session full); the friend gets one when it next comes online.
     pub avatar_not_offered: u64,
@@ -351,9 +338,6 @@ struct Friend {
     /// Messages in flight: (net_crypto packet number, message id), oldest
     /// first.
     receipts: VecDeque<(u32, MessageId)>,
-    /// While there is a session: when the friend last sent anything, and
-    /// when we last sent an alive packet.
-    timers: Option<(Instant, Instant)>,
     /// File transfers, while online.
     files: FileTransfers,
 }
@@ -372,7 +356,6 @@ impl Friend {
             we_type: false,
             next_message_id: 0,
             receipts: VecDeque::new(),
-            timers: None,
             files: FileTransfers::default(),
         }
     }
@@ -695,21 +678,14 @@ impl Messenger {
         }
     }
 
-    /// `public_key`'s session is up: say ONLINE and start the alive timer;
-    /// a request of ours the friend has not confirmed goes over the session
-    /// too (c-toxcore `send_friend_request_packet` on a connected friend
-    /// connection).
-    pub fn session_up(
-        &mut self,
-        now: Instant,
-        public_key: &PublicKey,
-        sessions: &mut dyn Sessions,
-    ) {
+    /// `public_key`'s session is up: say ONLINE; a request of ours the
+    /// friend has not confirmed goes over the session too (c-toxcore
+    /// `send_friend_request_packet` on a connected friend connection).
+    pub fn session_up(&mut self, public_key: &PublicKey, sessions: &mut dyn Sessions) {
         let Some(friend) = self.by_key_mut(public_key) else {
             return;
         };
         friend.link = Link::Up;
-        friend.timers = Some((now, now));
         friend.files = FileTransfers::default();
         send(sessions, public_key, &Packet::Online(Online));
         let request = friend.request.as_ref().and_then(|r| {
@@ -734,7 +710,6 @@ impl Messenger {
         };
         let was_online = friend.link == Link::Online;
         friend.link = Link::Down;
-        friend.timers = None;
         friend.receipts.clear();
         friend.files.break_all(number, &mut self.events);
         let stopped_typing = std::mem::take(&mut friend.typing);
@@ -797,7 +772,6 @@ impl Messenger {
     /// friend request is taken from a session that is not a friend's.
     pub fn handle_packet(
         &mut self,
-        now: Instant,
         public_key: &PublicKey,
         data: &[u8],
         sessions: &mut dyn Sessions,
@@ -816,9 +790,6 @@ impl Messenger {
         let Some(friend) = self.by_key_mut(public_key) else {
             return;
         };
-        if let Some((received, _)) = &mut friend.timers {
-            *received = now;
-        }
         let packet = match Packet::decode(data) {
             Ok(packet) => packet,
             Err(_) => {
@@ -1133,42 +1104,6 @@ impl Messenger {
             public_key: sender,
             message: request.into_message(),
         });
-    }
-
-    /// When [`Messenger::handle_timeout`] next has something to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.friends
-            .iter()
-            .flatten()
-            .filter_map(|f| f.timers)
-            .map(|(received, alive_sent)| {
-                (alive_sent + FRIEND_PING_INTERVAL).min(received + FRIEND_CONNECTION_TIMEOUT)
-            })
-            .min()
-    }
-
-    /// Sends alive packets that are due and kills sessions that went
-    /// silent.
-    pub fn handle_timeout(&mut self, now: Instant, sessions: &mut dyn Sessions) {
-        let mut dead = Vec::new();
-        for friend in self.friends.iter_mut().flatten() {
-            let Some((received, alive_sent)) = &mut friend.timers else {
-                continue;
-            };
-            if now.saturating_duration_since(*received) >= FRIEND_CONNECTION_TIMEOUT {
-                dead.push(friend.public_key);
-                continue;
-            }
-            if now.saturating_duration_since(*alive_sent) >= FRIEND_PING_INTERVAL {
-                *alive_sent = now;
-                send(sessions, &friend.public_key, &Packet::Alive(Alive));
-            }
-        }
-        for key in dead {
-            self.stats.timed_out += 1;
-            sessions.kill(&key);
-            self.session_down(&key);
-        }
     }
 
     /// The next event.

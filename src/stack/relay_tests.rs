@@ -45,6 +45,9 @@ struct Net {
     now: Instant,
     /// Whether UDP datagrams between the clients are delivered.
     udp: bool,
+    /// Clients that stopped: they neither run nor receive anything (a
+    /// peer gone without a word).
+    frozen: Vec<bool>,
     udp_delivered: u64,
 }
 
@@ -111,6 +114,7 @@ impl Net {
             now,
             udp: false,
             udp_delivered: 0,
+            frozen: vec![false; 2],
         }
     }
 
@@ -139,7 +143,9 @@ impl Net {
         for _ in 0..10_000 {
             let mut moved = false;
             for i in 0..self.clients.len() {
-                moved |= self.step_client(i);
+                if !self.frozen[i] {
+                    moved |= self.step_client(i);
+                }
             }
             for s in 0..self.servers.len() {
                 while let Some((handle, bytes)) = self.servers[s].1.poll_transmit() {
@@ -150,7 +156,7 @@ impl Net {
                             .find(|(_, h)| **h == (s, handle))
                             .map(|(k, _)| (i, *k))
                     });
-                    if let Some((i, (relay, session))) = target {
+                    if let Some((i, (relay, session))) = target.filter(|(i, _)| !self.frozen[*i]) {
                         let now = self.now;
                         self.clients[i]
                             .stack
@@ -208,7 +214,7 @@ impl Net {
                 .clients
                 .iter()
                 .position(|c| c.addr == transmit.destination);
-            if let (true, Some(to)) = (self.udp, to) {
+            if let (true, Some(to)) = (self.udp, to.filter(|to| !self.frozen[*to])) {
                 self.udp_delivered += 1;
                 self.clients[to]
                     .stack
@@ -244,7 +250,9 @@ impl Net {
             let next = self
                 .clients
                 .iter()
-                .filter_map(|c| c.stack.poll_timeout(self.now))
+                .zip(&self.frozen)
+                .filter(|(_, frozen)| !**frozen)
+                .filter_map(|(c, _)| c.stack.poll_timeout(self.now))
                 .chain(self.servers.iter().filter_map(|(_, s)| s.poll_timeout()))
                 .min();
             match next {
@@ -252,7 +260,12 @@ impl Net {
                     // Timers due now run now; time never goes back.
                     self.now = self.now.max(t);
                     let now = self.now;
-                    for client in &mut self.clients {
+                    for (client, _) in self
+                        .clients
+                        .iter_mut()
+                        .zip(&self.frozen)
+                        .filter(|(_, f)| !**f)
+                    {
                         client.stack.handle_timeout(now);
                     }
                     for (_, server) in &mut self.servers {
@@ -541,4 +554,32 @@ fn relays_sleep_while_the_friend_is_direct_and_wake_when_udp_stops() {
         assert_eq!(net.clients[i].established, 1, "no second session");
         assert_eq!(net.clients[i].closed, 0, "no session closed");
     }
+}
+
+/// Alive packets (F2) keep a quiet session up, whoever holds it (these
+/// stacks have no Messenger friend at all); a peer that vanishes without
+/// a kill packet is dropped after 32 s of silence.
+#[test]
+fn alive_packets_keep_a_quiet_session_and_silence_ends_it() {
+    let mut net = Net::new();
+    net.friends_on_one_relay(Duration::ZERO);
+    net.run(Duration::from_secs(3));
+    let id = net.connection(A);
+    let status = |net: &Net| net.clients[A].stack.net_crypto.as_ref().unwrap().status(id);
+    assert_eq!(status(&net), Some(toxide_net_crypto::Status::Established));
+    net.run(Duration::from_secs(60));
+    assert_eq!(status(&net), Some(toxide_net_crypto::Status::Established));
+    let alive = net.clients[B]
+        .lossless
+        .iter()
+        .filter(|d| d.as_ref() == [16])
+        .count();
+    assert!(alive >= 7, "{alive} alive packets in a quiet minute");
+
+    // B's last packet came at most one ping interval before it froze.
+    net.frozen[B] = true;
+    net.run(Duration::from_secs(23));
+    assert_eq!(status(&net), Some(toxide_net_crypto::Status::Established));
+    net.run(Duration::from_secs(10));
+    assert_eq!(status(&net), None, "the silent session ended");
 }

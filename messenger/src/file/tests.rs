@@ -4,7 +4,6 @@
 //! transfers.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -225,14 +224,12 @@ impl Side {
 }
 
 struct Pair {
-    now: Instant,
     a: Side,
     b: Side,
 }
 
 impl Pair {
     fn new(bulk_limit: usize) -> Self {
-        let now = Instant::now();
         let side = |peer: u8| {
             let mut m = Messenger::new();
             assert_eq!(m.add_friend(key(peer)), Ok(0));
@@ -248,12 +245,11 @@ impl Pair {
             }
         };
         let mut pair = Self {
-            now,
             a: side(2),
             b: side(1),
         };
-        pair.a.m.session_up(now, &key(2), &mut pair.a.link);
-        pair.b.m.session_up(now, &key(1), &mut pair.b.link);
+        pair.a.m.session_up(&key(2), &mut pair.a.link);
+        pair.b.m.session_up(&key(1), &mut pair.b.link);
         pair.run();
         assert!(pair.a.m.is_online(0) && pair.b.m.is_online(0));
         pair.a.app.log.clear();
@@ -263,11 +259,11 @@ impl Pair {
 
     /// Delivers what `from` numbered to the other side, then tells `from`
     /// it was acknowledged up to `ack` packets (all if `None`).
-    fn deliver(from: &mut Side, to: &mut Side, now: Instant, ack: Option<u32>) -> bool {
+    fn deliver(from: &mut Side, to: &mut Side, ack: Option<u32>) -> bool {
         let mut moved = false;
         let mut last = None;
         while let Some((number, data)) = from.link.in_flight.pop_front() {
-            to.m.handle_packet(now, &to.peer, &data, &mut to.link);
+            to.m.handle_packet(&to.peer, &data, &mut to.link);
             last = Some(number);
             moved = true;
         }
@@ -284,8 +280,8 @@ impl Pair {
         self.a.handle_events();
         self.b.handle_events();
         let sent = self.a.link.transmit(burst) + self.b.link.transmit(burst);
-        let ab = Self::deliver(&mut self.a, &mut self.b, self.now, None);
-        let ba = Self::deliver(&mut self.b, &mut self.a, self.now, None);
+        let ab = Self::deliver(&mut self.a, &mut self.b, None);
+        let ba = Self::deliver(&mut self.b, &mut self.a, None);
         self.a.handle_events();
         self.b.handle_events();
         sent > 0 || ab || ba
@@ -469,7 +465,7 @@ fn completion_waits_for_the_acknowledgement_of_the_last_chunk() {
     // Numbered and delivered, but acknowledged only up to the second.
     pair.a.link.transmit(3);
     let first = pair.a.link.in_flight.front().unwrap().0;
-    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, Some(first + 2));
+    Pair::deliver(&mut pair.a, &mut pair.b, Some(first + 2));
     pair.a.handle_events();
     assert!(pair.a.app.sent.is_empty(), "last chunk not acknowledged");
     assert_eq!(pair.b.m.file_info(0, FileNumber::Incoming(0)), None);
@@ -524,9 +520,9 @@ fn room_freed_by_sending_is_refilled_without_waiting_for_acks() {
     let mut pair = Pair::new(4);
     let file = offer(&mut pair, content(40_000, 9), false);
     // The offer and the accept cross; nothing more is delivered.
-    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, None);
+    Pair::deliver(&mut pair.a, &mut pair.b, None);
     pair.b.handle_events();
-    Pair::deliver(&mut pair.b, &mut pair.a, pair.now, None);
+    Pair::deliver(&mut pair.b, &mut pair.a, None);
     pair.a.handle_events();
     let requested = pair.a.app.log.len();
     // Four chunks queued (the room); the session sends two of them.
@@ -776,7 +772,7 @@ fn a_killed_slot_waits_for_its_queued_chunks() {
         FileNumber::Outgoing(2),
         "our kill is not acknowledged"
     );
-    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, None);
+    Pair::deliver(&mut pair.a, &mut pair.b, None);
     let next = pair
         .a
         .m
@@ -800,8 +796,8 @@ fn ctoxcore_answering_our_kill_of_a_finished_file_ends_no_new_one() {
         pair.a.link.transmit(usize::MAX);
         pair.b.link.transmit(usize::MAX);
         // B has everything; A hears no acknowledgement of it.
-        Pair::deliver(&mut pair.a, &mut pair.b, pair.now, Some(0));
-        Pair::deliver(&mut pair.b, &mut pair.a, pair.now, None);
+        Pair::deliver(&mut pair.a, &mut pair.b, Some(0));
+        Pair::deliver(&mut pair.b, &mut pair.a, None);
     }
     let incoming = FileNumber::Incoming(0);
     assert_eq!(pair.b.app.received[&incoming], content(2000, 1));
@@ -818,7 +814,7 @@ fn ctoxcore_answering_our_kill_of_a_finished_file_ends_no_new_one() {
     let bytes = Packet::FileControl(answer).to_bytes();
     pair.a
         .m
-        .handle_packet(pair.now, &pair.a.peer, &bytes, &mut pair.a.link);
+        .handle_packet(&pair.a.peer, &bytes, &mut pair.a.link);
     pair.b.app.received.clear();
     pair.run();
     let incoming = FileNumber::Incoming(file_slot(next));
@@ -899,7 +895,7 @@ fn at_most_256_transfers_each_way() {
             .send_file(0, 0, 1, [0; 32], vec![], &mut pair.a.link),
         Err(FileError::TooManyTransfers(0))
     );
-    Pair::deliver(&mut pair.a, &mut pair.b, pair.now, None);
+    Pair::deliver(&mut pair.a, &mut pair.b, None);
     assert_eq!(
         pair.a
             .m
@@ -996,30 +992,29 @@ fn bad_and_out_of_state_packets_are_counted() {
     offer(&mut pair, content(10, 0), false);
     pair.run();
     let (m, link, peer) = (&mut pair.b.m, &mut pair.b.link, key(1));
-    let now = pair.now;
     // Data before accepting.
-    m.handle_packet(now, &peer, &[82, 0, 1, 2], link);
+    m.handle_packet(&peer, &[82, 0, 1, 2], link);
     assert_eq!(m.stats().dropped_file_wrong_state, 1);
     // Data for no transfer.
-    m.handle_packet(now, &peer, &[82, 9, 1], link);
+    m.handle_packet(&peer, &[82, 9, 1], link);
     assert_eq!(m.stats().dropped_file_unknown, 1);
     // An offer in a busy slot.
     let mut offer = vec![80, 0, 0, 0, 0, 0];
     offer.extend_from_slice(&[0; 8 + 32]);
-    m.handle_packet(now, &peer, &offer, link);
+    m.handle_packet(&peer, &offer, link);
     assert_eq!(m.stats().dropped_file_wrong_state, 2);
     // A pause of a transfer not running.
-    m.handle_packet(now, &peer, &[81, 0, 0, 1], link);
+    m.handle_packet(&peer, &[81, 0, 0, 1], link);
     assert_eq!(m.stats().dropped_file_wrong_state, 3);
     // A control for no transfer is answered with a kill; a kill is not.
     let before = link.log.len();
-    m.handle_packet(now, &peer, &[81, 0, 7, 1], link);
+    m.handle_packet(&peer, &[81, 0, 7, 1], link);
     assert_eq!(link.log[before..], [vec![81, 1, 7, 2]]);
-    m.handle_packet(now, &peer, &[81, 0, 7, 2], link);
+    m.handle_packet(&peer, &[81, 0, 7, 2], link);
     assert_eq!(link.log.len(), before + 1);
     assert_eq!(m.stats().dropped_file_unknown, 3);
     // A truncated file packet.
-    m.handle_packet(now, &peer, &[81, 0], link);
+    m.handle_packet(&peer, &[81, 0], link);
     assert_eq!(m.stats().dropped_malformed, 1);
 }
 

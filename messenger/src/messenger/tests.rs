@@ -65,13 +65,13 @@ fn events(m: &mut Messenger) -> Vec<Event> {
 }
 
 /// A messenger with friend 0 online.
-fn online(now: Instant) -> (Messenger, Wire, PublicKey) {
+fn online() -> (Messenger, Wire, PublicKey) {
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let friend = key(1);
     assert_eq!(m.add_friend(friend), Ok(0));
-    m.session_up(now, &friend, &mut wire);
-    m.handle_packet(now, &friend, &[24], &mut wire);
+    m.session_up(&friend, &mut wire);
+    m.handle_packet(&friend, &[24], &mut wire);
     (m, wire, friend)
 }
 
@@ -92,7 +92,6 @@ fn numbers_are_the_lowest_free_and_keys_unique() {
 
 #[test]
 fn online_gate_then_state_push_both_ways() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let friend = key(1);
@@ -100,13 +99,13 @@ fn online_gate_then_state_push_both_ways() {
     m.set_name(b"me".to_vec(), &mut wire).unwrap();
     m.set_status_message(b"here".to_vec(), &mut wire).unwrap();
     assert!(wire.sent.is_empty(), "nobody online to tell");
-    m.session_up(now, &friend, &mut wire);
+    m.session_up(&friend, &mut wire);
     assert_eq!(wire.ids(), [24], "ONLINE first");
     // Before the friend's ONLINE its other packets are dropped.
-    m.handle_packet(now, &friend, &[64, b'h', b'i'], &mut wire);
+    m.handle_packet(&friend, &[64, b'h', b'i'], &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(m.stats().dropped_before_online, 1);
-    m.handle_packet(now, &friend, &[24], &mut wire);
+    m.handle_packet(&friend, &[24], &mut wire);
     assert_eq!(
         events(&mut m),
         [Event::ConnectionStatus {
@@ -119,26 +118,25 @@ fn online_gate_then_state_push_both_ways() {
     assert_eq!(wire.ids(), [24, 48, 49, 50]);
     assert_eq!(wire.sent[1].1, b"\x30me");
     // A second ONLINE changes nothing.
-    m.handle_packet(now, &friend, &[24], &mut wire);
+    m.handle_packet(&friend, &[24], &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(wire.ids().len(), 4);
 }
 
 #[test]
 fn friends_state_and_messages_become_events() {
-    let now = Instant::now();
-    let (mut m, mut wire, friend) = online(now);
+    let (mut m, mut wire, friend) = online();
     events(&mut m);
-    m.handle_packet(now, &friend, b"\x30Bob", &mut wire);
-    m.handle_packet(now, &friend, b"\x31busy day", &mut wire);
-    m.handle_packet(now, &friend, &[50, 2], &mut wire);
-    m.handle_packet(now, &friend, &[51, 1], &mut wire);
-    m.handle_packet(now, &friend, b"\x40hello", &mut wire);
-    m.handle_packet(now, &friend, b"\x41waves", &mut wire);
-    m.handle_packet(now, &friend, &[160, 1, 2], &mut wire);
-    m.handle_packet(now, &friend, &[200, 3], &mut wire);
-    m.handle_packet(now, &friend, &[192, 3], &mut wire); // AV: not the client's
-    m.handle_packet(now, &friend, &[64], &mut wire); // empty message: malformed
+    m.handle_packet(&friend, b"\x30Bob", &mut wire);
+    m.handle_packet(&friend, b"\x31busy day", &mut wire);
+    m.handle_packet(&friend, &[50, 2], &mut wire);
+    m.handle_packet(&friend, &[51, 1], &mut wire);
+    m.handle_packet(&friend, b"\x40hello", &mut wire);
+    m.handle_packet(&friend, b"\x41waves", &mut wire);
+    m.handle_packet(&friend, &[160, 1, 2], &mut wire);
+    m.handle_packet(&friend, &[200, 3], &mut wire);
+    m.handle_packet(&friend, &[192, 3], &mut wire); // AV: not the client's
+    m.handle_packet(&friend, &[64], &mut wire); // empty message: malformed
     assert_eq!(
         events(&mut m),
         [
@@ -201,8 +199,7 @@ fn friends_state_and_messages_become_events() {
 
 #[test]
 fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
-    let now = Instant::now();
-    let (mut m, mut wire, friend) = online(now);
+    let (mut m, mut wire, friend) = online();
     events(&mut m);
     // ONLINE and the three state packets took numbers 0–3.
     let a = m
@@ -260,8 +257,7 @@ fn receipts_follow_the_acknowledgement_and_die_with_the_session() {
 
 #[test]
 fn receipts_survive_packet_number_wrap() {
-    let now = Instant::now();
-    let (mut m, mut wire, friend) = online(now);
+    let (mut m, mut wire, friend) = online();
     events(&mut m);
     wire.next.insert(friend, u32::MAX - 1);
     let a = m
@@ -286,8 +282,7 @@ fn receipts_survive_packet_number_wrap() {
 
 #[test]
 fn limits_and_failures_are_errors() {
-    let now = Instant::now();
-    let (mut m, mut wire, _) = online(now);
+    let (mut m, mut wire, _) = online();
     let too_long = vec![b'x'; 1373];
     assert!(matches!(
         m.send_message(0, MessageKind::Normal, too_long, &mut wire),
@@ -315,43 +310,15 @@ fn limits_and_failures_are_errors() {
 }
 
 #[test]
-fn alive_packets_and_the_silence_timeout() {
-    let t0 = Instant::now();
-    let (mut m, mut wire, friend) = online(t0);
-    events(&mut m);
-    assert_eq!(m.poll_timeout(), Some(t0 + FRIEND_PING_INTERVAL));
-    let before = wire.sent.len();
-    m.handle_timeout(t0 + FRIEND_PING_INTERVAL, &mut wire);
-    assert_eq!(wire.sent.len(), before + 1);
-    assert_eq!(wire.sent.last().unwrap().1, [16]);
-    // The friend's alive packets keep the session; silence ends it.
-    m.handle_packet(t0 + Duration::from_secs(20), &friend, &[16], &mut wire);
-    m.handle_timeout(t0 + Duration::from_secs(51), &mut wire);
-    assert!(wire.killed.is_empty());
-    m.handle_timeout(t0 + Duration::from_secs(52), &mut wire);
-    assert_eq!(wire.killed, [friend]);
-    assert_eq!(m.stats().timed_out, 1);
-    assert_eq!(
-        events(&mut m),
-        [Event::ConnectionStatus {
-            friend: 0,
-            online: false
-        }]
-    );
-    assert_eq!(m.poll_timeout(), None, "no timers without a session");
-}
-
-#[test]
 fn typing_is_pushed_on_connect_and_sent_when_online() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let friend = key(1);
     m.add_friend(friend).unwrap();
     m.set_typing(0, true, &mut wire).unwrap();
     assert!(wire.sent.is_empty());
-    m.session_up(now, &friend, &mut wire);
-    m.handle_packet(now, &friend, &[24], &mut wire);
+    m.session_up(&friend, &mut wire);
+    m.handle_packet(&friend, &[24], &mut wire);
     assert_eq!(wire.ids(), [24, 48, 49, 50, 51]);
     m.set_typing(0, false, &mut wire).unwrap();
     assert_eq!(wire.sent.last().unwrap().1, [51, 0]);
@@ -361,10 +328,9 @@ fn typing_is_pushed_on_connect_and_sent_when_online() {
 fn garbage_never_panics() {
     use proptest::prelude::*;
     proptest!(|(packets in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32))| {
-        let now = Instant::now();
-        let (mut m, mut wire, friend) = online(now);
+        let (mut m, mut wire, friend) = online();
         for p in &packets {
-            m.handle_packet(now, &friend, p, &mut wire);
+            m.handle_packet(&friend, p, &mut wire);
             m.acked(&friend, u32::from(p.first().copied().unwrap_or(0)), &mut wire);
         }
         let _ = events(&mut m);
@@ -373,7 +339,6 @@ fn garbage_never_panics() {
 
 #[test]
 fn records_restore_and_a_request_is_confirmed_by_online() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let record = FriendRecord {
@@ -396,8 +361,8 @@ fn records_restore_and_a_request_is_confirmed_by_online() {
             .is_err()
     );
     assert_eq!(m.name(), b"me");
-    m.session_up(now, &key(1), &mut wire);
-    m.handle_packet(now, &key(1), &[24], &mut wire);
+    m.session_up(&key(1), &mut wire);
+    m.handle_packet(&key(1), &[24], &mut wire);
     assert_eq!(m.friend_record(0).unwrap().request, None, "confirmed");
     m.set_last_seen(0, 5);
     assert_eq!(m.friend_record(0).unwrap().last_seen, 5);
@@ -413,18 +378,12 @@ fn request(nospam: [u8; 4], message: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_request_over_a_session_with_our_nospam_is_delivered_once() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     m.set_nospam(NoSpam([1, 2, 3, 4]));
     assert_eq!(m.nospam(), NoSpam([1, 2, 3, 4]));
     let stranger = key(7);
-    m.handle_packet(
-        now,
-        &stranger,
-        &request([1, 2, 3, 4], b"hi, add me"),
-        &mut wire,
-    );
+    m.handle_packet(&stranger, &request([1, 2, 3, 4], b"hi, add me"), &mut wire);
     assert_eq!(
         events(&mut m),
         [Event::FriendRequest {
@@ -433,7 +392,7 @@ fn a_request_over_a_session_with_our_nospam_is_delivered_once() {
         }]
     );
     // The same sender again, even with another message: dropped.
-    m.handle_packet(now, &stranger, &request([1, 2, 3, 4], b"again"), &mut wire);
+    m.handle_packet(&stranger, &request([1, 2, 3, 4], b"again"), &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(m.stats().dropped_repeated_request, 1);
     assert!(wire.sent.is_empty(), "nothing is answered");
@@ -441,44 +400,42 @@ fn a_request_over_a_session_with_our_nospam_is_delivered_once() {
 
 #[test]
 fn a_request_with_a_wrong_nospam_is_dropped_and_counted() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     m.set_nospam(NoSpam([1, 2, 3, 4]));
     let stranger = key(7);
-    m.handle_packet(now, &stranger, &request([1, 2, 3, 5], b"hi"), &mut wire);
+    m.handle_packet(&stranger, &request([1, 2, 3, 5], b"hi"), &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(m.stats().dropped_wrong_nospam, 1);
     // A wrong nospam is not remembered: the right one still gets through,
     // and after a nospam change only the new one does.
     m.set_nospam(NoSpam([9; 4]));
-    m.handle_packet(now, &stranger, &request([1, 2, 3, 4], b"hi"), &mut wire);
+    m.handle_packet(&stranger, &request([1, 2, 3, 4], b"hi"), &mut wire);
     assert_eq!(m.stats().dropped_wrong_nospam, 2);
-    m.handle_packet(now, &stranger, &request([9; 4], b"hi"), &mut wire);
+    m.handle_packet(&stranger, &request([9; 4], b"hi"), &mut wire);
     assert_eq!(events(&mut m).len(), 1);
 }
 
 #[test]
 fn a_request_from_a_friend_is_dropped_until_removed() {
-    let now = Instant::now();
-    let (mut m, mut wire, friend) = online(now);
+    let (mut m, mut wire, friend) = online();
     events(&mut m);
     let nospam = [4, 3, 2, 1];
     m.set_nospam(NoSpam(nospam));
-    m.handle_packet(now, &friend, &request(nospam, b"be my friend"), &mut wire);
+    m.handle_packet(&friend, &request(nospam, b"be my friend"), &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(m.stats().dropped_request_from_friend, 1);
     assert_eq!(m.stats().unhandled, 0);
     // Before its ONLINE too: requests are not behind the gate.
     let other = key(2);
     m.add_friend(other).unwrap();
-    m.session_up(now, &other, &mut wire);
-    m.handle_packet(now, &other, &request(nospam, b"x"), &mut wire);
+    m.session_up(&other, &mut wire);
+    m.handle_packet(&other, &request(nospam, b"x"), &mut wire);
     assert_eq!(m.stats().dropped_request_from_friend, 2);
     assert_eq!(m.stats().dropped_before_online, 0);
     // A removed friend may ask again.
     m.remove_friend(0).unwrap();
-    m.handle_packet(now, &friend, &request(nospam, b"back?"), &mut wire);
+    m.handle_packet(&friend, &request(nospam, b"back?"), &mut wire);
     assert_eq!(
         events(&mut m),
         [Event::FriendRequest {
@@ -490,34 +447,32 @@ fn a_request_from_a_friend_is_dropped_until_removed() {
 
 #[test]
 fn malformed_requests_are_counted_and_other_strangers_packets_ignored() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let stranger = key(7);
-    m.handle_packet(now, &stranger, &[18, 0, 0, 0, 0], &mut wire); // no message
+    m.handle_packet(&stranger, &[18, 0, 0, 0, 0], &mut wire); // no message
     let mut long = request([0; 4], &[b'x'; 1017]);
-    m.handle_packet(now, &stranger, &long, &mut wire);
+    m.handle_packet(&stranger, &long, &mut wire);
     assert_eq!(m.stats().dropped_malformed, 2);
     long.pop();
-    m.handle_packet(now, &stranger, &long, &mut wire); // 1016: the limit
+    m.handle_packet(&stranger, &long, &mut wire); // 1016: the limit
     assert_eq!(events(&mut m).len(), 1);
-    m.handle_packet(now, &key(8), b"\x40hello", &mut wire);
+    m.handle_packet(&key(8), b"\x40hello", &mut wire);
     assert!(events(&mut m).is_empty());
     assert_eq!(m.stats().dropped_malformed, 2);
 }
 
 #[test]
 fn the_last_32_senders_are_remembered() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     for seed in 0..=MAX_RECEIVED_STORED as u8 {
-        m.handle_packet(now, &key(100 + seed), &request([0; 4], b"hi"), &mut wire);
+        m.handle_packet(&key(100 + seed), &request([0; 4], b"hi"), &mut wire);
     }
     assert_eq!(events(&mut m).len(), MAX_RECEIVED_STORED + 1);
     // The first sender was pushed out; the second is still remembered.
-    m.handle_packet(now, &key(101), &request([0; 4], b"hi"), &mut wire);
-    m.handle_packet(now, &key(100), &request([0; 4], b"hi"), &mut wire);
+    m.handle_packet(&key(101), &request([0; 4], b"hi"), &mut wire);
+    m.handle_packet(&key(100), &request([0; 4], b"hi"), &mut wire);
     assert_eq!(
         events(&mut m),
         [Event::FriendRequest {
@@ -530,7 +485,6 @@ fn the_last_32_senders_are_remembered() {
 
 #[test]
 fn our_unconfirmed_request_goes_over_a_session_that_comes_up() {
-    let now = Instant::now();
     let mut m = Messenger::new();
     let mut wire = Wire::default();
     let friend = key(1);
@@ -540,15 +494,15 @@ fn our_unconfirmed_request_goes_over_a_session_that_comes_up() {
         message: b"it's me".to_vec(),
     };
     m.set_sent_request(0, sent).unwrap();
-    m.session_up(now, &friend, &mut wire);
+    m.session_up(&friend, &mut wire);
     assert_eq!(wire.ids(), [24, 18]);
     assert_eq!(wire.sent[1].1, request([5, 6, 7, 8], b"it's me"));
     // ONLINE confirms it: the next session carries no request.
-    m.handle_packet(now, &friend, &[24], &mut wire);
+    m.handle_packet(&friend, &[24], &mut wire);
     assert_eq!(m.friend_record(0).unwrap().request, None);
     m.session_down(&friend);
     wire.sent.clear();
-    m.session_up(now, &friend, &mut wire);
+    m.session_up(&friend, &mut wire);
     assert_eq!(wire.ids(), [24]);
 }
 
@@ -556,7 +510,6 @@ fn our_unconfirmed_request_goes_over_a_session_that_comes_up() {
 fn a_request_round_trips_from_one_messenger_to_another() {
     use proptest::prelude::*;
     proptest!(|(nospam in any::<[u8; 4]>(), message in proptest::collection::vec(any::<u8>(), 1..=1016))| {
-        let now = Instant::now();
         let (alice, bob) = (key(1), key(2));
         let mut sender = Messenger::new();
         let mut wire = Wire::default();
@@ -564,11 +517,11 @@ fn a_request_round_trips_from_one_messenger_to_another() {
         sender
             .set_sent_request(0, SentRequest { nospam: NoSpam(nospam), message: message.clone() })
             .unwrap();
-        sender.session_up(now, &bob, &mut wire);
+        sender.session_up(&bob, &mut wire);
         let mut receiver = Messenger::new();
         receiver.set_nospam(NoSpam(nospam));
         for (_, packet) in &wire.sent {
-            receiver.handle_packet(now, &alice, packet, &mut Wire::default());
+            receiver.handle_packet(&alice, packet, &mut Wire::default());
         }
         prop_assert_eq!(
             events(&mut receiver),

@@ -47,8 +47,8 @@ impl Pair {
         self.a.m.session_down(&key(2));
         self.b.m.session_down(&key(1));
         self.run();
-        self.a.m.session_up(self.now, &key(2), &mut self.a.link);
-        self.b.m.session_up(self.now, &key(1), &mut self.b.link);
+        self.a.m.session_up(&key(2), &mut self.a.link);
+        self.b.m.session_up(&key(1), &mut self.b.link);
     }
 }
 
@@ -82,8 +82,8 @@ fn a_friend_coming_online_is_offered_the_avatar_and_gets_it_whole() {
     assert_eq!(pair.a.m.avatar().map(|a| a.to_vec()), Some(image.clone()));
     pair.a.app.log.clear();
     pair.b.app.log.clear();
-    pair.a.m.session_up(pair.now, &key(2), &mut pair.a.link);
-    pair.b.m.session_up(pair.now, &key(1), &mut pair.b.link);
+    pair.a.m.session_up(&key(2), &mut pair.a.link);
+    pair.b.m.session_up(&key(1), &mut pair.b.link);
     pair.run();
     let offers = avatar_offers(&pair.b.app.log);
     assert_eq!(
