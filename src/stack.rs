@@ -165,6 +165,25 @@ struct FriendSession {
     /// (`share_relays_lastsent`); `None`: not yet, due as soon as we have
     /// a relay.
     relays_shared_at: Option<Instant>,
+    /// Who keeps this connection (c-toxcore's `lock_count`): the session
+    /// lives while either does.
+    holders: Holders,
+}
+
+/// Who keeps a friend connection (checklist F1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Holders {
+    /// A Messenger friend ([`Stack::add_friend`]).
+    friend: bool,
+    /// The conferences ([`Stack::want_peer`]): a peer met in a conference
+    /// need not be a friend.
+    conference: bool,
+}
+
+impl Holders {
+    fn any(self) -> bool {
+        self.friend || self.conference
+    }
 }
 
 impl FriendSession {
@@ -372,17 +391,60 @@ impl Stack {
     /// announces our DHT key to them, and a session is opened (or
     /// accepted) as soon as their DHT key and address are known.
     pub fn add_friend(&mut self, real_pk: PublicKey) -> Result<(), FriendError> {
-        let (Some(client), Some(net_crypto)) = (&mut self.client, &mut self.net_crypto) else {
-            return Err(FriendError::NotFound);
-        };
-        client.add_friend(real_pk)?;
-        net_crypto.accept_from(real_pk);
-        self.friends.entry(real_pk).or_default();
+        self.hold(real_pk)?.holders.friend = true;
         if let Some(messenger) = &mut self.messenger {
             // Already a friend is fine: adding twice changes nothing.
             let _ = messenger.add_friend(real_pk);
         }
         Ok(())
+    }
+
+    /// Keeps a connection to `real_pk` for the conferences, friend or not
+    /// (c-toxcore `new_friend_connection` from `group.c`): found and
+    /// reached like a friend, with `dht_pk` (from a conference's peer
+    /// list) as the key to try if none is known yet, until the onion says
+    /// otherwise (`connect_to_closest` calls `set_dht_temp_pk` only for a
+    /// connection it just made). The Messenger never sees a peer that is
+    /// not its friend.
+    pub fn want_peer(
+        &mut self,
+        now: Instant,
+        real_pk: PublicKey,
+        dht_pk: Option<PublicKey>,
+    ) -> Result<(), FriendError> {
+        let session = self.hold(real_pk)?;
+        session.holders.conference = true;
+        if let Some(dht_pk) = dht_pk.filter(|_| session.dht_pk.is_none()) {
+            self.friend_dht_pk(now, real_pk, dht_pk);
+        }
+        Ok(())
+    }
+
+    /// The conferences no longer need `real_pk`: its connection ends
+    /// unless it is a friend's too.
+    pub fn release_peer(&mut self, real_pk: &PublicKey) {
+        let Some(session) = self.friends.get_mut(real_pk) else {
+            return;
+        };
+        session.holders.conference = false;
+        if !session.holders.any() {
+            self.drop_connection(real_pk);
+        }
+    }
+
+    /// The friend connection to `real_pk`, made if nobody held one yet:
+    /// the onion client searches for the peer and takes its DHT-PK
+    /// announcements, and net_crypto accepts its sessions.
+    fn hold(&mut self, real_pk: PublicKey) -> Result<&mut FriendSession, FriendError> {
+        let held = self.friends.get(&real_pk).is_some_and(|s| s.holders.any());
+        if !held {
+            let (Some(client), Some(net_crypto)) = (&mut self.client, &mut self.net_crypto) else {
+                return Err(FriendError::NotFound);
+            };
+            client.add_friend(real_pk)?;
+            net_crypto.accept_from(real_pk);
+        }
+        Ok(self.friends.entry(real_pk).or_default())
     }
 
     /// Sends a friend request to the owner of `id` (resent until they
@@ -411,12 +473,15 @@ impl Stack {
         Ok(())
     }
 
-    /// Forgets a friend: the search stops and the session ends with a
-    /// kill packet, so the friend sees us offline at once.
+    /// Forgets a friend: unless a conference still needs the peer, the
+    /// search stops and the session ends with a kill packet, so the
+    /// friend sees us offline at once.
     pub fn remove_friend(&mut self, real_pk: &PublicKey) {
-        let Some(friend) = self.friends.remove(real_pk) else {
+        let Some(session) = self.friends.get_mut(real_pk) else {
             return;
         };
+        session.holders.friend = false;
+        let keep = session.holders.any();
         if let Some(messenger) = &mut self.messenger {
             if let Some(number) = messenger.friend_number(real_pk) {
                 let _ = messenger.remove_friend(number);
@@ -424,6 +489,18 @@ impl Stack {
                 self.friend_connections.remove(&number);
             }
         }
+        if !keep {
+            self.drop_connection(real_pk);
+        }
+    }
+
+    /// Ends the friend connection to `real_pk`: the searches stop, the
+    /// relays let go and the session ends with a kill packet.
+    fn drop_connection(&mut self, real_pk: &PublicKey) {
+        let Some(friend) = self.friends.remove(real_pk) else {
+            return;
+        };
+        self.keepalive.session_down(real_pk);
         if let Some(client) = &mut self.client {
             if let Some(dht_pk) = client.remove_friend(real_pk) {
                 // The client's search, unless the stack paused it already.

@@ -144,3 +144,80 @@ fn an_unanswering_friend_is_tried_until_its_key_goes_stale_and_news_restarts_it(
     a.stack.remove_friend(&b_real);
     assert!(!a.searches_for(&b_dht));
 }
+
+/// A client stack with the onion client (which conference peers need, as
+/// friends do) and nothing on the wire.
+fn with_onion(rng: &mut ChaCha20Rng) -> Stack {
+    let now = Instant::now();
+    let (real, dht) = (KeyPair::generate(rng), KeyPair::generate(rng));
+    let net_crypto = NetCrypto::new(real.clone(), dht.clone(), None, now, [1; 32]);
+    let client = toxide_onion::OnionClient::new(
+        toxide_onion::ClientConfig { no_replay_base: 1 },
+        real,
+        toxide_core::NoSpam([1, 2, 3, 4]),
+        dht.clone(),
+        now,
+        [3; 32],
+    );
+    let dht = Dht::with_keys(Config::default(), now, [2; 32], dht);
+    Stack::new(dht, None, Some(client), Some(net_crypto))
+}
+
+/// Conference peers (F1): a peer the conferences want gets a friend
+/// connection (its DHT key from the peer list tried at once) without
+/// becoming a Messenger friend, and loses it when released; a friend who
+/// is also a conference peer keeps its connection when unfriended, until
+/// the conferences let go too.
+#[test]
+fn conference_peers_hold_connections_beside_friends() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0xc0);
+    let mut stack = with_onion(&mut rng);
+    let now = Instant::now();
+    let (peer, peer_dht) = (
+        KeyPair::generate(&mut rng).public,
+        KeyPair::generate(&mut rng).public,
+    );
+    stack.want_peer(now, peer, Some(peer_dht)).unwrap();
+    assert!(stack.friend_connection(&peer).is_some(), "a session opened");
+    assert_eq!(
+        stack.friends.get(&peer).and_then(|s| s.dht_pk),
+        Some(peer_dht)
+    );
+    let messenger = stack.messenger.as_ref().unwrap();
+    assert_eq!(messenger.friend_number(&peer), None, "not a friend");
+    // Wanted twice: one connection, and a later hint does not replace the
+    // key the connection has.
+    let other_dht = KeyPair::generate(&mut rng).public;
+    stack.want_peer(now, peer, Some(other_dht)).unwrap();
+    assert_eq!(
+        stack.friends.get(&peer).and_then(|s| s.dht_pk),
+        Some(peer_dht)
+    );
+    stack.release_peer(&peer);
+    assert!(stack.friend_connection(&peer).is_none(), "released");
+    assert!(!stack.friends.contains_key(&peer));
+
+    // A friend in a conference: unfriending keeps the connection for the
+    // conference; releasing it then ends it.
+    let friend = KeyPair::generate(&mut rng).public;
+    stack.add_friend(friend).unwrap();
+    stack.want_peer(now, friend, Some(peer_dht)).unwrap();
+    assert!(stack.friend_connection(&friend).is_some());
+    stack.remove_friend(&friend);
+    let messenger = stack.messenger.as_ref().unwrap();
+    assert_eq!(messenger.friend_number(&friend), None, "no longer a friend");
+    assert!(
+        stack.friend_connection(&friend).is_some(),
+        "kept for the conference"
+    );
+    stack.release_peer(&friend);
+    assert!(stack.friend_connection(&friend).is_none());
+    // And the other way round: released by the conference, kept as a friend.
+    stack.add_friend(friend).unwrap();
+    stack.want_peer(now, friend, Some(peer_dht)).unwrap();
+    stack.release_peer(&friend);
+    assert!(
+        stack.friend_connection(&friend).is_some(),
+        "kept for the friend"
+    );
+}
