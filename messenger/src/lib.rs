@@ -13,8 +13,9 @@
 //! - [`file`]: file transfers per friend: offers, controls, chunks pulled
 //!   from the application into the session's bulk room, in turn.
 //! - [`save`]: c-toxcore's save format and the toxencryptsave container.
-//! - [`conference`]: the contents of the conference (old group chat)
-//!   packets and the save file's conferences section.
+//! - [`conference`]: the conference (old group chat) packets, the save
+//!   file's conferences section, and the sans-IO state machine that runs
+//!   them ([`conference::Conferences`]).
 //!
 //! Like every protocol crate here, nothing owns a socket, a clock or a
 //! task: time and randomness are the caller's.

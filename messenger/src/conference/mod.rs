@@ -1,10 +1,11 @@
 //! Conferences (the old group chats of c-toxcore 0.2.18's `group.c`): the
 //! typed contents of the conference packets and the save-file section
-//! (checklist L8, G1–G9 and G12; spec "Group", "State Format").
+//! (checklist L8, G1–G9 and G12; spec "Group", "State Format"), and the
+//! state machine that runs them (G1–G12).
 //!
 //! [`packet`](crate::packet) carries packets 96–100 and 199 as opaque
-//! [`ConferencePacket`]s: the id and the bytes after it. This module reads
-//! and writes those bytes, one file per protocol concept:
+//! [`ConferencePacket`]s: the id and the bytes after it. The codecs read
+//! and write those bytes, one file per protocol concept:
 //!
 //! | module    | what                                                   | check |
 //! |-----------|--------------------------------------------------------|-------|
@@ -31,27 +32,64 @@
 //! the spec but 128 in c-toxcore; the save's message numbers are written
 //! 65536 (lossy: 8192) ahead of the live ones, which the spec does not say.
 //!
-//! Only codecs live here: the conference state machine (connections to the
-//! four closest peers, relaying, duplicate windows, freezing, timers) is
-//! built on them.
+//! The state machine, [`Conferences`], is built on them, sans-IO: real
+//! keys and packets in; transmits, connection requests and events out.
+//!
+//! | module        | what                                                      | check   |
+//! |---------------|-----------------------------------------------------------|---------|
+//! | `conferences` | [`Conferences`]: the tox.h calls, dispatch, locks, save   | all     |
+//! | `event`       | what goes out: [`ConferenceTransmit`], [`ConnectionRequest`], [`ConferenceEvent`], [`ConferenceError`] | — |
+//! | `group`       | one conference: adding, freezing, thawing peers; sending   | G5–G8   |
+//! | `receive`     | what one conference does with each packet                  | G2–G9   |
+//! | `timers`      | pings, freezing, closest connections, cleaning             | G10, G11 |
+//! | `peers`       | active and frozen members                                  | G7, G11 |
+//! | `connections` | the ≤ 16 group connections and why each is kept            | G5, G10 |
+//! | `closest`     | the 4 closest peers on the key circle                      | G10     |
+//! | `dedup`       | the 8-highest message window and the 256 lossy window      | G7, G9  |
+//!
+//! In short, as c-toxcore 0.2.18 does it: a founder is peer 0; an
+//! invitee's accept makes the inviter draw it a random peer number,
+//! announce it (new-peer message) and keep their connection as an
+//! introduction until the joiner hears the inviter through someone else
+//! with more than 4 connections. A connection carries messages once both
+//! sides sent an online packet; the first one, or one to an introducer,
+//! asks for the peer list. Each member connects to its 4 closest peers by
+//! key; every message is relayed to every other online connection and
+//! deduplicated by the author's 8 highest message numbers. Everyone pings
+//! every 20 s; a peer silent for 60 s is frozen (at most 128 kept) and
+//! asked back (rejoin) whenever a session to it comes up.
 
+mod closest;
+mod conferences;
+mod connections;
+mod dedup;
 mod direct;
+mod event;
+mod group;
 mod id;
 mod invite;
 mod lossy;
 mod message;
 mod online;
+mod peers;
+mod receive;
 mod rejoin;
 mod save;
 mod text;
+mod timers;
 
 use toxide_core::{Decode, DecodeError, Encode};
 
 use crate::packet::{ConferencePacket, ConferencePacketKind};
 
+pub use conferences::{Conferences, MAX_CONFERENCES};
 pub use direct::{
     DirectBody, DirectPacket, MAX_PEER_RESPONSE_DATA_LEN, PEER_INFO_MIN_SIZE, PEER_INTRODUCED_ID,
     PEER_QUERY_ID, PEER_RESPONSE_ID, PEER_TITLE_ID, PeerInfo, PeerResponse, peer_responses,
+};
+pub use event::{
+    ConferenceError, ConferenceEvent, ConferenceNumber, ConferenceTransmit, ConnectionRequest,
+    PeerIndex,
 };
 pub use id::{
     CONFERENCE_ID_SIZE, ConferenceId, ConferenceType, GROUP_ID_LENGTH, GroupNumber, PeerNumber,
@@ -68,6 +106,7 @@ pub use message::{
     MAX_GROUP_MESSAGE_DATA_LEN, MIN_MESSAGE_PACKET_LEN, MessageBody, MessagePacket,
 };
 pub use online::{ONLINE_PACKET_DATA_SIZE, OnlinePacket};
+pub use peers::{MAX_FROZEN_DEFAULT, MAX_PEERS};
 pub use rejoin::RejoinPacket;
 pub use save::{
     SAVE_OFFSET_LOSSY_MESSAGE_NUMBER, SAVE_OFFSET_MESSAGE_NUMBER, SAVED_CONF_SIZE_CONSTANT,
@@ -75,6 +114,7 @@ pub use save::{
     saved_lossy_message_number, saved_message_number,
 };
 pub use text::{PeerName, Title};
+pub use timers::{FREEZE_TIMEOUT, GROUP_PING_INTERVAL};
 
 /// Any conference packet, typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -136,111 +176,4 @@ impl ConferencePayload {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::packet::{MAX_CRYPTO_DATA_SIZE, Packet};
-    use proptest::prelude::*;
-    use toxide_core::testing::garbage;
-
-    fn arb_payload() -> impl Strategy<Value = ConferencePayload> {
-        prop_oneof![
-            invite::tests::arb().prop_map(ConferencePayload::Invite),
-            online::tests::arb().prop_map(ConferencePayload::Online),
-            direct::tests::arb().prop_map(ConferencePayload::Direct),
-            message::tests::arb().prop_map(ConferencePayload::Message),
-            rejoin::tests::arb().prop_map(ConferencePayload::Rejoin),
-            lossy::tests::arb().prop_map(ConferencePayload::Lossy),
-        ]
-    }
-
-    /// Whole packets, id first, from the layouts in the spec and
-    /// `group.c`.
-    #[test]
-    fn whole_packets_byte_by_byte() {
-        let id = ConferenceId {
-            conference_type: ConferenceType::Text,
-            id: [0x77; 32],
-        };
-        let mut invite = vec![0x60, 0x00, 0x00, 0x05, 0x00];
-        invite.extend_from_slice(&[0x77; 32]);
-        let mut online = vec![0x61, 0x00, 0x05, 0x00];
-        online.extend_from_slice(&[0x77; 32]);
-        let mut rejoin = vec![0x64, 0x00];
-        rejoin.extend_from_slice(&[0x77; 32]);
-        let cases = [
-            (
-                ConferencePayload::Invite(InvitePacket::Invite(Invite {
-                    group_number: GroupNumber(5),
-                    id,
-                })),
-                invite,
-            ),
-            (
-                ConferencePayload::Online(OnlinePacket {
-                    group_number: GroupNumber(5),
-                    id,
-                }),
-                online,
-            ),
-            (
-                ConferencePayload::Direct(DirectPacket {
-                    group_number: GroupNumber(3),
-                    body: DirectBody::PeerQuery,
-                }),
-                vec![0x62, 0x00, 0x03, 0x08],
-            ),
-            (
-                ConferencePayload::Message(MessagePacket {
-                    group_number: GroupNumber(3),
-                    peer_number: PeerNumber(0),
-                    message_number: 1,
-                    body: MessageBody::Message(ChatText::new("yo").unwrap()),
-                }),
-                b"\x63\x00\x03\x00\x00\x00\x00\x00\x01\x40yo".to_vec(),
-            ),
-            (ConferencePayload::Rejoin(RejoinPacket { id }), rejoin),
-            (
-                ConferencePayload::Lossy(
-                    LossyPacket::new(GroupNumber(3), PeerNumber(9), 2, 192, vec![1, 2]).unwrap(),
-                ),
-                vec![0xc7, 0x00, 0x03, 0x00, 0x09, 0x00, 0x02, 0xc0, 0x01, 0x02],
-            ),
-        ];
-        for (payload, bytes) in cases {
-            let packet = payload.to_packet();
-            assert_eq!(packet.to_bytes(), bytes, "{payload:?}");
-            let Ok(Packet::Conference(back)) = Packet::decode(&bytes) else {
-                panic!("not a conference packet: {bytes:?}");
-            };
-            assert_eq!(ConferencePayload::from_packet(&back), Ok(payload));
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn round_trips_through_the_opaque_packet(payload in arb_payload()) {
-            let bytes = payload.to_packet().to_bytes();
-            prop_assert!(bytes.len() <= MAX_CRYPTO_DATA_SIZE);
-            let Ok(Packet::Conference(packet)) = Packet::decode(&bytes) else {
-                panic!("not a conference packet");
-            };
-            prop_assert_eq!(packet.kind(), payload.kind());
-            prop_assert_eq!(ConferencePayload::from_packet(&packet), Ok(payload));
-        }
-
-        #[test]
-        fn any_conference_packet_never_panics(
-            id in proptest::sample::select(vec![96u8, 97, 98, 99, 100, 199]),
-            tail in garbage(1400),
-        ) {
-            let mut bytes = vec![id];
-            bytes.extend_from_slice(&tail);
-            if let Ok(packet) = ConferencePacket::from_bytes(&bytes) {
-                if let Ok(payload) = ConferencePayload::from_packet(&packet) {
-                    let again = payload.to_packet();
-                    prop_assert_eq!(ConferencePayload::from_packet(&again), Ok(payload));
-                }
-            }
-        }
-    }
-}
+mod tests;
