@@ -32,6 +32,7 @@
 //! a client that uses relays connects to the relays friends name there and
 //! in their DHT-PK announcements.
 
+mod conference;
 pub mod relays;
 
 use std::collections::{HashMap, VecDeque};
@@ -41,6 +42,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use toxide_core::PublicKey;
 use toxide_dht::{Dht, Transmit};
+use toxide_messenger::conference::{ConferenceEvent, Conferences, Invite};
 use toxide_messenger::friend_connection::Keepalive;
 use toxide_messenger::messenger::{self, Messenger, Sessions};
 use toxide_messenger::packet::{Alive, PACKET_ID_SHARE_RELAYS, ShareRelays};
@@ -78,6 +80,16 @@ pub enum StackEvent {
         friend: messenger::FriendNumber,
         /// How now.
         connection: Connection,
+    },
+    /// From the conferences; invites come as [`StackEvent::ConferenceInvite`].
+    Conference(ConferenceEvent),
+    /// A friend invites us to a conference (the conferences' `Invited`,
+    /// with the friend's number).
+    ConferenceInvite {
+        /// Who invites.
+        friend: messenger::FriendNumber,
+        /// What to join with.
+        invite: Invite,
     },
     /// A file offer (the messenger's `FileReceive`) the `Tox` API holds a
     /// handle for, with the driver's number for that transfer: commands
@@ -228,6 +240,9 @@ pub struct Stack {
     pub messenger: Option<Messenger>,
     /// The TCP relays a client keeps connections to; `None` uses none.
     pub relays: Option<Relays>,
+    /// The conferences (old group chats); present with the messenger
+    /// once given ([`Stack::with_conferences`]).
+    pub conferences: Option<Conferences>,
     /// Whether the stack opens sessions to friends itself (the default),
     /// or only accepts the sessions friends open: each side opens as soon
     /// as it knows the other's DHT key and address, so the accepting side
@@ -264,6 +279,7 @@ impl Stack {
             net_crypto,
             messenger,
             relays: None,
+            conferences: None,
             open_sessions: true,
             friends: HashMap::new(),
             connection_friends: HashMap::new(),
@@ -341,6 +357,18 @@ impl Stack {
             self.events
                 .push_back(StackEvent::FriendConnection { friend, connection });
         }
+    }
+
+    /// The stack with conferences (a client's; see [`conference`]).
+    pub fn with_conferences(mut self, conferences: Conferences) -> Self {
+        self.conferences = Some(conferences);
+        self
+    }
+
+    /// Moves what the layers produced during a call from outside (the
+    /// `Tox` API's conference calls): packets into sessions, events out.
+    pub fn flush(&mut self, now: Instant) {
+        self.pump(now);
     }
 
     /// The stack with relay connections (a client's; see [`relays`]).
@@ -716,6 +744,11 @@ impl Stack {
         if self.keepalive.poll_timeout().is_some_and(|t| t <= now) {
             self.keep_sessions_alive(now);
         }
+        if let Some(conferences) = &mut self.conferences {
+            if conferences.poll_timeout().is_some_and(|t| t <= now) {
+                conferences.handle_timeout(now);
+            }
+        }
         let stale: Vec<PublicKey> = self
             .friends
             .iter()
@@ -798,6 +831,10 @@ impl Stack {
         let client = self.client.as_ref().and_then(OnionClient::poll_timeout);
         let net_crypto = self.net_crypto.as_ref().and_then(|n| n.poll_timeout(now));
         let keepalive = self.keepalive.poll_timeout();
+        let conferences = self
+            .conferences
+            .as_ref()
+            .and_then(Conferences::poll_timeout);
         let relays = self.relays.as_ref().and_then(Relays::poll_timeout);
         let stale = self
             .friends
@@ -821,6 +858,7 @@ impl Stack {
             client,
             net_crypto,
             keepalive,
+            conferences,
             relays,
             stale,
             share,
@@ -955,6 +993,7 @@ impl Stack {
                 self.note_friend_connection(now, friend);
             }
         }
+        self.pump_conferences(now);
     }
 
     /// Lets the messenger fill the bulk room sessions freed by sending
@@ -1037,6 +1076,7 @@ impl Stack {
     /// dropped, a fresh one gets a new session at once.
     fn session_ended(&mut self, now: Instant, friend: PublicKey) {
         self.keepalive.session_down(&friend);
+        self.conference_session(now, friend, false);
         if let Some(session) = self.friends.get_mut(&friend) {
             if session.established {
                 session.dht_pk_at = Some(now);
@@ -1083,6 +1123,8 @@ impl Stack {
             if let (Some(messenger), true) = (&mut self.messenger, was_up) {
                 messenger.session_down(&friend);
             }
+            self.keepalive.session_down(&friend);
+            self.conference_session(now, friend, false);
         }
         self.open_session(now, friend);
     }
@@ -1252,8 +1294,19 @@ impl Stack {
         };
 
         if let Some(friend) = friend {
-            self.feed_messenger(now, friend, &event);
+            let conference = match &event {
+                Event::Lossless { data, .. } | Event::Lossy { data, .. } => {
+                    self.conference_packet(now, friend, data)
+                }
+                _ => false,
+            };
+            if !conference {
+                self.feed_messenger(now, friend, &event);
+            }
             let established = matches!(event, Event::Established { .. });
+            if established {
+                self.conference_session(now, friend, true);
+            }
             self.events.push_back(StackEvent::Session { friend, event });
             if established {
                 // After the messenger's ONLINE, as c-toxcore's next
@@ -1286,6 +1339,13 @@ impl Stack {
     /// offline at once (shutting down); nothing reopens them.
     pub fn end_sessions(&mut self, now: Instant) {
         self.open_sessions = false;
+        if let Some(conferences) = &mut self.conferences {
+            // Freeze messages first (c-toxcore `kill_groupchats`), queued
+            // before the kill packets; what the kills cut off, peers make
+            // up for by freezing us after their own timeout.
+            conferences.shutdown(now);
+        }
+        self.pump_conferences(now);
         let connections: Vec<ConnectionId> = self.connection_friends.keys().copied().collect();
         if let Some(net_crypto) = &mut self.net_crypto {
             for id in connections {

@@ -168,6 +168,32 @@ fn the_friends_section_must_hold_whole_records() {
     assert!(save.friends.is_empty());
 }
 
+/// A conferences section that does not read fails the whole load, as
+/// c-toxcore's `conferences_load` does: here one saved conference whose
+/// title length (byte 45) claims more than the 128 bytes c-toxcore keeps.
+#[test]
+fn an_unreadable_conferences_section_refuses_the_save() {
+    let k = keys(7);
+    let mut body = vec![0u8; 46];
+    body[45] = 200;
+    body.extend_from_slice(&[b't'; 200]);
+    let loaded = SaveData::load(&file(&[
+        nospam_keys([0; 4], &k),
+        section(SECTION_CONFERENCES, &body),
+    ]));
+    assert!(
+        matches!(loaded, Err(SaveError::Conferences(_))),
+        "{loaded:?}"
+    );
+    // No conference at all (an empty section) is fine.
+    let save = SaveData::load(&file(&[
+        nospam_keys([0; 4], &k),
+        section(SECTION_CONFERENCES, &[]),
+    ]))
+    .unwrap();
+    assert!(save.conferences.is_empty());
+}
+
 #[test]
 fn ourselves_and_repeated_keys_are_not_friends() {
     let mut save = SaveData::new(keys(6), NoSpam::default());

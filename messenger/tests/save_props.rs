@@ -104,7 +104,10 @@ prop_compose! {
         user_status in arb_user_status(),
         tcp_relays in proptest::collection::vec(arb_tcp_relay(), 0..=8),
         path_nodes in proptest::collection::vec(arb_udp_node(), 0..=8),
-        conferences in arb_bytes(0, 64),
+        // Shorter than one saved conference: a section that reads (as
+        // none) whatever its bytes; real ones are tested in
+        // conference_interop.rs and the conference save module.
+        conferences in arb_bytes(0, 45),
         unknown in proptest::collection::vec((21u16..255, arb_bytes(0, 32)), 0..3),
     ) -> SaveData {
         let keys = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(seed));

@@ -653,6 +653,19 @@ impl Driver {
             .client
             .as_ref()
             .map(|c| ToxId::new(c.keys.public, c.nospam));
+        let conferences = config.client.as_ref().map(|identity| {
+            let mut conferences = toxide_messenger::conference::Conferences::new(
+                identity.keys.public,
+                keys.public,
+                layer_seed(),
+            );
+            // Offline peers' last-active times read as c-toxcore's.
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            conferences.set_unix_time(now(), unix);
+            conferences
+        });
         let net_crypto = config.client.as_ref().map(|identity| {
             NetCrypto::new(
                 identity.keys.clone(),
@@ -696,6 +709,9 @@ impl Driver {
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
         let mut stack = Stack::new(dht, server, client, net_crypto);
+        if let Some(conferences) = conferences {
+            stack = stack.with_conferences(conferences);
+        }
         if let Some(relays) = relays {
             stack = stack.with_relays(relays);
             for (addr, pk) in &config.tcp_relays {

@@ -6,6 +6,9 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 use toxide_core::PublicKey;
+use toxide_messenger::conference::{
+    ConferenceEvent, ConferenceNumber, Invite as ConferenceInvite, PeerIndex,
+};
 use toxide_messenger::file::{Control, FileNumber};
 use toxide_messenger::messenger::{self, FriendNumber, MessageId};
 use toxide_messenger::packet::{MessageKind, UserStatus};
@@ -117,6 +120,59 @@ pub enum ToxEvent {
         /// What they did (`Accept` also means a resume).
         control: Control,
     },
+    /// A friend invites us to a conference: join with
+    /// [`Tox::conference_join`](super::Tox::conference_join).
+    ConferenceInvite {
+        /// Who invites.
+        friend: FriendNumber,
+        /// What to join with (text or audio/video: `invite.id`).
+        invite: ConferenceInvite,
+    },
+    /// We have our place in a conference we joined: we can send.
+    ConferenceConnected {
+        /// Which conference.
+        conference: ConferenceNumber,
+    },
+    /// A conference message or action (ours too, when a peer relays it
+    /// back, as c-toxcore shows it).
+    ConferenceMessage {
+        /// Which conference.
+        conference: ConferenceNumber,
+        /// The author's index now.
+        peer: PeerIndex,
+        /// The author's key.
+        peer_key: PublicKey,
+        /// Normal or action.
+        kind: MessageKind,
+        /// As sent.
+        text: Vec<u8>,
+    },
+    /// A conference's title changed.
+    ConferenceTitle {
+        /// Which conference.
+        conference: ConferenceNumber,
+        /// Who set it; `None` when it came with the peer list.
+        peer: Option<PeerIndex>,
+        /// The title.
+        title: Vec<u8>,
+    },
+    /// A conference peer's name changed.
+    ConferencePeerName {
+        /// Which conference.
+        conference: ConferenceNumber,
+        /// Whose, by index now.
+        peer: PeerIndex,
+        /// Whose, by key.
+        peer_key: PublicKey,
+        /// The name.
+        name: Vec<u8>,
+    },
+    /// Peers joined, left, froze or came back: peer indices changed
+    /// (re-read [`Tox::conference`](super::Tox::conference)).
+    ConferencePeerListChanged {
+        /// Which conference.
+        conference: ConferenceNumber,
+    },
     /// A transfer ended because the friend went offline; its handle ends
     /// with [`FileEnded::FriendOffline`](super::FileEnded::FriendOffline).
     FileBroken {
@@ -134,6 +190,10 @@ impl ToxEvent {
         use messenger::Event as M;
         Some(match event {
             StackEvent::SelfConnection(connection) => Self::SelfConnection { connection },
+            StackEvent::ConferenceInvite { friend, invite } => {
+                Self::ConferenceInvite { friend, invite }
+            }
+            StackEvent::Conference(event) => return Self::from_conference(event),
             StackEvent::FriendConnection { friend, connection } => {
                 Self::FriendConnection { friend, connection }
             }
@@ -204,6 +264,52 @@ impl ToxEvent {
         })
     }
 
+    /// A conference event as the application sees it (`None` for lossy
+    /// packets, which no API takes yet).
+    fn from_conference(event: ConferenceEvent) -> Option<Self> {
+        Some(match event {
+            ConferenceEvent::Connected(conference) => Self::ConferenceConnected { conference },
+            ConferenceEvent::Message {
+                conference,
+                peer,
+                peer_pk,
+                kind,
+                text,
+            } => Self::ConferenceMessage {
+                conference,
+                peer,
+                peer_key: peer_pk,
+                kind,
+                text,
+            },
+            ConferenceEvent::Title {
+                conference,
+                peer,
+                title,
+            } => Self::ConferenceTitle {
+                conference,
+                peer,
+                title,
+            },
+            ConferenceEvent::PeerName {
+                conference,
+                peer,
+                peer_pk,
+                name,
+            } => Self::ConferencePeerName {
+                conference,
+                peer,
+                peer_key: peer_pk,
+                name,
+            },
+            ConferenceEvent::PeerListChanged(conference) => {
+                Self::ConferencePeerListChanged { conference }
+            }
+            // The stack turns invites into `ConferenceInvite`.
+            ConferenceEvent::Invited { .. } | ConferenceEvent::Lossy { .. } => return None,
+        })
+    }
+
     /// Whether the driver should hand `event` to the application at all
     /// (the rest is the stack's business).
     pub(super) fn wanted(event: &StackEvent) -> bool {
@@ -212,6 +318,8 @@ impl ToxEvent {
             StackEvent::Messenger(_)
                 | StackEvent::FileOffered { .. }
                 | StackEvent::SelfConnection(_)
+                | StackEvent::Conference(_)
+                | StackEvent::ConferenceInvite { .. }
                 | StackEvent::FriendConnection { .. }
                 | StackEvent::Onion(ClientEvent::FriendRequest { .. })
         )

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod conference;
 mod event;
 mod file;
 mod profile;
@@ -54,9 +55,13 @@ use crate::driver::{
 };
 
 pub use crate::stack::Connection;
+pub use conference::{ConferenceInfo, ConferencePeer};
 pub use event::{ToxEvent, ToxEvents};
 pub use file::write_atomic;
 use profile::Kept;
+pub use toxide_messenger::conference::{
+    ConferenceId, ConferenceNumber, ConferenceType, Invite as ConferenceInvite, PeerIndex,
+};
 pub use transfer::{FileEnded, FileReceiver, IncomingFile, OutgoingFile, Progress};
 
 /// The ports c-toxcore tries by default (`TOX_PORTRANGE_FROM`..=`TO`).
@@ -101,6 +106,9 @@ pub enum ToxError {
     /// A file transfer call failed (no such transfer, wrong state…).
     #[error("file transfer: {0}")]
     File(#[from] FileError),
+    /// A conference call failed (no such conference, not connected…).
+    #[error("conference: {0}")]
+    Conference(#[from] toxide_messenger::conference::ConferenceError),
 }
 
 /// How to start a [`Tox`].
@@ -265,6 +273,8 @@ impl ToxBuilder {
                         client.add_bootstrap_node(node);
                     }
                 }
+                // The loaded conferences ask for their peers' connections.
+                stack.flush(now);
             })
             .await?;
         let tox = Tox {
@@ -625,7 +635,19 @@ impl Tox {
     /// Sets our name (at most 128 bytes).
     pub async fn set_name(&self, name: impl Into<Vec<u8>>) -> Result<(), ToxError> {
         let name = name.into();
-        self.messenger(move |m, s| m.set_name(name, s)).await
+        self.call(move |stack, now| {
+            stack
+                .with_messenger(now, |m, s| m.set_name(name.clone(), s))
+                .unwrap_or(Ok(()))?;
+            // Conferences hear our name too (c-toxcore
+            // `send_name_all_groups`).
+            if let Some(conferences) = &mut stack.conferences {
+                conferences.set_name(now, &name);
+            }
+            stack.flush(now);
+            Ok(())
+        })
+        .await?
     }
 
     /// Sets our status message (at most 1007 bytes).

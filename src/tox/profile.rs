@@ -3,15 +3,17 @@
 //! Loading gives the messenger its profile and friends (numbers in file
 //! order, as c-toxcore numbers them), makes every friend wanted again
 //! (unanswered requests are sent again, as c-toxcore does) and hands the
-//! DHT the saved nodes to ask. Saving reads the same back. What the save
-//! holds that no layer uses yet (TCP relays, conferences, sections of
-//! later versions) is written back as it was loaded, so a save passed
-//! through toxide loses nothing.
+//! DHT the saved nodes to ask, and the conferences their saved state.
+//! Saving reads the same back. What the save holds that no layer uses yet
+//! (path nodes, sections of later versions, relays while none is
+//! connected) is written back as it was loaded, so a save passed through
+//! toxide loses nothing.
 
 use std::time::Instant;
 
-use toxide_core::{KeyPair, NoSpam, ToxId};
+use toxide_core::{Decode, Encode, KeyPair, NoSpam, ToxId};
 use toxide_dht::DhtState;
+use toxide_messenger::conference::SavedConferences;
 use toxide_messenger::messenger::{FriendRecord, SentRequest};
 use toxide_messenger::save::{
     ConfirmedFriend, FriendRequestMessage, Name, RawSection, RequestedFriend, SaveData,
@@ -26,7 +28,6 @@ use crate::Stack;
 pub(super) struct Kept {
     tcp_relays: Vec<toxide_core::PackedNode>,
     path_nodes: Vec<toxide_core::PackedNode>,
-    conferences: Vec<u8>,
     unknown_sections: Vec<RawSection>,
 }
 
@@ -35,7 +36,6 @@ impl Kept {
         Self {
             tcp_relays: save.tcp_relays.clone(),
             path_nodes: save.path_nodes.clone(),
-            conferences: save.conferences.clone(),
             unknown_sections: save.unknown_sections.clone(),
         }
     }
@@ -43,6 +43,13 @@ impl Kept {
 
 /// Puts a loaded save into a fresh stack.
 pub(super) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
+    if let Some(conferences) = &mut stack.conferences {
+        // `SaveData::load` refused a section that does not read.
+        if let Ok(saved) = SavedConferences::from_bytes(&save.conferences) {
+            conferences.load(now, saved);
+        }
+        conferences.set_name(now, save.name.as_bytes());
+    }
     if let Some(messenger) = &mut stack.messenger {
         // The save's name and status message were checked when loaded.
         let _ = messenger.restore_profile(
@@ -152,7 +159,9 @@ pub(super) fn snapshot(stack: &Stack, keys: &KeyPair, nospam: NoSpam, kept: &Kep
         connected
     };
     save.path_nodes = kept.path_nodes.clone();
-    save.conferences = kept.conferences.clone();
+    if let Some(conferences) = &stack.conferences {
+        save.conferences = conferences.save().to_bytes();
+    }
     save.unknown_sections = kept.unknown_sections.clone();
     save
 }

@@ -67,6 +67,9 @@ pub enum SaveError {
     /// No nospam-and-keys section: a save without an identity.
     #[error("no keys section (type 1): the save holds no identity")]
     MissingKeys,
+    /// The conferences section (20) does not read.
+    #[error("the conferences section does not read: {0}")]
+    Conferences(toxide_core::DecodeError),
     /// The friends section is not a whole number of records.
     #[error("the friends section has {len} bytes, not a multiple of the 2216-byte record")]
     FriendsLength {

@@ -189,6 +189,10 @@ impl SaveData {
         }
 
         let (nospam, keys) = identity.ok_or(SaveError::MissingKeys)?;
+        // c-toxcore refuses a save whose conferences do not load
+        // (`conferences_load` fails the whole state load).
+        <crate::conference::SavedConferences as toxide_core::Decode>::from_bytes(&conferences)
+            .map_err(SaveError::Conferences)?;
         // c-toxcore does not add itself, nor a key twice.
         let mut seen: Vec<PublicKey> = vec![keys.public];
         friends.retain(|f: &SavedFriend| {
