@@ -519,6 +519,20 @@ static void on_conference_message(Tox *tox, uint32_t conf, uint32_t peer, Tox_Me
     out_line_text(msg, len, "CONFERENCE_MESSAGE %u %u ", conf, peer);
 }
 
+static void on_conference_title(Tox *tox, uint32_t conf, uint32_t peer, const uint8_t *title, size_t len,
+                                void *ud)
+{
+    (void)tox; (void)ud;
+    out_line_text(title, len, "CONFERENCE_TITLE %u %u ", conf, peer);
+}
+
+static void on_conference_peer_name(Tox *tox, uint32_t conf, uint32_t peer, const uint8_t *name, size_t len,
+                                    void *ud)
+{
+    (void)tox; (void)ud;
+    out_line_text(name, len, "CONFERENCE_PEER_NAME %u %u ", conf, peer);
+}
+
 static void on_conference_peers(Tox *tox, uint32_t conf, void *ud)
 {
     (void)ud;
@@ -1115,6 +1129,8 @@ static void register_callbacks(Tox *tox)
     tox_callback_conference_connected(tox, on_conference_connected);
     tox_callback_conference_message(tox, on_conference_message);
     tox_callback_conference_peer_list_changed(tox, on_conference_peers);
+    tox_callback_conference_title(tox, on_conference_title);
+    tox_callback_conference_peer_name(tox, on_conference_peer_name);
 }
 
 /* Reads what stdin has and runs every complete line; false once stdin is closed. */
