@@ -4,7 +4,10 @@
 //! `GOT <bytes> <seconds>` (seconds since it accepted, three decimals):
 //! a throughput probe for any Tox client. Avatars are refused: the bot
 //! shows none, and answering each one would spam every friend that
-//! connects.
+//! connects. It joins every conference a friend invites it to and
+//! answers each conference message `M` from another peer with `ECHO M`,
+//! unless `M` itself starts with `ECHO ` (so two bots in one conference
+//! never loop).
 //!
 //! ```text
 //! cargo run --release --example echo_bot -- --port 33445 \
@@ -13,7 +16,9 @@
 //!
 //! It prints `ADDRESS <76 hex>`, `DHTKEY <64 hex>`, `PORT <n>`, then
 //! `READY`, and one line per event after that (files: `FILE_OFFER`, then
-//! `FILE_DONE <friend> <bytes> <seconds>` or `FILE_FAILED`). The save file is created
+//! `FILE_DONE <friend> <bytes> <seconds>` or `FILE_FAILED`; conferences:
+//! `CONFERENCE_JOINED <conference> <friend>`, `CONFERENCE_MESSAGE
+//! <conference> <text>`). The save file is created
 //! if missing and written (atomically) whenever a friend is added and on
 //! exit; a file that cannot be loaded is an error (exit status 1) and is
 //! left as it was. `--timeout SECONDS` ends the bot after that long, and
@@ -209,6 +214,35 @@ async fn run(args: Args) -> Result<(), Error> {
             }
             ToxEvent::FriendConnection { friend, connection } => {
                 println!("FRIEND_CONNECTION {friend} {connection}");
+            }
+            ToxEvent::ConferenceInvite { friend, invite } => {
+                match tox.conference_join(friend, invite).await {
+                    Ok(conference) => {
+                        println!("CONFERENCE_JOINED {} {friend}", conference.0);
+                        save(&tox, args.savedata.as_ref()).await?;
+                    }
+                    Err(error) => println!("CONFERENCE_JOIN_FAILED {friend} {error}"),
+                }
+            }
+            ToxEvent::ConferenceMessage {
+                conference,
+                peer_key,
+                kind,
+                text,
+                ..
+            } if peer_key != tox.public_key() => {
+                println!(
+                    "CONFERENCE_MESSAGE {} {}",
+                    conference.0,
+                    String::from_utf8_lossy(&text)
+                );
+                if !text.starts_with(b"ECHO ") {
+                    let mut echo = b"ECHO ".to_vec();
+                    echo.extend_from_slice(&text);
+                    if let Err(error) = tox.conference_send(conference, kind, echo).await {
+                        println!("CONFERENCE_ECHO_FAILED {} {error}", conference.0);
+                    }
+                }
             }
             ToxEvent::SelfConnection { connection } => println!("SELF_CONNECTION {connection}"),
             ToxEvent::FileOffer(offer) if offer.is_avatar() => {

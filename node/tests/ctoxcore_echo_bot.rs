@@ -247,6 +247,58 @@ fn got_file(bot: &mut EchoBot, peer: &mut CPeer, number: u32, len: usize) {
     bot.wait_line(&format!("FILE_DONE 0 {len} {seconds}"), EVENT_TIMEOUT);
 }
 
+/// c-toxcore invites the bot to a conference: it joins and answers each
+/// message `M` with `ECHO M`, but not a message that starts with `ECHO `
+/// (the next answer is for the message after it).
+fn conference_echoes(bot: &mut EchoBot, peer: &mut CPeer, number: u32) {
+    let conference: u32 = peer
+        .send_command("conference-new")
+        .unwrap()
+        .parse()
+        .unwrap();
+    peer.send_command(&format!("conference-invite {conference} {number}"))
+        .unwrap();
+    bot.wait_line("CONFERENCE_JOINED 0 0", EVENT_TIMEOUT);
+    peer.wait_event(
+        |e| {
+            *e == PeerEvent::ConferencePeers {
+                conference,
+                count: 2,
+            }
+        },
+        EVENT_TIMEOUT,
+    )
+    .unwrap();
+    let heard = |peer: &mut CPeer| match peer
+        .wait_event(
+            |e| matches!(e, PeerEvent::ConferenceMessage { conference: c, .. } if *c == conference),
+            EVENT_TIMEOUT,
+        )
+        .unwrap()
+    {
+        PeerEvent::ConferenceMessage { text, .. } => text,
+        other => panic!("{other:?}"),
+    };
+    // Until `expected`, skipping c-toxcore's own messages as they come
+    // back; an echo of an echo is a failure.
+    let answer = |peer: &mut CPeer, expected: &str| loop {
+        let text = heard(peer);
+        assert_ne!(text, "ECHO ECHO not again", "the bot echoed an echo");
+        if text == expected {
+            return;
+        }
+    };
+    peer.send_command(&format!("conference-send {conference} hello bots"))
+        .unwrap();
+    answer(peer, "ECHO hello bots");
+    bot.wait_line("CONFERENCE_MESSAGE 0 hello bots", EVENT_TIMEOUT);
+    peer.send_command(&format!("conference-send {conference} ECHO not again"))
+        .unwrap();
+    peer.send_command(&format!("conference-send {conference} once more"))
+        .unwrap();
+    answer(peer, "ECHO once more");
+}
+
 /// Runs the bot on a save it must refuse, bounded; returns its status,
 /// stdout and stderr.
 fn run_on_bad_save(bin: &Path, bootstrap: &str, save: &Path) -> (ExitStatus, String, String) {
@@ -307,6 +359,8 @@ fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
     // arrived in how long.
     got_file(&mut bot, &mut peer, number, 300_000);
     eprintln!("file counted: {:?}", started.elapsed());
+    conference_echoes(&mut bot, &mut peer, number);
+    eprintln!("conference echoes: {:?}", started.elapsed());
 
     // (2) Stopped, the bot saves (the friend included) and goes offline at
     // once; restarted from the save it has the same address, and the peer
