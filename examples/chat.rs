@@ -22,6 +22,12 @@
 //! stops a transfer or drops a request. Running transfers show in their
 //! own panel with a gauge, the bytes so far and the rate, redrawn every
 //! half second. Friends' avatars are refused: a terminal shows none.
+//!
+//! Conferences: `/conference new` starts one; it shows below the friends
+//! (`#`), and with it selected, Enter talks to everyone in it,
+//! `/invite FRIEND` invites a friend by number, `/title TEXT` sets its
+//! title and `/leave` leaves it. An invitation gets a number like a
+//! request: `/accept N` joins.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -40,8 +46,8 @@ use tokio::sync::{mpsc, oneshot};
 use toxide::messenger::messenger::FriendNumber;
 use toxide::messenger::packet::{FILEKIND_DATA, MessageKind, UserStatus};
 use toxide::tox::{
-    Connection, FileReceiver, FriendInfo, IncomingFile, OutgoingFile, Progress, Tox, ToxBuilder,
-    ToxEvent,
+    ConferenceInfo, ConferenceInvite, ConferenceNumber, Connection, FileReceiver, FriendInfo,
+    IncomingFile, OutgoingFile, Progress, Tox, ToxBuilder, ToxEvent,
 };
 use toxide::{Bytes, PublicKey, ToxId};
 
@@ -76,6 +82,11 @@ const TICK: Duration = Duration::from_millis(500);
 enum Item {
     /// A friend request from this key.
     Request(PublicKey),
+    /// A friend's invitation to a conference.
+    Invite {
+        friend: FriendNumber,
+        invite: ConferenceInvite,
+    },
     /// A file offered to us.
     Offer(IncomingFile),
     /// A file we send.
@@ -97,12 +108,21 @@ enum Update {
     Done(usize, Result<Progress, String>),
 }
 
+/// A conversation: with a friend, or in a conference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Chat {
+    Friend(FriendNumber),
+    Conference(ConferenceNumber),
+}
+
 /// What the screen shows.
 struct App {
     friends: Vec<FriendInfo>,
+    /// Below the friends in the list.
+    conferences: Vec<ConferenceInfo>,
     selected: ListState,
-    /// Conversation lines per friend.
-    history: HashMap<FriendNumber, Vec<String>>,
+    /// Conversation lines per chat.
+    history: HashMap<Chat, Vec<String>>,
     /// Requests, offers and transfers, by the number commands take.
     items: BTreeMap<usize, Item>,
     next_item: usize,
@@ -119,6 +139,7 @@ impl App {
     fn new(downloads: PathBuf, updates: mpsc::UnboundedSender<Update>) -> Self {
         Self {
             friends: Vec::new(),
+            conferences: Vec::new(),
             selected: ListState::default(),
             history: HashMap::new(),
             items: BTreeMap::new(),
@@ -132,9 +153,38 @@ impl App {
         }
     }
 
-    fn selected_friend(&self) -> Option<FriendNumber> {
+    /// The chat the list's selection points at: friends first, then
+    /// conferences.
+    fn selected_chat(&self) -> Option<Chat> {
         let index = self.selected.selected()?;
-        self.friends.get(index).map(|f| f.number)
+        match self.friends.get(index) {
+            Some(f) => Some(Chat::Friend(f.number)),
+            None => self
+                .conferences
+                .get(index - self.friends.len())
+                .map(|c| Chat::Conference(c.number)),
+        }
+    }
+
+    fn selected_friend(&self) -> Option<FriendNumber> {
+        match self.selected_chat()? {
+            Chat::Friend(friend) => Some(friend),
+            Chat::Conference(_) => None,
+        }
+    }
+
+    fn selected_conference(&self) -> Option<ConferenceNumber> {
+        match self.selected_chat()? {
+            Chat::Conference(conference) => Some(conference),
+            Chat::Friend(_) => None,
+        }
+    }
+
+    fn conference_line(&mut self, conference: ConferenceNumber, line: String) {
+        self.history
+            .entry(Chat::Conference(conference))
+            .or_default()
+            .push(line);
     }
 
     fn say(&mut self, line: impl Into<String>) {
@@ -142,7 +192,10 @@ impl App {
     }
 
     fn chat_line(&mut self, friend: FriendNumber, line: String) {
-        self.history.entry(friend).or_default().push(line);
+        self.history
+            .entry(Chat::Friend(friend))
+            .or_default()
+            .push(line);
     }
 
     fn friend_name(&self, friend: FriendNumber) -> String {
@@ -159,6 +212,14 @@ impl App {
         self.next_item += 1;
         self.items.insert(number, item);
         number
+    }
+}
+
+fn conference_name(conference: &ConferenceInfo) -> String {
+    if conference.title.is_empty() {
+        format!("conference {}", conference.number.0)
+    } else {
+        String::from_utf8_lossy(&conference.title).into_owned()
     }
 }
 
@@ -243,17 +304,42 @@ async fn run(args: Args) -> Result<(), Error> {
     result
 }
 
-/// Reloads the friend list (names, status, online) from the instance.
+/// Reloads the friend list (names, status, online) and the conferences
+/// (titles, peers) from the instance.
 async fn refresh(tox: &Tox, app: &mut App) -> Result<(), Error> {
     let mut friends = Vec::new();
     for number in tox.friends().await? {
         friends.push(tox.friend(number).await?);
     }
     app.friends = friends;
-    if app.selected.selected().is_none() && !app.friends.is_empty() {
-        app.selected.select(Some(0));
+    let mut conferences = Vec::new();
+    for number in tox.conference_list().await? {
+        conferences.push(tox.conference(number).await?);
+    }
+    app.conferences = conferences;
+    let total = app.friends.len() + app.conferences.len();
+    match app.selected.selected() {
+        None if total > 0 => app.selected.select(Some(0)),
+        Some(i) if i >= total => app.selected.select(total.checked_sub(1)),
+        _ => {}
     }
     Ok(())
+}
+
+/// A conference peer's name, from the last refresh.
+fn peer_name(app: &App, conference: ConferenceNumber, key: &PublicKey) -> String {
+    app.conferences
+        .iter()
+        .find(|c| c.number == conference)
+        .and_then(|c| c.peers.iter().find(|p| p.public_key == *key))
+        .filter(|p| !p.name.is_empty())
+        .map_or_else(
+            || {
+                let key = key.to_string();
+                format!("{}…", key.get(..12).unwrap_or(&key))
+            },
+            |p| String::from_utf8_lossy(&p.name).into_owned(),
+        )
 }
 
 async fn handle_event(
@@ -322,10 +408,56 @@ async fn handle_event(
                 "file #{number} offered by {who}: \"{name}\" ({size})"
             ));
         }
+        ToxEvent::ConferenceInvite { friend, invite } => {
+            let number = app.add_item(Item::Invite { friend, invite });
+            let who = app.friend_name(friend);
+            app.say(format!(
+                "{who} invites you to a conference: /accept {number}"
+            ));
+            app.chat_line(
+                friend,
+                format!("* invites you to a conference: /accept {number}"),
+            );
+        }
+        ToxEvent::ConferenceMessage {
+            conference,
+            peer_key,
+            kind,
+            text,
+            ..
+        } => {
+            refresh(tox, app).await?;
+            let name = if peer_key == tox.public_key() {
+                "me".to_owned()
+            } else {
+                peer_name(app, conference, &peer_key)
+            };
+            let text = String::from_utf8_lossy(&text);
+            let line = match kind {
+                MessageKind::Action => format!("* {name} {text}"),
+                _ => format!("{name}: {text}"),
+            };
+            app.conference_line(conference, line);
+        }
+        ToxEvent::ConferenceTitle {
+            conference, title, ..
+        } => {
+            refresh(tox, app).await?;
+            let title = String::from_utf8_lossy(&title).into_owned();
+            app.conference_line(conference, format!("* title: {title}"));
+            tox.save_to(savedata).await?;
+        }
+        ToxEvent::ConferenceConnected { conference } => {
+            refresh(tox, app).await?;
+            app.conference_line(conference, "* joined".to_owned());
+            tox.save_to(savedata).await?;
+        }
         ToxEvent::FriendName { .. }
         | ToxEvent::FriendStatus { .. }
         | ToxEvent::FriendStatusMessage { .. }
-        | ToxEvent::FriendTyping { .. } => refresh(tox, app).await?,
+        | ToxEvent::FriendTyping { .. }
+        | ToxEvent::ConferencePeerName { .. }
+        | ToxEvent::ConferencePeerListChanged { .. } => refresh(tox, app).await?,
         _ => {}
     }
     Ok(())
@@ -403,7 +535,7 @@ async fn handle_key(
             app.selected.select(Some(i));
         }
         KeyCode::Down => {
-            let last = app.friends.len().saturating_sub(1);
+            let last = (app.friends.len() + app.conferences.len()).saturating_sub(1);
             let i = app.selected.selected().map_or(0, |i| (i + 1).min(last));
             app.selected.select(Some(i));
         }
@@ -492,6 +624,50 @@ async fn command(tox: &Tox, app: &mut App, line: &str, savedata: &Path) -> Resul
             refresh(tox, app).await?;
         }
         "/me" => send(tox, app, MessageKind::Action, rest).await?,
+        "/conference" if rest.trim() == "new" => {
+            let conference = tox.conference_new().await?;
+            app.say(format!(
+                "conference {} started: /invite FRIEND",
+                conference.0
+            ));
+            tox.save_to(savedata).await?;
+            refresh(tox, app).await?;
+            let index = app.friends.len()
+                + app
+                    .conferences
+                    .iter()
+                    .position(|c| c.number == conference)
+                    .unwrap_or(0);
+            app.selected.select(Some(index));
+        }
+        "/invite" => {
+            let conference = app
+                .selected_conference()
+                .ok_or("select a conference first")?;
+            let friend: FriendNumber = rest
+                .trim()
+                .parse()
+                .map_err(|_| "usage: /invite FRIEND (a friend's number)")?;
+            tox.conference_invite(friend, conference).await?;
+            let who = app.friend_name(friend);
+            app.conference_line(conference, format!("* invited {who}"));
+        }
+        "/title" => {
+            let conference = app
+                .selected_conference()
+                .ok_or("select a conference first")?;
+            tox.conference_set_title(conference, rest).await?;
+            tox.save_to(savedata).await?;
+        }
+        "/leave" => {
+            let conference = app
+                .selected_conference()
+                .ok_or("select a conference first")?;
+            tox.conference_delete(conference).await?;
+            app.history.remove(&Chat::Conference(conference));
+            tox.save_to(savedata).await?;
+            refresh(tox, app).await?;
+        }
         _ if word.starts_with('/') => return Err(format!("unknown command {word}").into()),
         _ => send(tox, app, MessageKind::Normal, line).await?,
     }
@@ -504,6 +680,12 @@ async fn accept(tox: &Tox, app: &mut App, number: usize, savedata: &Path) -> Res
         Some(Item::Request(key)) => {
             let friend = tox.add_friend_norequest(key).await?;
             app.say(format!("accepted: friend {friend}"));
+            tox.save_to(savedata).await?;
+            refresh(tox, app).await?;
+        }
+        Some(Item::Invite { friend, invite }) => {
+            let conference = tox.conference_join(friend, invite).await?;
+            app.say(format!("joining conference {}", conference.0));
             tox.save_to(savedata).await?;
             refresh(tox, app).await?;
         }
@@ -554,12 +736,13 @@ async fn accept(tox: &Tox, app: &mut App, number: usize, savedata: &Path) -> Res
     Ok(())
 }
 
-/// `/cancel N`: refuses an offer, stops a transfer, or drops a request.
+/// `/cancel N`: refuses an offer, stops a transfer, or drops a request
+/// or an invitation.
 async fn cancel(app: &mut App, number: usize) -> Result<(), Error> {
     match app.items.get_mut(&number) {
-        Some(Item::Request(_)) => {
+        Some(Item::Request(_) | Item::Invite { .. }) => {
             app.items.remove(&number);
-            app.say(format!("request #{number} dropped"));
+            app.say(format!("#{number} dropped"));
         }
         Some(Item::Offer(_)) => {
             if let Some(Item::Offer(offer)) = app.items.remove(&number) {
@@ -698,6 +881,11 @@ async fn save_file(
 }
 
 async fn send(tox: &Tox, app: &mut App, kind: MessageKind, text: &str) -> Result<(), Error> {
+    if let Some(conference) = app.selected_conference() {
+        // Our own line comes back as the peers relay it, as in c-toxcore.
+        tox.conference_send(conference, kind, text).await?;
+        return Ok(());
+    }
     let friend = app.selected_friend().ok_or("no friend selected")?;
     let id = tox.send_message(friend, kind, text).await?;
     let line = match kind {
@@ -727,7 +915,7 @@ fn transfer_line(number: usize, item: &Item) -> Option<String> {
             let name = String::from_utf8_lossy(offer.name());
             return Some(format!("#{number} ? \"{name}\" offered: /accept {number}"));
         }
-        Item::Request(_) => return None,
+        Item::Request(_) | Item::Invite { .. } => return None,
     };
     let Some(progress) = progress else {
         return Some(format!("#{number} {arrow} {name}  starting…"));
@@ -805,20 +993,46 @@ fn draw(frame: &mut ratatui::Frame<'_>, app: &mut App, tox: &Tox) {
             let typing = if f.typing { " typing…" } else { "" };
             ListItem::new(format!("{dot} {}{status}{typing}", display_name(f)))
         })
+        .chain(
+            app.conferences
+                .iter()
+                .map(|c| ListItem::new(format!("# {} ({})", conference_name(c), c.peers.len()))),
+        )
         .collect();
     let list = List::new(items)
         .block(Block::default().borders(Borders::ALL).title("Friends"))
         .highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     frame.render_stateful_widget(list, list_area, &mut app.selected);
 
-    let selected = app.selected_friend();
-    let title = selected.map_or_else(|| "No friend selected".to_owned(), |f| app.friend_name(f));
-    let subtitle = selected
-        .and_then(|n| app.friends.iter().find(|f| f.number == n))
-        .map(|f| String::from_utf8_lossy(&f.status_message).into_owned())
-        .unwrap_or_default();
+    let selected = app.selected_chat();
+    let (title, subtitle) = match selected {
+        None => ("No friend selected".to_owned(), String::new()),
+        Some(Chat::Friend(f)) => (
+            app.friend_name(f),
+            app.friends
+                .iter()
+                .find(|i| i.number == f)
+                .map(|i| String::from_utf8_lossy(&i.status_message).into_owned())
+                .unwrap_or_default(),
+        ),
+        Some(Chat::Conference(c)) => {
+            let info = app.conferences.iter().find(|i| i.number == c);
+            let peers: Vec<String> = info
+                .map(|i| {
+                    i.peers
+                        .iter()
+                        .map(|p| peer_name(app, c, &p.public_key))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                info.map(conference_name).unwrap_or_default(),
+                format!("with {}", peers.join(", ")),
+            )
+        }
+    };
     let lines: Vec<Line<'_>> = selected
-        .and_then(|f| app.history.get(&f))
+        .and_then(|chat| app.history.get(&chat))
         .map(|h| h.iter().map(|l| Line::from(l.as_str())).collect())
         .unwrap_or_default();
     let skip = lines
