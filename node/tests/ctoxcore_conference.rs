@@ -10,7 +10,13 @@
 //! - a chain of four where every second peer is c-toxcore (toxide A,
 //!   c-toxcore P, toxide B, c-toxcore Q; friends only along the chain):
 //!   everyone ends with four peers and hears everyone, over connections
-//!   between peers that are not friends, toxide and c-toxcore alike.
+//!   between peers that are not friends, toxide and c-toxcore alike;
+//! - six peers, three of each, friends only along a chain: every peer
+//!   hears every other's messages exactly once and in each author's
+//!   order, a c-toxcore title and everyone's names reach every toxide
+//!   peer, a toxide peer that leaves and is invited back catches up on
+//!   title and names, and one restarted from its save is back in the
+//!   conference and heard by all.
 
 #![allow(
     clippy::unwrap_used,
@@ -50,9 +56,11 @@ fn toxide_joins(toxide: &mut Toxide) -> ConferenceNumber {
     number
 }
 
-/// The peer's automatic join of an invite: its conference number.
+/// The peer's automatic join of an invite, until it is connected in the
+/// conference (it can invite and send from then on): its conference
+/// number.
 fn peer_joins(peer: &mut CPeer) -> u32 {
-    match peer
+    let conference = match peer
         .wait_event(
             |e| matches!(e, PeerEvent::ConferenceJoined { .. }),
             EVENT_TIMEOUT,
@@ -61,7 +69,13 @@ fn peer_joins(peer: &mut CPeer) -> u32 {
     {
         PeerEvent::ConferenceJoined { conference, .. } => conference,
         other => panic!("{other:?}"),
-    }
+    };
+    peer.wait_event(
+        |e| *e == PeerEvent::ConferenceConnected { conference },
+        FORM_TIMEOUT,
+    )
+    .unwrap();
+    conference
 }
 
 /// Waits until toxide's `conference` lists `count` peers.
@@ -250,4 +264,269 @@ fn a_chain_of_toxide_and_ctoxcore_peers_forms_one_conference() {
     toxide_hears(&mut a, at_a, "from Q");
     toxide_hears(&mut b, at_b, "from Q");
     peer_hears(&mut p, at_p, "from Q");
+}
+
+/// Everything each side heard in `conference` until `done` holds for it
+/// (or the bound passes): toxide's messages as `(author key, text)`.
+fn toxide_collect(
+    toxide: &mut Toxide,
+    conference: ConferenceNumber,
+    mut done: impl FnMut(&[String]) -> bool,
+) -> Vec<String> {
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + FORM_TIMEOUT;
+    while !done(&heard) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "toxide heard only {heard:?}");
+        let text = toxide.wait("a conference message", left, |e| match e {
+            ToxEvent::ConferenceMessage {
+                conference: c,
+                text,
+                ..
+            } if *c == conference => Some(String::from_utf8_lossy(text).into_owned()),
+            _ => None,
+        });
+        heard.push(text);
+    }
+    heard
+}
+
+/// The same for a c-toxcore peer.
+fn peer_collect(
+    peer: &mut CPeer,
+    conference: u32,
+    mut done: impl FnMut(&[String]) -> bool,
+) -> Vec<String> {
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + FORM_TIMEOUT;
+    while !done(&heard) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "{} heard only {heard:?}", peer.label());
+        match peer
+            .wait_event(
+                |e| matches!(e, PeerEvent::ConferenceMessage { conference: c, .. } if *c == conference),
+                left,
+            )
+            .unwrap()
+        {
+            PeerEvent::ConferenceMessage { text, .. } => heard.push(text),
+            other => panic!("{other:?}"),
+        }
+    }
+    heard
+}
+
+/// Every message of every other author exactly once, and each author's
+/// in the order sent (own messages, which c-toxcore shows when they come
+/// back, are not counted).
+fn check_heard(who: &str, heard: &[String], authors: &[&str], own: &str, per_author: usize) {
+    for author in authors.iter().filter(|a| **a != own) {
+        let theirs: Vec<&String> = heard
+            .iter()
+            .filter(|t| t.starts_with(&format!("{author}-")))
+            .collect();
+        let expected: Vec<String> = (0..per_author).map(|i| format!("{author}-{i}")).collect();
+        assert_eq!(
+            theirs,
+            expected.iter().collect::<Vec<_>>(),
+            "{who} from {author}"
+        );
+    }
+}
+
+/// Six peers, three toxide and three c-toxcore, friends only along a
+/// chain T0–C0–T1–C1–T2–C2, in one conference built by invites along the
+/// chain: every peer hears every other's messages exactly once and in
+/// order; the title set by one c-toxcore peer and everyone's names reach
+/// the toxide peers; a toxide peer that leaves and is invited back has
+/// the title and every name again; a toxide peer restarted from its save
+/// is back in the conference and heard by all.
+#[test]
+fn six_peers_toxide_and_ctoxcore_share_one_conference() {
+    const PER_AUTHOR: usize = 3;
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 2);
+    let mut t: Vec<Toxide> = (0..3)
+        .map(|i| Toxide::spawn(&rt, &nodes[i % 2], |b| b))
+        .collect();
+    let mut c: Vec<CPeer> = (0..3)
+        .map(|i| spawn_peer(&format!("c{i}"), &nodes[(i + 1) % 2], None))
+        .collect();
+    for (i, toxide) in t.iter().enumerate() {
+        toxide.block(toxide.tox.set_name(format!("T{i}"))).unwrap();
+    }
+    for (i, peer) in c.iter_mut().enumerate() {
+        peer.set_name(&format!("C{i}")).unwrap();
+    }
+    // The chain: Ti asks Ci and C(i-1) asks... every link is toxide_asks
+    // (toxide side asks, the peer accepts).
+    let mut links = Vec::new(); // (toxide index, peer index, peer's number at toxide, toxide's number at peer)
+    for (ti, ci) in [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)] {
+        let (friend, number) = toxide_asks(&mut t[ti], &mut c[ci], &format!("chain {ti}-{ci}"));
+        both_online(&mut t[ti], friend, &mut c[ci], number);
+        links.push((ti, ci, friend, number));
+    }
+    let link = |ti: usize, ci: usize| *links.iter().find(|l| l.0 == ti && l.1 == ci).unwrap();
+
+    // T0 founds; invites go along the chain.
+    let mut tc = [ConferenceNumber(u32::MAX); 3];
+    let mut cc = [u32::MAX; 3];
+    tc[0] = t[0].block(t[0].tox.conference_new()).unwrap();
+    let (_, _, c0_at_t0, _) = link(0, 0);
+    t[0].block(t[0].tox.conference_invite(c0_at_t0, tc[0]))
+        .unwrap();
+    cc[0] = peer_joins(&mut c[0]);
+    let (_, _, _, t1_at_c0) = link(1, 0);
+    c[0].send_command(&format!("conference-invite {} {t1_at_c0}", cc[0]))
+        .unwrap();
+    tc[1] = toxide_joins(&mut t[1]);
+    let (_, _, c1_at_t1, _) = link(1, 1);
+    t[1].block(t[1].tox.conference_invite(c1_at_t1, tc[1]))
+        .unwrap();
+    cc[1] = peer_joins(&mut c[1]);
+    let (_, _, _, t2_at_c1) = link(2, 1);
+    c[1].send_command(&format!("conference-invite {} {t2_at_c1}", cc[1]))
+        .unwrap();
+    tc[2] = toxide_joins(&mut t[2]);
+    let (_, _, c2_at_t2, _) = link(2, 2);
+    t[2].block(t[2].tox.conference_invite(c2_at_t2, tc[2]))
+        .unwrap();
+    cc[2] = peer_joins(&mut c[2]);
+    for i in 0..3 {
+        toxide_sees_peers(&t[i], tc[i], 6);
+    }
+
+    // C1 sets the title; every toxide peer sees it.
+    c[1].send_command(&format!("conference-title {} the six", cc[1]))
+        .unwrap();
+    for i in 0..3 {
+        let conference = tc[i];
+        t[i].wait("the title", FORM_TIMEOUT, |e| match e {
+            ToxEvent::ConferenceTitle {
+                conference: c,
+                title,
+                ..
+            } if *c == conference && title.as_slice() == b"the six" => Some(()),
+            _ => None,
+        });
+    }
+
+    // Everyone sends PER_AUTHOR numbered messages, interleaved.
+    let authors = ["T0", "T1", "T2", "C0", "C1", "C2"];
+    for n in 0..PER_AUTHOR {
+        for i in 0..3 {
+            let text = format!("T{i}-{n}");
+            t[i].block(t[i].tox.conference_send(tc[i], MessageKind::Normal, text))
+                .unwrap();
+            c[i].send_command(&format!("conference-send {} C{i}-{n}", cc[i]))
+                .unwrap();
+        }
+    }
+    let others = |own: &'static str| {
+        move |heard: &[String]| {
+            authors.iter().filter(|a| **a != own).all(|a| {
+                heard
+                    .iter()
+                    .filter(|t| t.starts_with(&format!("{a}-")))
+                    .count()
+                    >= PER_AUTHOR
+            })
+        }
+    };
+    for i in 0..3 {
+        let own = authors[i];
+        let heard = toxide_collect(&mut t[i], tc[i], others(own));
+        check_heard(own, &heard, &authors, own, PER_AUTHOR);
+        let own = authors[3 + i];
+        let heard = peer_collect(&mut c[i], cc[i], others(own));
+        check_heard(own, &heard, &authors, own, PER_AUTHOR);
+    }
+    // Nothing of the others arrives twice later either (our own messages
+    // come back once each as peers relay them, as c-toxcore shows them).
+    std::thread::sleep(Duration::from_secs(2));
+    for (i, toxide) in t.iter_mut().enumerate() {
+        let (conference, own) = (tc[i], toxide.tox.public_key());
+        toxide.idle(Duration::from_millis(100));
+        let late: Vec<&ToxEvent> = toxide
+            .backlog
+            .iter()
+            .filter(|e| {
+                matches!(e, ToxEvent::ConferenceMessage { conference: c, peer_key, .. }
+                if *c == conference && *peer_key != own)
+            })
+            .collect();
+        assert!(late.is_empty(), "T{i} got more: {late:?}");
+        let mut echoes: Vec<Vec<u8>> = toxide
+            .history
+            .iter()
+            .filter_map(|e| match e {
+                ToxEvent::ConferenceMessage {
+                    conference: c,
+                    peer_key,
+                    text,
+                    ..
+                } if *c == conference && *peer_key == own => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        let all = echoes.len();
+        echoes.sort();
+        echoes.dedup();
+        assert_eq!(echoes.len(), all, "T{i} saw its own message twice");
+    }
+
+    // Names: each toxide peer lists all six.
+    for i in 0..3 {
+        let info = t[i].block(t[i].tox.conference(tc[i])).unwrap();
+        let mut names: Vec<String> = info
+            .peers
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.name).into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["C0", "C1", "C2", "T0", "T1", "T2"], "T{i}");
+    }
+
+    // T2 leaves, is invited back by C1, and has the title and names again.
+    t[2].block(t[2].tox.conference_delete(tc[2])).unwrap();
+    toxide_sees_peers(&t[0], tc[0], 5);
+    c[1].send_command(&format!("conference-invite {} {t2_at_c1}", cc[1]))
+        .unwrap();
+    tc[2] = toxide_joins(&mut t[2]);
+    toxide_sees_peers(&t[2], tc[2], 6);
+    let deadline = Instant::now() + FORM_TIMEOUT;
+    loop {
+        let info = t[2].block(t[2].tox.conference(tc[2])).unwrap();
+        let named = info.peers.iter().filter(|p| !p.name.is_empty()).count();
+        if info.title == b"the six" && named == 6 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "T2 did not catch up: {info:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // T0 restarts from its save: the conference is back and everyone
+    // hears it.
+    let saved = t[0].block(t[0].tox.savedata()).unwrap();
+    t[0].block(t[0].tox.shutdown());
+    let t0 = Toxide::spawn(&rt, &nodes[0], |b| b.savedata(saved));
+    assert_eq!(t0.block(t0.tox.conference_list()).unwrap(), [tc[0]]);
+    let deadline = Instant::now() + FORM_TIMEOUT;
+    while t0
+        .block(
+            t0.tox
+                .conference_send(tc[0], MessageKind::Normal, "T0 is back"),
+        )
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "T0 never back in the conference");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for i in 1..3 {
+        toxide_hears(&mut t[i], tc[i], "T0 is back");
+    }
+    for i in 0..3 {
+        peer_hears(&mut c[i], cc[i], "T0 is back");
+    }
+    drop(t0);
 }
