@@ -7,8 +7,12 @@
 //!   one stops wanting it or goes offline. Both sides then hear
 //!   `set_connected` (and the other's DHT key first).
 //! - Lossless transmits are delivered in order after the link's latency,
-//!   unless the session died meanwhile (a new session is a new epoch);
-//!   lossy ones are also dropped with the configured probability.
+//!   unless the session died meanwhile (a new session is a new epoch). A
+//!   lossless packet lost on the wire (`lossless_loss`) is what net_crypto
+//!   makes of it: resent once the receiver's request comes back, so it
+//!   arrives two round trips late and holds up everything after it on
+//!   that session (in-order delivery). Lossy ones are dropped with
+//!   `lossy_loss`.
 //! - Packet 96 is a Messenger packet: delivered only between friends.
 //! - The clock jumps to the next delivery, session or timeout.
 
@@ -34,6 +38,9 @@ pub(super) struct Config {
     pub(super) connect_delay: Duration,
     /// Probability that a lossy packet is lost.
     pub(super) lossy_loss: f64,
+    /// Probability that a lossless packet's first copy is lost (it then
+    /// comes two round trips late, and everything after it waits).
+    pub(super) lossless_loss: f64,
 }
 
 impl Default for Config {
@@ -42,6 +49,7 @@ impl Default for Config {
             latency_ms: (20, 120),
             connect_delay: Duration::from_millis(1500),
             lossy_loss: 0.0,
+            lossless_loss: 0.0,
         }
     }
 }
@@ -89,6 +97,10 @@ struct Link {
     state: LinkState,
     epochs: u64,
     latency: Duration,
+    /// When the last lossless packet scheduled on it arrives, each way
+    /// (lower index to higher, then back): nothing after it arrives
+    /// earlier.
+    last_delivery: [Option<Instant>; 2],
 }
 
 #[derive(Debug)]
@@ -124,6 +136,9 @@ pub(super) struct Sim {
     cfg: Config,
     /// Transmits to a peer without a session, and lost lossy ones.
     pub(super) dropped: u64,
+    /// Lossless packets whose first copy was lost (see
+    /// [`Config::lossless_loss`]).
+    pub(super) resent: u64,
     /// Join attempts that failed.
     pub(super) join_errors: Vec<String>,
 }
@@ -153,6 +168,7 @@ impl Sim {
             rng: ChaCha20Rng::seed_from_u64(seed ^ 0x5eed),
             cfg,
             dropped: 0,
+            resent: 0,
             join_errors: Vec::new(),
         };
         for _ in 0..n {
@@ -264,9 +280,11 @@ impl Sim {
             state: LinkState::Down,
             epochs: 0,
             latency,
+            last_delivery: [None; 2],
         });
         match (link.state, desired) {
             (LinkState::Down, true) => {
+                link.last_delivery = [None; 2];
                 link.epochs += 1;
                 let epoch = link.epochs;
                 link.state = LinkState::Connecting(epoch);
@@ -373,7 +391,20 @@ impl Sim {
             self.dropped += 1;
             return;
         }
-        let at = self.now + latency;
+        let mut at = self.now + latency;
+        if !t.lossy {
+            if self.rng.random_bool(self.cfg.lossless_loss) {
+                self.resent += 1;
+                at += latency * 4;
+            }
+            let way = usize::from(from > to);
+            if let Some(link) = self.links.get_mut(&(from.min(to), from.max(to))) {
+                if let Some(slot) = link.last_delivery.get_mut(way) {
+                    at = slot.map_or(at, |last| at.max(last));
+                    *slot = Some(at);
+                }
+            }
+        }
         self.schedule(
             at,
             Action::Deliver {
