@@ -30,8 +30,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +42,8 @@ use toxide_core::{PublicKey, ToxId};
 use toxide_interop::{CPeer, Event as PeerEvent, TempDir, fresh_udp_port};
 
 use common::binary::{
-    EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, isolate, line_reader, terminate, wait_bounded,
+    EXIT_TIMEOUT, STARTUP_TIMEOUT, collect_into, example_binary, isolate, line_reader, terminate,
+    wait_bounded,
 };
 use common::inprocess::{longest_message, peer_message, runtime, spawn_peer, start_nodes};
 
@@ -50,47 +51,6 @@ use common::inprocess::{longest_message, peer_message, runtime, spawn_peer, star
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on anything crossing a live session.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
-/// Bound on building the example (a no-op when it is built already; a
-/// first build of the workspace's example dependencies on two cores takes
-/// minutes).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// Builds the `echo_bot` example of the root package into this test's
-/// target directory and profile (bounded), and returns its path.
-fn echo_bot_binary() -> PathBuf {
-    // This test runs as <target>/<profile dir>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(name) => name.to_owned(),
-        None => panic!("no profile directory in {}", exe.display()),
-    };
-    // `--workspace` resolves features as `cargo test --workspace` does, so
-    // under it this finds the example built and fresh.
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .args(["build", "--workspace", "--example", "echo_bot", "--profile"])
-        .arg(&profile)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
-    let (status, _, stderr) = wait_bounded(child, BUILD_TIMEOUT);
-    assert!(
-        status.success(),
-        "building echo_bot failed or took over {BUILD_TIMEOUT:?} ({status}):\n{stderr}"
-    );
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("echo_bot{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} was not built", bin.display());
-    bin
-}
 
 /// A running `echo_bot`, its start-up lines read; killed on drop if still
 /// running.
@@ -315,7 +275,7 @@ fn run_on_bad_save(bin: &Path, bootstrap: &str, save: &Path) -> (ExitStatus, Str
 #[test]
 fn echo_bot_befriends_echoes_restarts_and_refuses_a_bad_save() {
     let build_started = Instant::now();
-    let bin = echo_bot_binary();
+    let bin = example_binary("echo_bot");
     eprintln!("echo_bot built: {:?}", build_started.elapsed());
     let started = Instant::now();
     let rt = runtime();

@@ -248,3 +248,46 @@ pub(crate) fn collect_into(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex
         }
     });
 }
+
+/// Bound on building an example (a no-op when it is built already; a
+/// first build of the workspace's example dependencies on two cores takes
+/// minutes).
+pub(crate) const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Builds example `name` of the root package into this test's target
+/// directory and profile (bounded), and returns its path.
+pub(crate) fn example_binary(name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    // This test runs as <target>/<profile dir>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+        None => panic!("no profile directory in {}", exe.display()),
+    };
+    // `--workspace` resolves features as `cargo test --workspace` does, so
+    // under it this finds the example built and fresh.
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(["build", "--workspace", "--example", name, "--profile"])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let (status, _, stderr) = wait_bounded(child, BUILD_TIMEOUT);
+    assert!(
+        status.success(),
+        "building {name} failed or took over {BUILD_TIMEOUT:?} ({status}):\n{stderr}"
+    );
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    bin
+}

@@ -1,0 +1,203 @@
+//! The `chat` example end to end, as a person uses it: two instances in
+//! a private tmux server (terminals 160×45), a toxide-node on loopback as
+//! the only bootstrap node, keys typed and screens read back. Alice adds
+//! Bob by the Tox ID her screen shows him, Bob accepts, they chat; then
+//! Alice starts a conference, invites Bob, Bob accepts and they talk in
+//! it. Every wait polls the screen for at most [`SCREEN_TIMEOUT`].
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use toxide_interop::TempDir;
+
+use common::binary::example_binary;
+use common::inprocess::{runtime, start_nodes};
+
+/// How long one expected change may take to show on a screen.
+const SCREEN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A tmux server of our own (its socket named after this process), so no
+/// other tmux is touched; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        Self {
+            socket: format!("toxide-chat-test-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux runs (Debian package tmux)");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `command` in a detached session `name`.
+    fn start(&self, name: &str, command: &str) {
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "45",
+            command,
+        ]);
+    }
+
+    /// What session `name` shows now.
+    fn screen(&self, name: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", name])
+    }
+
+    /// Types `text` and Enter into session `name`.
+    fn type_line(&self, name: &str, text: &str) {
+        self.run(&["send-keys", "-t", name, "-l", text]);
+        self.run(&["send-keys", "-t", name, "Enter"]);
+    }
+
+    fn key(&self, name: &str, key: &str) {
+        self.run(&["send-keys", "-t", name, key]);
+    }
+
+    /// Waits until session `name` shows something `found` takes a value
+    /// from.
+    fn wait<T>(&self, name: &str, what: &str, mut found: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let screen = self.screen(name);
+            if let Some(value) = found(&screen) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no {what} within {SCREEN_TIMEOUT:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_text(&self, name: &str, text: &str) {
+        self.wait(name, &format!("{text:?}"), |s| {
+            s.contains(text).then_some(())
+        });
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The 76-hex Tox ID after "Your Tox ID: " on a screen.
+fn tox_id(screen: &str) -> Option<String> {
+    let start = screen.find("Your Tox ID: ")? + "Your Tox ID: ".len();
+    let id: String = screen
+        .get(start..)?
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    (id.len() == 76).then_some(id)
+}
+
+fn chat_command(bin: &Path, dir: &Path, who: &str, bootstrap: &str) -> String {
+    format!(
+        "{} --savedata {}/{who}.tox --downloads {}/{who}-downloads --port 0 --bootstrap {bootstrap} 2>{}/{who}.err",
+        bin.display(),
+        dir.display(),
+        dir.display(),
+        dir.display()
+    )
+}
+
+#[test]
+fn two_people_chat_and_share_a_conference_in_the_chat_example() {
+    let bin = example_binary("chat");
+    let rt = runtime();
+    let nodes = start_nodes(&rt, 1);
+    let bootstrap = format!(
+        "127.0.0.1:{}:{}",
+        nodes[0].local_addr().port(),
+        nodes[0].public_key()
+    );
+    let dir = TempDir::new("chat-example").unwrap();
+    let tmux = Tmux::new();
+    tmux.start(
+        "alice",
+        &chat_command(&bin, dir.path(), "alice", &bootstrap),
+    );
+    tmux.start("bob", &chat_command(&bin, dir.path(), "bob", &bootstrap));
+    let bob_id = tmux.wait("bob", "Bob's Tox ID", tox_id);
+    tmux.wait("alice", "Alice's Tox ID", tox_id);
+    tmux.type_line("alice", "/name Alice");
+    tmux.type_line("bob", "/name Bob");
+
+    // Alice asks by the ID Bob's screen shows; Bob accepts request #0.
+    tmux.type_line("alice", &format!("/add {bob_id} hi Bob"));
+    tmux.wait_text("bob", "/accept 0");
+    tmux.type_line("bob", "/accept 0");
+    tmux.wait_text("alice", "● Bob");
+    tmux.wait_text("bob", "● Alice");
+    tmux.type_line("alice", "hello from Alice");
+    tmux.wait_text("bob", "Alice: hello from Alice");
+    tmux.type_line("bob", "hello from Bob");
+    tmux.wait_text("alice", "Bob: hello from Bob");
+
+    // A conference: Alice starts it and invites friend 0 (Bob); Bob's
+    // invitation is item #1.
+    tmux.type_line("alice", "/conference new");
+    tmux.wait_text("alice", "# conference 0 (1)");
+    tmux.type_line("alice", "/title the two of us");
+    tmux.type_line("alice", "/invite 0");
+    tmux.wait_text("bob", "/accept 1");
+    tmux.type_line("bob", "/accept 1");
+    tmux.wait_text("bob", "# the two of us (2)");
+    tmux.wait_text("alice", "# the two of us (2)");
+    // Bob selects the conference (below his one friend) and speaks.
+    tmux.key("bob", "Down");
+    tmux.type_line("bob", "hi all");
+    tmux.wait_text("alice", "Bob: hi all");
+    tmux.wait_text("bob", "me: hi all");
+
+    tmux.type_line("alice", "/quit");
+    tmux.type_line("bob", "/quit");
+    // Both saved their profiles on the way out.
+    let deadline = Instant::now() + SCREEN_TIMEOUT;
+    while !(dir.path().join("alice.tox").is_file() && dir.path().join("bob.tox").is_file()) {
+        assert!(Instant::now() < deadline, "no saves written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
