@@ -5,44 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+mod common;
 
-use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
-use toxide::tox::{Connection, Tox, ToxBuilder, ToxError, ToxEvent, ToxEvents};
+use toxide::tox::{Connection, Tox, ToxError, ToxEvent, ToxEvents};
 
-const STEP: Duration = Duration::from_secs(60);
-
-async fn node() -> DriverHandle {
-    let mut config = DriverConfig::new([SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]);
-    config.onion = Some(toxide::onion::ServerConfig::default());
-    Driver::spawn(config).await.unwrap()
-}
-
-fn builder(node: &DriverHandle) -> ToxBuilder {
-    ToxBuilder::new()
-        .bind_ip(Ipv4Addr::LOCALHOST.into())
-        .port(0)
-        .bootstrap(node.local_addr(), node.public_key())
-}
-
-/// The next event `want` takes a value from, within [`STEP`].
-async fn wait<T>(events: &mut ToxEvents, mut want: impl FnMut(ToxEvent) -> Option<T>) -> T {
-    tokio::time::timeout(STEP, async {
-        loop {
-            let event = events.recv().await.expect("the instance stopped");
-            if let Some(value) = want(event) {
-                return value;
-            }
-        }
-    })
-    .await
-    .expect("no such event in time")
-}
+use common::{builder, node, wait};
 
 async fn online(events: &mut ToxEvents, who: u32) {
-    wait(events, |e| {
+    wait(events, "an event", |e| {
         matches!(e, ToxEvent::FriendConnection { friend, connection } if friend == who && connection == Connection::Udp)
             .then_some(())
     })
@@ -60,7 +31,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
     let (bob, mut bob_events) = builder(&node).spawn().await.unwrap();
     // Both reach the network over UDP (no relay is configured).
     for events in [&mut alice_events, &mut bob_events] {
-        let connection = wait(events, |e| match e {
+        let connection = wait(events, "an event", |e| match e {
             ToxEvent::SelfConnection { connection } => Some(connection),
             _ => None,
         })
@@ -77,7 +48,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
         .await
         .unwrap();
     assert_eq!(bob_in_alice, 0);
-    let (from, message) = wait(&mut bob_events, |e| match e {
+    let (from, message) = wait(&mut bob_events, "an event", |e| match e {
         ToxEvent::FriendRequest {
             public_key,
             message,
@@ -95,7 +66,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
     online(&mut bob_events, alice_in_bob).await;
 
     // Names arrive with the connection; a message comes back as read.
-    let name = wait(&mut alice_events, |e| match e {
+    let name = wait(&mut alice_events, "an event", |e| match e {
         ToxEvent::FriendName { name, .. } if !name.is_empty() => Some(name),
         _ => None,
     })
@@ -105,7 +76,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
         .send_message(bob_in_alice, MessageKind::Normal, "hello Bob")
         .await
         .unwrap();
-    let got = wait(&mut bob_events, |e| match e {
+    let got = wait(&mut bob_events, "an event", |e| match e {
         ToxEvent::Message { friend, kind, text } => Some((friend, kind, text)),
         _ => None,
     })
@@ -114,7 +85,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
         got,
         (alice_in_bob, MessageKind::Normal, b"hello Bob".to_vec())
     );
-    let read = wait(&mut alice_events, |e| match e {
+    let read = wait(&mut alice_events, "an event", |e| match e {
         ToxEvent::ReadReceipt { message_id, .. } => Some(message_id),
         _ => None,
     })
@@ -149,7 +120,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
     assert!(toxide::messenger::save::is_encrypted(&saved));
     let address = alice.address();
     alice.shutdown().await;
-    wait(&mut bob_events, |e| {
+    wait(&mut bob_events, "an event", |e| {
         matches!(
             e,
             ToxEvent::FriendConnection {
@@ -193,7 +164,7 @@ async fn two_clients_befriend_chat_save_and_reconnect_after_a_restart() {
         .send_message(bob_in_alice, MessageKind::Action, "is back")
         .await
         .unwrap();
-    let got = wait(&mut bob_events, |e| match e {
+    let got = wait(&mut bob_events, "an event", |e| match e {
         ToxEvent::Message { kind, text, .. } => Some((kind, text)),
         _ => None,
     })

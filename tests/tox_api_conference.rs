@@ -9,45 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod common;
+
 use std::time::Duration;
 
-use toxide::driver::{Driver, DriverConfig, DriverHandle};
 use toxide::messenger::packet::MessageKind;
-use toxide::tox::{ConferenceNumber, Tox, ToxBuilder, ToxEvent, ToxEvents};
+use toxide::tox::{ConferenceNumber, Tox, ToxEvent, ToxEvents};
 
-const STEP: Duration = Duration::from_secs(60);
-
-async fn node() -> DriverHandle {
-    let mut config = DriverConfig::new([SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]);
-    config.onion = Some(toxide::onion::ServerConfig::default());
-    Driver::spawn(config).await.unwrap()
-}
-
-fn builder(node: &DriverHandle) -> ToxBuilder {
-    ToxBuilder::new()
-        .bind_ip(Ipv4Addr::LOCALHOST.into())
-        .port(0)
-        .bootstrap(node.local_addr(), node.public_key())
-}
-
-/// The next event `want` takes a value from, within [`STEP`].
-async fn wait<T>(
-    events: &mut ToxEvents,
-    what: &str,
-    mut want: impl FnMut(ToxEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(STEP, async {
-        loop {
-            let event = events.recv().await.expect("the instance stopped");
-            if let Some(value) = want(event) {
-                return value;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {what} within {STEP:?}"))
-}
+use common::{STEP, builder, node, wait};
 
 /// Makes `a` and `b` friends (b accepts a's request) and waits until both
 /// see the other online; returns (b's number at a, a's number at b).

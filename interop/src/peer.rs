@@ -86,6 +86,16 @@ pub struct CPeer {
 }
 
 impl CPeer {
+    /// Starts a peer named `label` in test output, from the save at
+    /// `savedata` if given, otherwise with the default options.
+    pub fn spawn_labelled(label: &str, savedata: Option<PathBuf>) -> Result<Self> {
+        Self::spawn(PeerOptions {
+            label: Some(label.to_owned()),
+            savedata,
+            ..PeerOptions::default()
+        })
+    }
+
     /// Starts a peer and waits (bounded) until it is ready.
     pub fn spawn(options: PeerOptions) -> Result<Self> {
         let mut attempt = 0;

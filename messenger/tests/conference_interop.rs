@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{Decode, Encode, KeyPair, NoSpam, PublicKey};
-use toxide_interop::{Bootstrapd, CPeer, Event, PeerOptions, TempDir, escape, hex_decode};
+use toxide_interop::{Bootstrapd, CPeer, Event, TempDir, escape, hex_decode};
 use toxide_messenger::conference::{
     ConferenceId, ConferenceType, GROUP_ID_LENGTH, PeerName, PeerNumber, SAVED_CONF_SIZE_CONSTANT,
     SavedConference, SavedConferences, SavedPeer, Title, saved_lossy_message_number,
@@ -24,11 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONFERENCE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn peer(label: &str, savedata: Option<std::path::PathBuf>) -> Result<CPeer> {
-    Ok(CPeer::spawn(PeerOptions {
-        label: Some(label.to_owned()),
-        savedata,
-        ..PeerOptions::default()
-    })?)
+    Ok(CPeer::spawn_labelled(label, savedata)?)
 }
 
 /// The profile c-toxcore's `tox_get_savedata` writes for `peer`.

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
 use toxide_dht::DhtState;
-use toxide_interop::{CPeer, PeerOptions, TempDir};
+use toxide_interop::{CPeer, TempDir};
 use toxide_messenger::save::toxencryptsave::salt_of;
 use toxide_messenger::save::{
     ConfirmedFriend, FriendRequestMessage, Name, PassError, PassKey, RequestedFriend, SaveData,
@@ -20,11 +20,7 @@ use toxide_messenger::save::{
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn peer(label: &str, savedata: Option<std::path::PathBuf>) -> Result<CPeer> {
-    Ok(CPeer::spawn(PeerOptions {
-        label: Some(label.to_owned()),
-        savedata,
-        ..PeerOptions::default()
-    })?)
+    Ok(CPeer::spawn_labelled(label, savedata)?)
 }
 
 /// The bytes c-toxcore's `tox_get_savedata` wrote for `peer`.

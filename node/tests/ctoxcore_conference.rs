@@ -358,40 +358,34 @@ fn six_peers_toxide_and_ctoxcore_share_one_conference() {
     for (i, peer) in c.iter_mut().enumerate() {
         peer.set_name(&format!("C{i}")).unwrap();
     }
-    // The chain: Ti asks Ci and C(i-1) asks... every link is toxide_asks
-    // (toxide side asks, the peer accepts).
-    let mut links = Vec::new(); // (toxide index, peer index, peer's number at toxide, toxide's number at peer)
+    // The chain T0–C0–T1–C1–T2–C2: each link's toxide side asks, the
+    // peer accepts; (peer's number at toxide, toxide's number at peer).
+    let mut links = std::collections::HashMap::new();
     for (ti, ci) in [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)] {
         let (friend, number) = toxide_asks(&mut t[ti], &mut c[ci], &format!("chain {ti}-{ci}"));
         both_online(&mut t[ti], friend, &mut c[ci], number);
-        links.push((ti, ci, friend, number));
+        links.insert((ti, ci), (friend, number));
     }
-    let link = |ti: usize, ci: usize| *links.iter().find(|l| l.0 == ti && l.1 == ci).unwrap();
 
-    // T0 founds; invites go along the chain.
+    // T0 founds; invites go along the chain: Ti invites Ci, Ci invites
+    // T(i+1).
     let mut tc = [ConferenceNumber(u32::MAX); 3];
     let mut cc = [u32::MAX; 3];
     tc[0] = t[0].block(t[0].tox.conference_new()).unwrap();
-    let (_, _, c0_at_t0, _) = link(0, 0);
-    t[0].block(t[0].tox.conference_invite(c0_at_t0, tc[0]))
-        .unwrap();
-    cc[0] = peer_joins(&mut c[0]);
-    let (_, _, _, t1_at_c0) = link(1, 0);
-    c[0].send_command(&format!("conference-invite {} {t1_at_c0}", cc[0]))
-        .unwrap();
-    tc[1] = toxide_joins(&mut t[1]);
-    let (_, _, c1_at_t1, _) = link(1, 1);
-    t[1].block(t[1].tox.conference_invite(c1_at_t1, tc[1]))
-        .unwrap();
-    cc[1] = peer_joins(&mut c[1]);
-    let (_, _, _, t2_at_c1) = link(2, 1);
-    c[1].send_command(&format!("conference-invite {} {t2_at_c1}", cc[1]))
-        .unwrap();
-    tc[2] = toxide_joins(&mut t[2]);
-    let (_, _, c2_at_t2, _) = link(2, 2);
-    t[2].block(t[2].tox.conference_invite(c2_at_t2, tc[2]))
-        .unwrap();
-    cc[2] = peer_joins(&mut c[2]);
+    for i in 0..3 {
+        if i > 0 {
+            let (_, ti_at_prev) = links[&(i, i - 1)];
+            c[i - 1]
+                .send_command(&format!("conference-invite {} {ti_at_prev}", cc[i - 1]))
+                .unwrap();
+            tc[i] = toxide_joins(&mut t[i]);
+        }
+        let (ci_at_ti, _) = links[&(i, i)];
+        t[i].block(t[i].tox.conference_invite(ci_at_ti, tc[i]))
+            .unwrap();
+        cc[i] = peer_joins(&mut c[i]);
+    }
+    let (_, t2_at_c1) = links[&(2, 1)];
     for i in 0..3 {
         toxide_sees_peers(&t[i], tc[i], 6);
     }

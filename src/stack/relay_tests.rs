@@ -281,6 +281,15 @@ impl Net {
         }
     }
 
+    /// Each client had exactly one session, never closed: moves between
+    /// paths and relays did not reset it.
+    fn assert_one_session(&self) {
+        for i in [A, B] {
+            assert_eq!(self.clients[i].established, 1, "no second session");
+            assert_eq!(self.clients[i].closed, 0, "no session closed");
+        }
+    }
+
     /// Relay `s`'s address and key.
     fn relay(&self, s: usize) -> (SocketAddr, PublicKey) {
         (self.servers[s].0, self.servers[s].1.public_key())
@@ -399,10 +408,7 @@ fn session_opens_over_relay_and_moves_between_udp_and_tcp() {
     net.run(Duration::from_secs(2));
     assert_eq!(net.received(B), ["one", "two", "three"]);
     assert_eq!(net.received(A), ["uno", "dos", "tres"]);
-    for i in [A, B] {
-        assert_eq!(net.clients[i].established, 1, "no second session");
-        assert_eq!(net.clients[i].closed, 0, "no session closed");
-    }
+    net.assert_one_session();
 }
 
 /// The relay drops one client's connection: the client connects again
@@ -433,10 +439,7 @@ fn session_survives_a_relay_reconnect() {
     assert_eq!(net.received(B), ["before", "during", "after"]);
     let stats = net.clients[A].stack.relays.as_ref().unwrap().stats();
     assert_eq!((stats.established, stats.closed), (2, 1), "{stats:?}");
-    for i in [A, B] {
-        assert_eq!(net.clients[i].established, 1, "no second session");
-        assert_eq!(net.clients[i].closed, 0, "no session closed");
-    }
+    net.assert_one_session();
 }
 
 /// Share relays (F3): A, also on a second relay, tells B its relays once
@@ -550,10 +553,7 @@ fn relays_sleep_while_the_friend_is_direct_and_wake_when_udp_stops() {
     net.send(A, "relayed");
     net.run(Duration::from_secs(2));
     assert_eq!(net.received(B), ["direct", "relayed"]);
-    for i in [A, B] {
-        assert_eq!(net.clients[i].established, 1, "no second session");
-        assert_eq!(net.clients[i].closed, 0, "no session closed");
-    }
+    net.assert_one_session();
 }
 
 /// Alive packets (F2) keep a quiet session up, whoever holds it (these

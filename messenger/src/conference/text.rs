@@ -13,83 +13,67 @@ use toxide_core::DecodeError;
 
 use crate::packet::{MAX_NAME_LENGTH, PacketError, check_len};
 
-/// A member's name: 0 to [`MAX_NAME_LENGTH`] bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct PeerName(Vec<u8>);
+/// Defines a text of `$min` to [`MAX_NAME_LENGTH`] bytes: the two types
+/// below differ only in their least length and their name in errors.
+macro_rules! bounded_text {
+    ($(#[$attr:meta])* $name:ident, $what:literal, $min:literal) => {
+        $(#[$attr])*
+        pub struct $name(Vec<u8>);
 
-impl PeerName {
-    /// The name, if c-toxcore would keep it.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, PacketError> {
-        let bytes = bytes.into();
-        check_len("conference peer name", bytes.len(), 0, MAX_NAME_LENGTH)?;
-        Ok(Self(bytes))
-    }
+        impl $name {
+            /// The text, if c-toxcore would keep it.
+            pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, PacketError> {
+                let bytes = bytes.into();
+                check_len($what, bytes.len(), $min, MAX_NAME_LENGTH)?;
+                Ok(Self(bytes))
+            }
 
-    /// The bytes of the name.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
+            /// Its bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
 
-    /// Its length; at most 128, so it fits the one-byte length fields.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
+            /// Its length; at most 128, so it fits the one-byte length
+            /// fields.
+            pub fn len(&self) -> usize {
+                self.0.len()
+            }
 
-    /// Whether the name is empty (not set yet).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
+            /// Whether it is empty (a name not set yet; never a title).
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
 
-    /// The length byte the peer response and the save put before a name.
-    pub(super) fn len_u8(&self) -> u8 {
-        u8::try_from(self.0.len()).unwrap_or(u8::MAX)
-    }
+            /// The length byte the peer response and the save put before
+            /// it.
+            pub(super) fn len_u8(&self) -> u8 {
+                u8::try_from(self.0.len()).unwrap_or(u8::MAX)
+            }
 
-    /// A name read from a packet or save, as a decoding error when too long.
-    pub(super) fn read(bytes: &[u8]) -> Result<Self, DecodeError> {
-        bounded("conference peer name", bytes, 0).map(Self)
-    }
+            /// The text read from a packet or save, as a decoding error
+            /// when its length is out of bounds.
+            pub(super) fn read(bytes: &[u8]) -> Result<Self, DecodeError> {
+                bounded($what, bytes, $min).map(Self)
+            }
+        }
+    };
 }
 
-/// A conference title: 1 to [`MAX_NAME_LENGTH`] bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Title(Vec<u8>);
+bounded_text!(
+    /// A member's name: 0 to [`MAX_NAME_LENGTH`] bytes.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+    PeerName,
+    "conference peer name",
+    0
+);
 
-impl Title {
-    /// The title, if c-toxcore would set it.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, PacketError> {
-        let bytes = bytes.into();
-        check_len("conference title", bytes.len(), 1, MAX_NAME_LENGTH)?;
-        Ok(Self(bytes))
-    }
-
-    /// The bytes of the title.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Its length, 1 to 128.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always false: a title has at least one byte. Here for symmetry with
-    /// [`Title::len`].
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The length byte the save puts before a title.
-    pub(super) fn len_u8(&self) -> u8 {
-        u8::try_from(self.0.len()).unwrap_or(u8::MAX)
-    }
-
-    /// A title read from a packet or save, as a decoding error when empty
-    /// or too long.
-    pub(super) fn read(bytes: &[u8]) -> Result<Self, DecodeError> {
-        bounded("conference title", bytes, 1).map(Self)
-    }
-}
+bounded_text!(
+    /// A conference title: 1 to [`MAX_NAME_LENGTH`] bytes.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    Title,
+    "conference title",
+    1
+);
 
 fn bounded(what: &'static str, bytes: &[u8], min: usize) -> Result<Vec<u8>, DecodeError> {
     if (min..=MAX_NAME_LENGTH).contains(&bytes.len()) {

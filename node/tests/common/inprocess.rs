@@ -92,12 +92,9 @@ pub(crate) fn spawn_peer(
     node: &DriverHandle,
     savedata: Option<&std::path::Path>,
 ) -> toxide_interop::CPeer {
-    let mut peer = toxide_interop::CPeer::spawn(toxide_interop::PeerOptions {
-        label: Some(label.to_owned()),
-        savedata: savedata.map(std::path::Path::to_path_buf),
-        ..toxide_interop::PeerOptions::default()
-    })
-    .unwrap();
+    let mut peer =
+        toxide_interop::CPeer::spawn_labelled(label, savedata.map(std::path::Path::to_path_buf))
+            .unwrap();
     peer.bootstrap(node.local_addr().port(), &node.public_key())
         .unwrap();
     peer
