@@ -9,9 +9,9 @@ use toxide_core::{Decode, Encode, PublicKey};
 use super::sim::{Config, Sim};
 use crate::conference::{
     ConferenceError, ConferenceEvent, ConferenceNumber, ConferencePayload, ConferenceType,
-    Conferences, ConnectionRequest, DirectBody, GroupNumber, InvitePacket, MAX_FROZEN_DEFAULT,
-    MAX_PEERS, MessageBody, MessagePacket, PeerNumber, SAVE_OFFSET_LOSSY_MESSAGE_NUMBER,
-    SAVE_OFFSET_MESSAGE_NUMBER, SavedConferences,
+    Conferences, ConnectionRequest, DirectBody, GroupNumber, Invite, InvitePacket,
+    MAX_FROZEN_DEFAULT, MAX_PEERS, MessageBody, MessagePacket, PeerNumber,
+    SAVE_OFFSET_LOSSY_MESSAGE_NUMBER, SAVE_OFFSET_MESSAGE_NUMBER, SavedConferences,
 };
 use crate::packet::{ConferencePacket, ConferencePacketKind, MessageKind};
 
@@ -33,6 +33,25 @@ const A: u8 = 0x10;
 const B: u8 = 0xa0;
 
 impl Pair {
+    /// A pair where A created a text conference and B joined it from
+    /// A's invite: the pair, A's and B's numbers, and the invite.
+    fn joined() -> (Self, ConferenceNumber, ConferenceNumber, Invite) {
+        let mut p = Pair::new();
+        let ca = p.a.create(p.now, ConferenceType::Text).unwrap();
+        p.a.invite(ca, key(B)).unwrap();
+        p.shuttle();
+        let invite = events(&mut p.b)
+            .into_iter()
+            .find_map(|e| match e {
+                ConferenceEvent::Invited { invite, .. } => Some(invite),
+                _ => None,
+            })
+            .unwrap();
+        let cb = p.b.join(p.now, key(A), &invite).unwrap();
+        p.shuttle();
+        (p, ca, cb, invite)
+    }
+
     fn new() -> Self {
         let now = Instant::now();
         let mut a = Conferences::new(key(A), key(A + 1), [1; 32]);
@@ -448,19 +467,7 @@ fn restart_from_stale_save(skip_ahead: bool) -> bool {
 
 #[test]
 fn save_skips_message_numbers_ahead() {
-    let mut p = Pair::new();
-    let ca = p.a.create(p.now, ConferenceType::Text).unwrap();
-    p.a.invite(ca, key(B)).unwrap();
-    p.shuttle();
-    let invite = events(&mut p.b)
-        .into_iter()
-        .find_map(|e| match e {
-            ConferenceEvent::Invited { invite, .. } => Some(invite),
-            _ => None,
-        })
-        .unwrap();
-    let cb = p.b.join(p.now, key(A), &invite).unwrap();
-    p.shuttle();
+    let (mut p, _, cb, invite) = Pair::joined();
     p.advance(Duration::from_secs(2));
     // Not yet connected conferences are not saved.
     let mut c = Conferences::new(key(0x33), key(0x34), [3; 32]);
@@ -506,19 +513,7 @@ fn restart_from_a_stale_save_is_heard_thanks_to_the_skip_ahead() {
 
 #[test]
 fn a_peer_cannot_make_us_hold_unbounded_state() {
-    let mut p = Pair::new();
-    let ca = p.a.create(p.now, ConferenceType::Text).unwrap();
-    p.a.invite(ca, key(B)).unwrap();
-    p.shuttle();
-    let invite = events(&mut p.b)
-        .into_iter()
-        .find_map(|e| match e {
-            ConferenceEvent::Invited { invite, .. } => Some(invite),
-            _ => None,
-        })
-        .unwrap();
-    let cb = p.b.join(p.now, key(A), &invite).unwrap();
-    p.shuttle();
+    let (mut p, ca, cb, _) = Pair::joined();
     assert!(p.b.is_connected(cb));
     let b_number = p.b.save().0[0].peer_number;
     // B announces 3000 made-up members to A.
