@@ -41,41 +41,25 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::runtime::{Builder, Handle, Runtime};
-use toxide::driver::{Driver, DriverConfig, DriverHandle};
+use tokio::runtime::Handle;
 use toxide::messenger::packet::MessageKind;
 use toxide::{PublicKey, Tox, ToxBuilder, ToxEvent, ToxEvents, ToxId};
 use toxide_interop::measure::{quantile, report_round_trips, status_kb};
 use toxide_interop::{CPeer, PeerOptions, TempDir, bench_arg};
 
+use common::{builder, current_thread, node, runtime_thread};
+
 /// The longest any one step may take.
 const STEP: Duration = Duration::from_secs(60);
 /// Idle time before RSS is read.
 const IDLE: Duration = Duration::from_secs(10);
-
-fn current_thread() -> Runtime {
-    Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-/// A thread running a single-threaded runtime until the program ends;
-/// what is spawned on its handle runs there.
-fn runtime_thread(name: &str) -> Handle {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let rt = current_thread();
-            tx.send(rt.handle().clone()).unwrap();
-            rt.block_on(std::future::pending::<()>());
-        })
-        .unwrap();
-    rx.recv().unwrap()
-}
 
 /// What one implementation measured.
 #[derive(Default)]
@@ -112,20 +96,6 @@ fn report(who: &str, f: &mut Figures) {
 }
 
 // ----- toxide -----------------------------------------------------------
-
-/// The bootstrap node: DHT and onion server on 127.0.0.1.
-async fn node() -> DriverHandle {
-    let mut config = DriverConfig::new([SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]);
-    config.onion = Some(toxide::onion::ServerConfig::default());
-    Driver::spawn(config).await.unwrap()
-}
-
-fn builder(node: (SocketAddr, PublicKey)) -> ToxBuilder {
-    ToxBuilder::new()
-        .bind_ip(Ipv4Addr::LOCALHOST.into())
-        .port(0)
-        .bootstrap(node.0, node.1)
-}
 
 /// Starts a client on `side`'s runtime (its driver runs there).
 async fn start(side: &Handle, builder: ToxBuilder) -> (Tox, ToxEvents) {

@@ -66,20 +66,54 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.get(index).copied().unwrap_or(f64::NAN)
 }
 
+/// The usual summary of a set of latencies, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latencies {
+    /// How many there were.
+    pub count: usize,
+    /// The median.
+    pub median_ms: f64,
+    /// The 99th percentile.
+    pub p99_ms: f64,
+    /// The largest.
+    pub max_ms: f64,
+}
+
+impl Latencies {
+    /// Summarises `seconds` (sorted in place); `None` when empty.
+    pub fn of(seconds: &mut [f64]) -> Option<Self> {
+        if seconds.is_empty() {
+            return None;
+        }
+        Some(Self {
+            count: seconds.len(),
+            median_ms: quantile(seconds, 0.5) * 1e3,
+            p99_ms: quantile(seconds, 0.99) * 1e3,
+            max_ms: quantile(seconds, 1.0) * 1e3,
+        })
+    }
+}
+
 /// Prints the median and 99th percentile of `round_trips` (seconds): a
 /// line `{case}: {what}: median … ms, p99 … ms (n messages)` and the
 /// `BENCH {case}_message_rtt_median` and `_p99` lines with `decimals`
 /// digits. Nothing when there are none.
 pub fn report_round_trips(case: &str, what: &str, round_trips: &mut [f64], decimals: usize) {
-    if round_trips.is_empty() {
+    let Some(l) = Latencies::of(round_trips) else {
         return;
-    }
-    let count = round_trips.len();
-    let median = quantile(round_trips, 0.5) * 1e3;
-    let p99 = quantile(round_trips, 0.99) * 1e3;
+    };
+    let (count, median, p99) = (l.count, l.median_ms, l.p99_ms);
     println!("{case}: {what}: median {median:.2} ms, p99 {p99:.2} ms ({count} messages)");
     println!("BENCH {case}_message_rtt_median {median:.decimals$} ms");
     println!("BENCH {case}_message_rtt_p99 {p99:.decimals$} ms");
+}
+
+/// Prints the line `load average at {when}: …` (`/proc/loadavg`), as the
+/// benchmarks do at start and end: other work on the machine skews every
+/// figure.
+pub fn print_load_average(when: &str) {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at {when}: {}", load.trim());
 }
 
 /// When the rate, from `(seconds, bytes so far)` samples in time order,
@@ -187,6 +221,16 @@ mod tests {
         let t = time_to_full_speed(&samples);
         assert!((t - 0.3).abs() < 1e-9, "{t}");
         assert_eq!(time_to_full_speed(&[]), 0.0);
+    }
+
+    #[test]
+    fn latencies_summarise_in_milliseconds() {
+        let mut v = vec![0.003, 0.001, 0.002];
+        let l = Latencies::of(&mut v).unwrap();
+        assert_eq!(l.count, 3);
+        assert!((l.median_ms - 2.0).abs() < 1e-9, "{l:?}");
+        assert!((l.max_ms - 3.0).abs() < 1e-9, "{l:?}");
+        assert_eq!(Latencies::of(&mut []), None);
     }
 
     #[test]

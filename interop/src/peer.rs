@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use toxide_core::{PublicKey, ToxId};
 
@@ -272,13 +272,26 @@ impl CPeer {
     /// Like [`CPeer::wait_for`], on parsed events.
     pub fn wait_event(
         &mut self,
-        mut predicate: impl FnMut(&Event) -> bool,
+        predicate: impl FnMut(&Event) -> bool,
         timeout: Duration,
     ) -> Result<Event> {
-        let line = self
+        self.wait_event_at(predicate, timeout)
+            .map(|(event, _)| event)
+    }
+
+    /// [`CPeer::wait_event`], with when the harness read the event's line
+    /// from the peer's stdout: a reader thread per peer stamps every line
+    /// as it arrives, so events of many peers can be timed by draining
+    /// them one peer after another, later.
+    pub fn wait_event_at(
+        &mut self,
+        mut predicate: impl FnMut(&Event) -> bool,
+        timeout: Duration,
+    ) -> Result<(Event, Instant)> {
+        let (line, at) = self
             .process
-            .wait_line(|l: &str| predicate(&Event::parse(l)), timeout)?;
-        Ok(Event::parse(&line))
+            .wait_line_at(|l: &str| predicate(&Event::parse(l)), timeout)?;
+        Ok((Event::parse(&line), at))
     }
 
     /// Event lines received but not claimed by any wait yet.
@@ -429,6 +442,33 @@ impl CPeer {
     /// Sends an action ("/me …"); returns its message id (for receipts).
     pub fn send_action(&mut self, friend: u32, text: &str) -> Result<u32> {
         let reply = self.send_command(&format!("send-action {friend} {}", escape(text)))?;
+        self.number(reply)
+    }
+
+    /// Starts a text conference (`tox_conference_new`); returns its number.
+    pub fn conference_new(&mut self) -> Result<u32> {
+        let reply = self.send_command("conference-new")?;
+        self.number(reply)
+    }
+
+    /// Invites friend `friend` to `conference` (`tox_conference_invite`).
+    /// The peer at the other end, if it is a `tox_peer` too, joins at once.
+    pub fn conference_invite(&mut self, conference: u32, friend: u32) -> Result<()> {
+        self.send_command(&format!("conference-invite {conference} {friend}"))
+            .map(drop)
+    }
+
+    /// Sends a normal message to `conference`
+    /// (`tox_conference_send_message`).
+    pub fn conference_send(&mut self, conference: u32, text: &str) -> Result<()> {
+        self.send_command(&format!("conference-send {conference} {}", escape(text)))
+            .map(drop)
+    }
+
+    /// How many peers `conference` has now, ourselves included
+    /// (`tox_conference_peer_count`).
+    pub fn conference_peers(&mut self, conference: u32) -> Result<u32> {
+        let reply = self.send_command(&format!("conference-peers {conference}"))?;
         self.number(reply)
     }
 

@@ -65,18 +65,27 @@ enum Missing {
     Closed,
 }
 
+/// One stdout line and when the reader thread read it: benchmarks time
+/// events of several processes by these instants, so a line keeps the time
+/// it arrived however long it waits in the queue.
+#[derive(Debug)]
+struct Line {
+    text: String,
+    at: Instant,
+}
+
 /// A running helper program: stdin for commands, stdout as a stream of lines
-/// (read by a thread into a channel), stderr kept as a tail for diagnostics.
-/// Dropping it kills the program.
+/// (read by a thread into a channel, each stamped on arrival), stderr kept
+/// as a tail for diagnostics. Dropping it kills the program.
 #[derive(Debug)]
 pub(crate) struct Process {
     label: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<Line>,
     /// Lines received but not yet asked for: events seen while waiting for
     /// a reply or for another event.
-    pending: VecDeque<String>,
+    pending: VecDeque<Line>,
     /// The last lines of stdout, for error messages.
     transcript: VecDeque<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
@@ -100,7 +109,13 @@ impl Process {
         let (tx, lines) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
             thread::spawn(move || {
-                for_each_line(stdout, |line| tx.send(line).is_ok());
+                for_each_line(stdout, |text| {
+                    tx.send(Line {
+                        text,
+                        at: Instant::now(),
+                    })
+                    .is_ok()
+                });
             });
         }
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
@@ -157,11 +172,11 @@ impl Process {
     }
 
     /// The next line from the channel, recorded in the transcript.
-    fn recv(&mut self, deadline: Instant) -> Result<String, Missing> {
+    fn recv(&mut self, deadline: Instant) -> Result<Line, Missing> {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(left) {
             Ok(line) => {
-                push_bounded(&mut self.transcript, line.clone());
+                push_bounded(&mut self.transcript, line.text.clone());
                 Ok(line)
             }
             Err(RecvTimeoutError::Timeout) => Err(Missing::Timeout),
@@ -173,21 +188,31 @@ impl Process {
     /// included; lines that do not match stay available for later waits.
     pub(crate) fn wait_line(
         &mut self,
-        mut matcher: impl LineMatcher,
+        matcher: impl LineMatcher,
         timeout: Duration,
     ) -> Result<String> {
-        if let Some(pos) = self.pending.iter().position(|l| matcher.matches(l)) {
+        self.wait_line_at(matcher, timeout).map(|(line, _)| line)
+    }
+
+    /// [`Process::wait_line`], with the instant the line was read from the
+    /// program's stdout (earlier than now when it was queued meanwhile).
+    pub(crate) fn wait_line_at(
+        &mut self,
+        mut matcher: impl LineMatcher,
+        timeout: Duration,
+    ) -> Result<(String, Instant)> {
+        if let Some(pos) = self.pending.iter().position(|l| matcher.matches(&l.text)) {
             if let Some(line) = self.pending.remove(pos) {
-                return Ok(line);
+                return Ok((line.text, line.at));
             }
         }
         let deadline = Instant::now() + timeout;
         loop {
             match self.recv(deadline) {
-                Ok(line) if is_reply(&line) && self.stale_replies > 0 => {
+                Ok(line) if is_reply(&line.text) && self.stale_replies > 0 => {
                     self.stale_replies -= 1;
                 }
-                Ok(line) if matcher.matches(&line) => return Ok(line),
+                Ok(line) if matcher.matches(&line.text) => return Ok((line.text, line.at)),
                 Ok(line) => self.pending.push_back(line),
                 Err(missing) => return Err(self.missing(missing, matcher.describe(), timeout)),
             }
@@ -201,15 +226,15 @@ impl Process {
         let deadline = Instant::now() + timeout;
         loop {
             match self.recv(deadline) {
-                Ok(line) if is_reply(&line) && self.stale_replies > 0 => {
+                Ok(line) if is_reply(&line.text) && self.stale_replies > 0 => {
                     self.stale_replies -= 1;
                 }
-                Ok(line) if is_reply(&line) => {
-                    return match line.strip_prefix("OK") {
+                Ok(line) if is_reply(&line.text) => {
+                    return match line.text.strip_prefix("OK") {
                         Some(rest) => Ok(rest.trim_start().to_owned()),
                         None => Err(Error::Command {
                             command: command.to_owned(),
-                            reply: line,
+                            reply: line.text,
                         }),
                     };
                 }
@@ -279,21 +304,21 @@ impl Process {
 
     /// Every stdout line received so far that no wait has claimed.
     pub(crate) fn unclaimed(&self) -> impl Iterator<Item = &str> {
-        self.pending.iter().map(String::as_str)
+        self.pending.iter().map(|l| l.text.as_str())
     }
 
     /// Removes and returns every line no wait has claimed, those the
     /// reader thread has queued but nobody read yet included.
     pub(crate) fn take_unclaimed(&mut self) -> Vec<String> {
         while let Ok(line) = self.lines.try_recv() {
-            push_bounded(&mut self.transcript, line.clone());
-            if is_reply(&line) && self.stale_replies > 0 {
+            push_bounded(&mut self.transcript, line.text.clone());
+            if is_reply(&line.text) && self.stale_replies > 0 {
                 self.stale_replies -= 1;
             } else {
                 self.pending.push_back(line);
             }
         }
-        self.pending.drain(..).collect()
+        self.pending.drain(..).map(|l| l.text).collect()
     }
 }
 
@@ -456,5 +481,30 @@ fn nibble(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line claimed after a later one keeps the instant it arrived.
+    #[test]
+    fn lines_keep_their_arrival_time() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo first; sleep 0.2; echo second"]);
+        let mut process = Process::spawn("sh".to_owned(), &mut command).unwrap();
+        let (second, second_at) = process
+            .wait_line_at("second", Duration::from_secs(10))
+            .unwrap();
+        let (first, first_at) = process
+            .wait_line_at("first", Duration::from_secs(10))
+            .unwrap();
+        assert_eq!((first.as_str(), second.as_str()), ("first", "second"));
+        assert!(
+            second_at.duration_since(first_at) >= Duration::from_millis(150),
+            "{:?}",
+            second_at.duration_since(first_at)
+        );
     }
 }
