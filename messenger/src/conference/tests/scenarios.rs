@@ -542,3 +542,76 @@ fn key(rng: &mut rand_chacha::ChaCha20Rng) -> PublicKey {
 }
 
 use rand::SeedableRng;
+
+/// A star: one member befriends and invites 24 others one after another,
+/// more than its 16 group connections. Introducer connections must be let
+/// go as the joiners become reachable through others (c-toxcore removes
+/// the introducer reason when the joiner's message arrives over another
+/// connection), or the hub runs out of slots and later joiners hang.
+#[test]
+fn one_member_invites_more_than_sixteen() {
+    const N: usize = 25;
+    let mut sim = Sim::new(N, 9, Config::default());
+    let c0 = sim
+        .with(0, |c, now| c.create(now, ConferenceType::Text))
+        .unwrap();
+    let id = sim.nodes[0].conf.id(c0).unwrap().id;
+    for k in 1..N {
+        sim.invite_and_join(0, k, c0);
+    }
+    assert!(
+        sim.run_until_cond(Duration::from_secs(60), Duration::from_millis(200), |s| {
+            (0..N).all(|i| {
+                s.nodes[i]
+                    .conf
+                    .by_id(&id)
+                    .and_then(|c| s.nodes[i].conf.peer_count(c))
+                    == Some(u32::try_from(N).unwrap())
+            })
+        }),
+        "not everyone sees {N} peers"
+    );
+}
+
+#[test]
+fn one_member_invites_twenty_four_at_once() {
+    const N: usize = 25;
+    let mut sim = Sim::new(N, 10, Config::default());
+    let c0 = sim
+        .with(0, |c, now| c.create(now, ConferenceType::Text))
+        .unwrap();
+    let id = sim.nodes[0].conf.id(c0).unwrap().id;
+    for k in 1..N {
+        sim.befriend(0, k);
+    }
+    sim.run_for(Duration::from_secs(5));
+    for k in 1..N {
+        let friend = sim.nodes[k].pk;
+        sim.with(0, |c, _| c.invite(c0, friend)).unwrap();
+    }
+    sim.run_for(Duration::from_millis(500));
+    for k in 1..N {
+        let invite = sim.nodes[k].events.iter().find_map(|(_, e)| match e {
+            ConferenceEvent::Invited { invite, .. } => Some(*invite),
+            _ => None,
+        });
+        let hub = sim.nodes[0].pk;
+        let invite = invite.expect("invited");
+        if sim.nodes[k].conf.by_id(&id).is_none() {
+            sim.with(k, |c, now| c.join(now, hub, &invite)).unwrap();
+        }
+    }
+    let all = sim.run_until_cond(Duration::from_secs(120), Duration::from_millis(200), |s| {
+        (0..N).all(|i| {
+            s.nodes[i]
+                .conf
+                .by_id(&id)
+                .and_then(|c| s.nodes[i].conf.peer_count(c))
+                == Some(u32::try_from(N).unwrap())
+        })
+    });
+    let counts: Vec<Option<u32>> = (0..N)
+        .map(|i| sim.nodes[i].conf.by_id(&id).and_then(|c| sim.nodes[i].conf.peer_count(c)))
+        .collect();
+    assert!(all, "peer counts: {counts:?}");
+}
