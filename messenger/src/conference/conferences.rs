@@ -72,6 +72,7 @@ impl Conferences {
                 real_pk: self_real_pk,
                 dht_pk: self_dht_pk,
                 name: PeerName::default(),
+                name_changed: None,
             },
             rng: ChaCha20Rng::from_seed(seed),
             net: Net::default(),
@@ -111,7 +112,11 @@ impl Conferences {
     pub fn set_name(&mut self, now: Instant, name: &[u8]) {
         self.touch(now);
         let cut = name.get(..MAX_NAME_LENGTH).unwrap_or(name);
-        self.me.name = PeerName::new(cut).unwrap_or_default();
+        let name = PeerName::new(cut).unwrap_or_default();
+        if self.me.name_changed.is_none() || name != self.me.name {
+            self.me.name_changed = Some(now);
+        }
+        self.me.name = name;
         for index in 0..self.groups.len() {
             self.with_group(now, index, |group, ctx| {
                 if group.status == Status::Connected {

@@ -37,6 +37,8 @@ pub(super) struct Me {
     pub(super) dht_pk: PublicKey,
     /// Our name (Messenger's, as c-toxcore takes it).
     pub(super) name: PeerName,
+    /// When our name last changed (or was first given), if ever.
+    pub(super) name_changed: Option<Instant>,
 }
 
 /// What the driver told us about the sessions below.
@@ -386,14 +388,27 @@ impl Group {
         if self.members.active.len() >= MAX_PEERS {
             return None;
         }
-        let FrozenPeer { mut peer, .. } = self.members.delete_frozen(frozen)?;
+        let FrozenPeer {
+            mut peer,
+            last_active,
+        } = self.members.delete_frozen(frozen)?;
         peer.temp_pk_updated = false;
         peer.last_active = ctx.now;
         self.closest
             .add(&ctx.me.real_pk, peer.real_pk, peer.temp_pk);
         self.members.active.push(peer);
         ctx.event(ConferenceEvent::PeerListChanged(ctx.conference));
-        self.need_send_name = true;
+        // c-toxcore re-announces our name to the whole conference on every
+        // thaw, so that the returning peer has it; under churn that was
+        // most of a conference's traffic (866 of 1,200 packets per peer per
+        // minute in the 50-peer simulation). The returning peer kept our
+        // name while frozen (c-toxcore keeps frozen peers' names, in its
+        // save too), so we announce only if our name changed since the
+        // peer was last heard from: what it may have missed.
+        let changed = ctx.me.name_changed.map(|at| ctx.clock.secs(at));
+        if changed.is_some_and(|changed| changed >= last_active) {
+            self.need_send_name = true;
+        }
         Some(self.members.active.len() - 1)
     }
 

@@ -545,3 +545,39 @@ fn a_peer_cannot_make_us_hold_unbounded_state() {
     p.a.set_max_offline(ca, 5).unwrap();
     assert_eq!(p.a.offline_peer_count(ca), Some(5));
 }
+
+/// A peer that comes back after being frozen is told our name again if it
+/// changed while the peer was away (we announce it on a thaw only then;
+/// `fifty_peers_with_churn_and_loss` bounds how often that is).
+#[test]
+fn a_returning_peer_hears_the_name_we_took_while_it_was_away() {
+    let mut sim = Sim::new(3, 8, Config::default());
+    for i in 0..3 {
+        sim.with(i, |c, now| c.set_name(now, format!("node {i}").as_bytes()));
+    }
+    let c0 = sim
+        .with(0, |c, now| c.create(now, ConferenceType::Text))
+        .unwrap();
+    let id = sim.nodes[0].conf.id(c0).unwrap().id;
+    sim.invite_and_join(0, 1, c0);
+    let c1 = sim.joined(1, &id).unwrap();
+    sim.invite_and_join(1, 2, c1);
+    let c2 = sim.joined(2, &id).unwrap();
+    sim.run_for(Duration::from_secs(5));
+
+    // Away; node 0 is renamed meanwhile: on its return node 2 is told the
+    // new name.
+    sim.set_online(2, false);
+    sim.run_for(Duration::from_secs(70));
+    sim.with(0, |c, now| c.set_name(now, b"node zero"));
+    sim.run_for(Duration::from_secs(1));
+    sim.set_online(2, true);
+    sim.run_for(Duration::from_secs(25));
+    assert_eq!(sim.nodes[2].conf.peer_count(c2), Some(3));
+    let zero = sim.nodes[0].pk;
+    let index = sim.nodes[2].conf.peer_index_of(c2, &zero).unwrap();
+    assert_eq!(
+        sim.nodes[2].conf.peer_name(c2, index),
+        Some(&b"node zero"[..])
+    );
+}
