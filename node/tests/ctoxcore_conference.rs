@@ -481,6 +481,18 @@ fn six_peers_toxide_and_ctoxcore_share_one_conference() {
         assert_eq!(names, ["C0", "C1", "C2", "T0", "T1", "T2"], "T{i}");
     }
 
+    // And each c-toxcore peer was told every toxide peer's name.
+    for (i, peer) in c.iter_mut().enumerate() {
+        for name in ["T0", "T1", "T2"] {
+            let prefix = format!("CONFERENCE_PEER_NAME {} ", cc[i]);
+            peer.wait_for(
+                |line: &str| line.starts_with(&prefix) && line.ends_with(&format!(" {name}")),
+                FORM_TIMEOUT,
+            )
+            .unwrap();
+        }
+    }
+
     // T2 leaves, is invited back by C1, and has the title and names again.
     t[2].block(t[2].tox.conference_delete(tc[2])).unwrap();
     toxide_sees_peers(&t[0], tc[0], 5);
