@@ -1,0 +1,375 @@
+//! The ABI against Debian's tox.h (c-toxcore 0.2.18): a C program of ours
+//! (`tests/c/abi_check.c`), compiled against the installed header and
+//! linked against the `libtoxcore.so` this test was built with, checks the
+//! library's behaviour from C and prints the header's layout and enum
+//! values, which are compared here with the Rust side. The shared object
+//! itself is checked with binutils: its SONAME, and that it exports
+//! nothing tox.h does not declare.
+//!
+//! Needs a C compiler, binutils and libtoxcore-dev's headers (the header
+//! only: nothing links c-toxcore).
+#![cfg(target_os = "linux")]
+// Test helpers: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::mem::{align_of, offset_of, size_of};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use toxcore::options::ToxOptions;
+use toxcore::types::C_ENUMS;
+
+/// Debian's header, which `<tox/tox.h>` finds on the default include path.
+const TOX_H: &str = "/usr/include/tox/tox.h";
+const ABI_CHECK_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/abi_check.c");
+/// Bound on compiling or running one tool (all take well under a second).
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The library under test: the cdylib cargo built beside this test from
+/// the same compilation as the rlib it links (a library's crate types are
+/// built together, into `deps/`), so the C program and the Rust side of
+/// the comparison are one build. No nested `cargo build`: under `cargo
+/// test --workspace` its different feature resolution would rebuild the
+/// crate and overwrite the shared, unhashed file name.
+fn library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let lib = exe.with_file_name("libtoxcore.so");
+    assert!(
+        lib.is_file(),
+        "{} was not built beside {}",
+        lib.display(),
+        exe.display()
+    );
+    lib
+}
+
+/// What the C program printed, and where it was built.
+struct CheckRun {
+    dir: PathBuf,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl CheckRun {
+    /// The words after `tag` on each line that starts with it.
+    fn lines(&self, tag: &str) -> Vec<Vec<&str>> {
+        self.stdout
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some(tag)).then(|| words.collect())
+            })
+            .collect()
+    }
+}
+
+/// Builds and runs the C program once for all tests: in a fresh folder,
+/// with `libtoxcore.so` (for the linker) and `libtoxcore.so.2` (the
+/// SONAME, for the loader) pointing at the library under test, so the
+/// system's c-toxcore cannot be picked up instead.
+fn check_run() -> &'static CheckRun {
+    static RUN: OnceLock<CheckRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let lib = library();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_check");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["libtoxcore.so", "libtoxcore.so.2"] {
+            std::os::unix::fs::symlink(&lib, dir.join(name)).unwrap();
+        }
+        std::fs::write(dir.join("toxide_enums.h"), enums_header()).unwrap();
+
+        let exe = dir.join("abi_check");
+        let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+        let mut compile = Command::new(&compiler);
+        compile
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(&dir)
+            .arg(ABI_CHECK_C)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(&dir)
+            .arg("-ltoxcore");
+        let (status, _, stderr) = run_bounded(&mut compile);
+        assert!(
+            status.success(),
+            "compiling {ABI_CHECK_C} with {compiler} failed ({status}); it needs \
+             libtoxcore-dev's {TOX_H}:\n{stderr}"
+        );
+
+        let (status, stdout, stderr) = run_bounded(Command::new(&exe).env("LD_LIBRARY_PATH", &dir));
+        assert!(
+            stdout.lines().any(|line| line.starts_with("DONE")),
+            "abi_check did not run to the end ({status}):\n{stderr}"
+        );
+        CheckRun {
+            dir,
+            status,
+            stdout,
+            stderr,
+        }
+    })
+}
+
+/// `toxide_enums.h`: an X-macro line per enum and constant we declare,
+/// for the C program to print with the header's values (a name the
+/// header lacks fails the compilation).
+fn enums_header() -> String {
+    let mut text =
+        String::from("/* Written by ffi/tests/abi.rs from toxcore::types::C_ENUMS. */\n");
+    for e in C_ENUMS {
+        text.push_str(&format!("TOXIDE_ENUM({})\n", e.name));
+        for (name, _) in e.constants {
+            text.push_str(&format!("TOXIDE_CONST({name})\n"));
+        }
+    }
+    text
+}
+
+/// Runs `command` to completion within [`TOOL_TIMEOUT`] (killing it
+/// then): status, stdout, stderr.
+fn run_bounded(command: &mut Command) -> (ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} took over {TOOL_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status, stdout.join().unwrap(), stderr.join().unwrap())
+}
+
+/// tox.h without its comments.
+fn header_code() -> String {
+    let src =
+        std::fs::read_to_string(TOX_H).unwrap_or_else(|e| panic!("{TOX_H} (libtoxcore-dev): {e}"));
+    let mut code = String::new();
+    let mut rest = src.as_str();
+    loop {
+        let block = rest.find("/*");
+        let line = rest.find("//");
+        match (block, line) {
+            (Some(b), l) if l.is_none_or(|l| b < l) => {
+                code.push_str(&rest[..b]);
+                let end = rest[b..].find("*/").expect("unterminated comment");
+                rest = &rest[b + end + 2..];
+            }
+            (_, Some(l)) => {
+                code.push_str(&rest[..l]);
+                rest = rest[l..].find('\n').map_or("", |end| &rest[l + end..]);
+            }
+            _ => {
+                code.push_str(rest);
+                return code;
+            }
+        }
+    }
+}
+
+/// Every `enum Tag { ... }` in the header: its tag and constants in order.
+fn header_enums() -> Vec<(String, Vec<String>)> {
+    let code = header_code();
+    let mut enums = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("enum ") {
+        rest = &rest[at + "enum ".len()..];
+        let tag: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = rest[tag.len()..].trim_start();
+        if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}').unwrap();
+            let constants = body[..end]
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect();
+            enums.push((tag, constants));
+        }
+    }
+    enums
+}
+
+fn tool_output(tool: &str, args: &[&str], file: &Path) -> String {
+    let (status, stdout, stderr) = run_bounded(Command::new(tool).args(args).arg(file));
+    assert!(status.success(), "{tool} {file:?}: {status}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn the_c_program_passes_against_our_library() {
+    let run = check_run();
+    let failures: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("FAIL") || line.starts_with("DONE"))
+        .collect();
+    assert!(
+        run.status.success() && failures.len() == 1,
+        "abi_check failed ({}):\n{}\nstderr:\n{}",
+        run.status,
+        failures.join("\n"),
+        run.stderr
+    );
+    let done = run.lines("DONE");
+    assert_eq!(done.len(), 1, "{}", run.stdout);
+    assert!(done[0][0].parse::<u32>().unwrap() > 100, "{:?}", done[0]);
+
+    // It ran on toxide, not on the system's c-toxcore.
+    let loaded = run.lines("LIB");
+    assert_eq!(loaded.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        std::fs::canonicalize(loaded[0][0]).unwrap(),
+        std::fs::canonicalize(library()).unwrap()
+    );
+}
+
+#[test]
+fn tox_options_has_the_headers_layout() {
+    let header: BTreeMap<&str, usize> = check_run()
+        .lines("LAYOUT")
+        .into_iter()
+        .map(|words| (words[0], words[1].parse().unwrap()))
+        .collect();
+    let ours: BTreeMap<&str, usize> = [
+        ("sizeof", size_of::<ToxOptions>()),
+        ("alignof", align_of::<ToxOptions>()),
+        ("ipv6_enabled", offset_of!(ToxOptions, ipv6_enabled)),
+        ("udp_enabled", offset_of!(ToxOptions, udp_enabled)),
+        (
+            "local_discovery_enabled",
+            offset_of!(ToxOptions, local_discovery_enabled),
+        ),
+        (
+            "dht_announcements_enabled",
+            offset_of!(ToxOptions, dht_announcements_enabled),
+        ),
+        ("proxy_type", offset_of!(ToxOptions, proxy_type)),
+        ("proxy_host", offset_of!(ToxOptions, proxy_host)),
+        ("proxy_port", offset_of!(ToxOptions, proxy_port)),
+        ("start_port", offset_of!(ToxOptions, start_port)),
+        ("end_port", offset_of!(ToxOptions, end_port)),
+        ("tcp_port", offset_of!(ToxOptions, tcp_port)),
+        (
+            "hole_punching_enabled",
+            offset_of!(ToxOptions, hole_punching_enabled),
+        ),
+        ("savedata_type", offset_of!(ToxOptions, savedata_type)),
+        ("savedata_data", offset_of!(ToxOptions, savedata_data)),
+        ("savedata_length", offset_of!(ToxOptions, savedata_length)),
+        ("log_callback", offset_of!(ToxOptions, log_callback)),
+        ("log_user_data", offset_of!(ToxOptions, log_user_data)),
+        (
+            "experimental_thread_safety",
+            offset_of!(ToxOptions, experimental_thread_safety),
+        ),
+        ("operating_system", offset_of!(ToxOptions, operating_system)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(ours, header);
+}
+
+#[test]
+fn every_enum_is_the_headers() {
+    // The same enums and constants, in the same order, as tox.h declares.
+    let declared: Vec<(String, Vec<String>)> = header_enums();
+    let ours: Vec<(String, Vec<String>)> = C_ENUMS
+        .iter()
+        .map(|e| {
+            let names = e.constants.iter().map(|(n, _)| (*n).to_owned()).collect();
+            (e.name.to_owned(), names)
+        })
+        .collect();
+    assert_eq!(ours, declared);
+
+    // With the header's values and sizes, as the C compiler sees them.
+    let run = check_run();
+    let sizes: BTreeMap<&str, usize> = run
+        .lines("ENUM")
+        .into_iter()
+        .map(|w| (w[0], w[1].parse().unwrap()))
+        .collect();
+    let values: BTreeMap<&str, u32> = run
+        .lines("CONST")
+        .into_iter()
+        .map(|w| (w[0], w[1].parse().unwrap()))
+        .collect();
+    assert_eq!(sizes.len(), C_ENUMS.len(), "{}", run.stdout);
+    for e in C_ENUMS {
+        assert_eq!(Some(&e.size), sizes.get(e.name), "sizeof(enum {})", e.name);
+        for &(name, value) in e.constants {
+            assert_eq!(Some(&value), values.get(name), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_library_is_libtoxcore_so_2() {
+    let soname = tool_output("readelf", &["-d"], &library());
+    assert!(
+        soname.contains("Library soname: [libtoxcore.so.2]"),
+        "{soname}"
+    );
+    // A program linked against it records the name Debian's clients have.
+    let run = check_run();
+    let needed = tool_output("readelf", &["-d"], &run.dir.join("abi_check"));
+    assert!(
+        needed.contains("Shared library: [libtoxcore.so.2]"),
+        "{needed}"
+    );
+}
+
+#[test]
+fn it_exports_only_functions_tox_h_declares() {
+    // Every identifier before a `(`: functions, and harmlessly also the
+    // callback typedefs.
+    let code = header_code();
+    let declared: BTreeSet<&str> = code
+        .match_indices('(')
+        .map(|(at, _)| {
+            let before = code[..at].trim_end();
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            &before[start..]
+        })
+        .filter(|name| name.starts_with("tox_"))
+        .collect();
+    let symbols = tool_output("nm", &["-D", "--defined-only"], &library());
+    let exported: BTreeSet<&str> = symbols
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    let undeclared: Vec<&&str> = exported.difference(&declared).collect();
+    assert!(undeclared.is_empty(), "not in tox.h: {undeclared:?}");
+    assert!(exported.contains("tox_options_default"), "{symbols}");
+}
