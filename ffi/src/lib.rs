@@ -7,9 +7,10 @@
 //! pointer is checked and dereferenced here, and a panic never crosses
 //! into C (the `guard` module).
 //!
-//! The declarations are our own, written from tox.h's documented ABI; C
-//! programs compile against the `tox.h` they have. `tests/abi.rs` checks
-//! them against Debian's header with a C program.
+//! The declarations are our own, written from tox.h's and
+//! toxencryptsave.h's documented ABI; C programs compile against the
+//! headers they have. `tests/abi.rs` and `tests/encryptsave.rs` check
+//! them against Debian's headers with C programs.
 //!
 //! What is here is the part of the ABI that needs no running instance:
 //! - [`version`]: the `tox_version_*` functions;
@@ -17,12 +18,16 @@
 //! - [`options`]: `struct Tox_Options` with `tox_options_new`/`_free`/
 //!   `_default` and every accessor;
 //! - [`hash`]: the SHA-256 of `tox_hash`;
-//! - [`types`]: every enum of tox.h and the opaque types.
+//! - [`types`]: every enum of tox.h and toxencryptsave.h, and the opaque
+//!   types;
+//! - [`encryptsave`]: all of toxencryptsave.h (passphrase-sealed saves),
+//!   on toxide-messenger's container.
 //!
 //! Not here yet: `tox_new`, `tox_iterate` and everything else that takes a
-//! `Tox *` (they need the synchronous driver), `toxencryptsave.h`,
-//! `toxav.h` and `tox_events.h`.
+//! `Tox *` (they need the synchronous driver), `toxav.h` and
+//! `tox_events.h`.
 
+pub mod encryptsave;
 mod guard;
 pub mod hash;
 pub mod limits;

@@ -1,4 +1,5 @@
-//! The enums of tox.h and the opaque types its signatures name.
+//! The enums of tox.h and toxencryptsave.h, and the opaque types tox.h's
+//! signatures name.
 //!
 //! C passes an enum as an `unsigned int`-sized integer that may hold any
 //! value, so a value coming *from* C arrives as `u32` and goes through
@@ -8,8 +9,8 @@
 //! (checked below and, against the header itself, by `tests/abi.rs`).
 //!
 //! Each enum carries its C constants' names (`C_CONSTANTS`) and
-//! [`C_ENUMS`] lists them all, so the ABI test can compare every value
-//! with the one Debian's header gives.
+//! [`C_ENUMS`] lists tox.h's, [`ENCRYPTSAVE_ENUMS`] toxencryptsave.h's, so
+//! the tests can compare every value with the one Debian's header gives.
 
 use std::ffi::c_char;
 use std::ffi::c_void;
@@ -61,7 +62,7 @@ pub struct CEnum {
 }
 
 macro_rules! c_enums {
-    ($(
+    ($(#[$list_meta:meta])* $list:ident; $(
         $(#[$meta:meta])*
         $name:ident = $c_name:literal {
             $( $variant:ident = $value:literal => $c_const:ident, )+
@@ -103,14 +104,17 @@ macro_rules! c_enums {
             const _: () = assert!(size_of::<$name>() == size_of::<u32>());
         )+
 
-        /// Every enum tox.h declares, in the header's order.
-        pub const C_ENUMS: &[CEnum] = &[$(
+        $(#[$list_meta])*
+        pub const $list: &[CEnum] = &[$(
             CEnum { name: $c_name, size: size_of::<$name>(), constants: $name::C_CONSTANTS },
         )+];
     };
 }
 
 c_enums! {
+    /// Every enum tox.h declares, in the header's order.
+    C_ENUMS;
+
     /// The presence a user shows: available, away or busy.
     UserStatus = "Tox_User_Status" {
         None = 0 => TOX_USER_STATUS_NONE,
@@ -387,5 +391,39 @@ c_enums! {
     ErrGetPort = "Tox_Err_Get_Port" {
         Ok = 0 => TOX_ERR_GET_PORT_OK,
         NotBound = 1 => TOX_ERR_GET_PORT_NOT_BOUND,
+    }
+}
+
+c_enums! {
+    /// Every enum toxencryptsave.h declares, in the header's order.
+    ENCRYPTSAVE_ENUMS;
+
+    /// Why no key could be derived from a passphrase.
+    ErrKeyDerivation = "Tox_Err_Key_Derivation" {
+        Ok = 0 => TOX_ERR_KEY_DERIVATION_OK,
+        Null = 1 => TOX_ERR_KEY_DERIVATION_NULL,
+        Failed = 2 => TOX_ERR_KEY_DERIVATION_FAILED,
+    }
+    /// Why data could not be encrypted under a passphrase or key.
+    ErrEncryption = "Tox_Err_Encryption" {
+        Ok = 0 => TOX_ERR_ENCRYPTION_OK,
+        Null = 1 => TOX_ERR_ENCRYPTION_NULL,
+        KeyDerivationFailed = 2 => TOX_ERR_ENCRYPTION_KEY_DERIVATION_FAILED,
+        Failed = 3 => TOX_ERR_ENCRYPTION_FAILED,
+    }
+    /// Why encrypted data could not be decrypted.
+    ErrDecryption = "Tox_Err_Decryption" {
+        Ok = 0 => TOX_ERR_DECRYPTION_OK,
+        Null = 1 => TOX_ERR_DECRYPTION_NULL,
+        InvalidLength = 2 => TOX_ERR_DECRYPTION_INVALID_LENGTH,
+        BadFormat = 3 => TOX_ERR_DECRYPTION_BAD_FORMAT,
+        KeyDerivationFailed = 4 => TOX_ERR_DECRYPTION_KEY_DERIVATION_FAILED,
+        Failed = 5 => TOX_ERR_DECRYPTION_FAILED,
+    }
+    /// Why no salt could be read from encrypted data.
+    ErrGetSalt = "Tox_Err_Get_Salt" {
+        Ok = 0 => TOX_ERR_GET_SALT_OK,
+        Null = 1 => TOX_ERR_GET_SALT_NULL,
+        BadFormat = 2 => TOX_ERR_GET_SALT_BAD_FORMAT,
     }
 }

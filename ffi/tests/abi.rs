@@ -4,7 +4,8 @@
 //! library's behaviour from C and prints the header's layout and enum
 //! values, which are compared here with the Rust side. The shared object
 //! itself is checked with binutils: its SONAME, and that it exports
-//! nothing tox.h does not declare.
+//! nothing tox.h or toxencryptsave.h does not declare
+//! (toxencryptsave's behaviour is `tests/encryptsave.rs`'s).
 //!
 //! Needs a C compiler, binutils and libtoxcore-dev's headers (the header
 //! only: nothing links c-toxcore).
@@ -13,39 +14,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{header_code, header_enums, library, run_bounded};
 use toxcore::options::ToxOptions;
 use toxcore::types::C_ENUMS;
 
 /// Debian's header, which `<tox/tox.h>` finds on the default include path.
 const TOX_H: &str = "/usr/include/tox/tox.h";
+/// Its companion for passphrase-sealed saves, also served by libtoxcore.
+const TOXENCRYPTSAVE_H: &str = "/usr/include/tox/toxencryptsave.h";
 const ABI_CHECK_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/abi_check.c");
-/// Bound on compiling or running one tool (all take well under a second).
-const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The library under test: the cdylib cargo built beside this test from
-/// the same compilation as the rlib it links (a library's crate types are
-/// built together, into `deps/`), so the C program and the Rust side of
-/// the comparison are one build. No nested `cargo build`: under `cargo
-/// test --workspace` its different feature resolution would rebuild the
-/// crate and overwrite the shared, unhashed file name.
-fn library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let lib = exe.with_file_name("libtoxcore.so");
-    assert!(
-        lib.is_file(),
-        "{} was not built beside {}",
-        lib.display(),
-        exe.display()
-    );
-    lib
-}
 
 /// What the C program printed, and where it was built.
 struct CheckRun {
@@ -132,92 +116,6 @@ fn enums_header() -> String {
     text
 }
 
-/// Runs `command` to completion within [`TOOL_TIMEOUT`] (killing it
-/// then): status, stdout, stderr.
-fn run_bounded(command: &mut Command) -> (ExitStatus, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} took over {TOOL_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (status, stdout.join().unwrap(), stderr.join().unwrap())
-}
-
-/// tox.h without its comments.
-fn header_code() -> String {
-    let src =
-        std::fs::read_to_string(TOX_H).unwrap_or_else(|e| panic!("{TOX_H} (libtoxcore-dev): {e}"));
-    let mut code = String::new();
-    let mut rest = src.as_str();
-    loop {
-        let block = rest.find("/*");
-        let line = rest.find("//");
-        match (block, line) {
-            (Some(b), l) if l.is_none_or(|l| b < l) => {
-                code.push_str(&rest[..b]);
-                let end = rest[b..].find("*/").expect("unterminated comment");
-                rest = &rest[b + end + 2..];
-            }
-            (_, Some(l)) => {
-                code.push_str(&rest[..l]);
-                rest = rest[l..].find('\n').map_or("", |end| &rest[l + end..]);
-            }
-            _ => {
-                code.push_str(rest);
-                return code;
-            }
-        }
-    }
-}
-
-/// Every `enum Tag { ... }` in the header: its tag and constants in order.
-fn header_enums() -> Vec<(String, Vec<String>)> {
-    let code = header_code();
-    let mut enums = Vec::new();
-    let mut rest = code.as_str();
-    while let Some(at) = rest.find("enum ") {
-        rest = &rest[at + "enum ".len()..];
-        let tag: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        let after = rest[tag.len()..].trim_start();
-        if let Some(body) = after.strip_prefix('{') {
-            let end = body.find('}').unwrap();
-            let constants = body[..end]
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect();
-            enums.push((tag, constants));
-        }
-    }
-    enums
-}
-
 fn tool_output(tool: &str, args: &[&str], file: &Path) -> String {
     let (status, stdout, stderr) = run_bounded(Command::new(tool).args(args).arg(file));
     assert!(status.success(), "{tool} {file:?}: {status}\n{stderr}");
@@ -301,7 +199,7 @@ fn tox_options_has_the_headers_layout() {
 #[test]
 fn every_enum_is_the_headers() {
     // The same enums and constants, in the same order, as tox.h declares.
-    let declared: Vec<(String, Vec<String>)> = header_enums();
+    let declared: Vec<(String, Vec<String>)> = header_enums(TOX_H);
     let ours: Vec<(String, Vec<String>)> = C_ENUMS
         .iter()
         .map(|e| {
@@ -349,10 +247,11 @@ fn the_library_is_libtoxcore_so_2() {
 }
 
 #[test]
-fn it_exports_only_functions_tox_h_declares() {
-    // Every identifier before a `(`: functions, and harmlessly also the
+fn it_exports_only_functions_the_headers_declare() {
+    // Every identifier before a `(` in tox.h or toxencryptsave.h (the two
+    // headers libtoxcore.so.2 serves): functions, and harmlessly also the
     // callback typedefs.
-    let code = header_code();
+    let code = header_code(TOX_H) + &header_code(TOXENCRYPTSAVE_H);
     let declared: BTreeSet<&str> = code
         .match_indices('(')
         .map(|(at, _)| {
@@ -370,6 +269,10 @@ fn it_exports_only_functions_tox_h_declares() {
         .filter_map(|line| line.split_whitespace().nth(2))
         .collect();
     let undeclared: Vec<&&str> = exported.difference(&declared).collect();
-    assert!(undeclared.is_empty(), "not in tox.h: {undeclared:?}");
+    assert!(
+        undeclared.is_empty(),
+        "not in tox.h or toxencryptsave.h: {undeclared:?}"
+    );
     assert!(exported.contains("tox_options_default"), "{symbols}");
+    assert!(exported.contains("tox_pass_encrypt"), "{symbols}");
 }

@@ -1,0 +1,116 @@
+//! What the tests that run C programs against the library share: where
+//! the library is, running a tool with a time bound, and reading Debian's
+//! headers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bound on compiling or running one tool (all take well under a second).
+pub(crate) const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The library under test: the cdylib cargo built beside this test from
+/// the same compilation as the rlib it links (a library's crate types are
+/// built together, into `deps/`), so the C program and the Rust side of
+/// the comparison are one build. No nested `cargo build`: under `cargo
+/// test --workspace` its different feature resolution would rebuild the
+/// crate and overwrite the shared, unhashed file name.
+pub(crate) fn library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let lib = exe.with_file_name("libtoxcore.so");
+    assert!(
+        lib.is_file(),
+        "{} was not built beside {}",
+        lib.display(),
+        exe.display()
+    );
+    lib
+}
+
+/// Runs `command` to completion within [`TOOL_TIMEOUT`] (killing it
+/// then): status, stdout, stderr.
+pub(crate) fn run_bounded(command: &mut Command) -> (ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} took over {TOOL_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status, stdout.join().unwrap(), stderr.join().unwrap())
+}
+
+/// The header at `path` without its comments.
+pub(crate) fn header_code(path: &str) -> String {
+    let src =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path} (libtoxcore-dev): {e}"));
+    let mut code = String::new();
+    let mut rest = src.as_str();
+    loop {
+        let block = rest.find("/*");
+        let line = rest.find("//");
+        match (block, line) {
+            (Some(b), l) if l.is_none_or(|l| b < l) => {
+                code.push_str(&rest[..b]);
+                let end = rest[b..].find("*/").expect("unterminated comment");
+                rest = &rest[b + end + 2..];
+            }
+            (_, Some(l)) => {
+                code.push_str(&rest[..l]);
+                rest = rest[l..].find('\n').map_or("", |end| &rest[l + end..]);
+            }
+            _ => {
+                code.push_str(rest);
+                return code;
+            }
+        }
+    }
+}
+
+/// Every `enum Tag { ... }` in the header at `path`: its tag and constants in order.
+pub(crate) fn header_enums(path: &str) -> Vec<(String, Vec<String>)> {
+    let code = header_code(path);
+    let mut enums = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("enum ") {
+        rest = &rest[at + "enum ".len()..];
+        let tag: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = rest[tag.len()..].trim_start();
+        if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}').unwrap();
+            let constants = body[..end]
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect();
+            enums.push((tag, constants));
+        }
+    }
+    enums
+}
