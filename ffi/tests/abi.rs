@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{header_code, header_enums, library, run_bounded};
+use common::{assert_enums_match, header_code, library, run_bounded, tagged_lines};
 use toxcore::options::ToxOptions;
 use toxcore::types::C_ENUMS;
 
@@ -42,13 +42,7 @@ struct CheckRun {
 impl CheckRun {
     /// The words after `tag` on each line that starts with it.
     fn lines(&self, tag: &str) -> Vec<Vec<&str>> {
-        self.stdout
-            .lines()
-            .filter_map(|line| {
-                let mut words = line.split_whitespace();
-                (words.next() == Some(tag)).then(|| words.collect())
-            })
-            .collect()
+        tagged_lines(&self.stdout, tag)
     }
 }
 
@@ -198,36 +192,9 @@ fn tox_options_has_the_headers_layout() {
 
 #[test]
 fn every_enum_is_the_headers() {
-    // The same enums and constants, in the same order, as tox.h declares.
-    let declared: Vec<(String, Vec<String>)> = header_enums(TOX_H);
-    let ours: Vec<(String, Vec<String>)> = C_ENUMS
-        .iter()
-        .map(|e| {
-            let names = e.constants.iter().map(|(n, _)| (*n).to_owned()).collect();
-            (e.name.to_owned(), names)
-        })
-        .collect();
-    assert_eq!(ours, declared);
-
-    // With the header's values and sizes, as the C compiler sees them.
-    let run = check_run();
-    let sizes: BTreeMap<&str, usize> = run
-        .lines("ENUM")
-        .into_iter()
-        .map(|w| (w[0], w[1].parse().unwrap()))
-        .collect();
-    let values: BTreeMap<&str, u32> = run
-        .lines("CONST")
-        .into_iter()
-        .map(|w| (w[0], w[1].parse().unwrap()))
-        .collect();
-    assert_eq!(sizes.len(), C_ENUMS.len(), "{}", run.stdout);
-    for e in C_ENUMS {
-        assert_eq!(Some(&e.size), sizes.get(e.name), "sizeof(enum {})", e.name);
-        for &(name, value) in e.constants {
-            assert_eq!(Some(&value), values.get(name), "{name}");
-        }
-    }
+    // The same enums and constants, in the same order, as tox.h declares,
+    // with the header's values and sizes as the C compiler sees them.
+    assert_enums_match(C_ENUMS, TOX_H, &check_run().stdout);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{header_enums, library, run_bounded};
+use common::{assert_enums_match, library, run_bounded, tagged_lines};
 use toxcore::types::ENCRYPTSAVE_ENUMS;
 
 const TOXENCRYPTSAVE_H: &str = "/usr/include/tox/toxencryptsave.h";
@@ -52,13 +52,7 @@ struct Run {
 
 impl Run {
     fn lines(&self, tag: &str) -> Vec<Vec<&str>> {
-        self.stdout
-            .lines()
-            .filter_map(|line| {
-                let mut words = line.split_whitespace();
-                (words.next() == Some(tag)).then(|| words.collect())
-            })
-            .collect()
+        tagged_lines(&self.stdout, tag)
     }
 }
 
@@ -186,32 +180,6 @@ fn each_build_ran_on_its_own_library() {
 
 #[test]
 fn every_enum_is_the_headers() {
-    let declared = header_enums(TOXENCRYPTSAVE_H);
-    let ours: Vec<(String, Vec<String>)> = ENCRYPTSAVE_ENUMS
-        .iter()
-        .map(|e| {
-            let names = e.constants.iter().map(|(n, _)| (*n).to_owned()).collect();
-            (e.name.to_owned(), names)
-        })
-        .collect();
-    assert_eq!(ours, declared);
-
     let run = &runs().write["toxide"];
-    let sizes: BTreeMap<&str, usize> = run
-        .lines("ENUM")
-        .into_iter()
-        .map(|w| (w[0], w[1].parse().unwrap()))
-        .collect();
-    let values: BTreeMap<&str, u32> = run
-        .lines("CONST")
-        .into_iter()
-        .map(|w| (w[0], w[1].parse().unwrap()))
-        .collect();
-    assert_eq!(sizes.len(), ENCRYPTSAVE_ENUMS.len(), "{}", run.stdout);
-    for e in ENCRYPTSAVE_ENUMS {
-        assert_eq!(Some(&e.size), sizes.get(e.name), "sizeof(enum {})", e.name);
-        for &(name, value) in e.constants {
-            assert_eq!(Some(&value), values.get(name), "{name}");
-        }
-    }
+    assert_enums_match(ENCRYPTSAVE_ENUMS, TOXENCRYPTSAVE_H, &run.stdout);
 }

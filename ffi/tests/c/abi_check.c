@@ -26,19 +26,8 @@
 
 #include <tox/tox.h>
 
-static unsigned checks;
-static unsigned failures;
+#include "check.h"
 
-static void check(const char *what, int line, bool ok)
-{
-    ++checks;
-    if (!ok) {
-        ++failures;
-        printf("FAIL line %d: %s\n", line, what);
-    }
-}
-
-#define CHECK(cond) check(#cond, __LINE__, (cond))
 
 /* ---- version and sizes ------------------------------------------------ */
 

@@ -29,19 +29,8 @@
 
 #include <tox/toxencryptsave.h>
 
-static unsigned checks;
-static unsigned failures;
+#include "check.h"
 
-static void check(const char *what, int line, bool ok)
-{
-    ++checks;
-    if (!ok) {
-        ++failures;
-        printf("FAIL line %d: %s\n", line, what);
-    }
-}
-
-#define CHECK(cond) check(#cond, __LINE__, (cond))
 
 static const uint8_t message[] = "a Tox save, sealed under a passphrase";
 #define MESSAGE_LEN (sizeof message)

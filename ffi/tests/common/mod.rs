@@ -1,7 +1,12 @@
 //! What the tests that run C programs against the library share: where
 //! the library is, running a tool with a time bound, and reading Debian's
 //! headers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -113,4 +118,47 @@ pub(crate) fn header_enums(path: &str) -> Vec<(String, Vec<String>)> {
         }
     }
     enums
+}
+
+/// The words after `tag` on each line of `stdout` that starts with it
+/// (the C programs print `TAG word word…` lines).
+pub(crate) fn tagged_lines<'a>(stdout: &'a str, tag: &str) -> Vec<Vec<&'a str>> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(tag)).then(|| words.collect())
+        })
+        .collect()
+}
+
+/// Our enum table is the header's: the same enums and constants in the
+/// same order as `header` declares them, and with the values and sizes
+/// the C compiler printed (`ENUM <tag> <sizeof>` and `CONST <name>
+/// <value>` lines in `stdout`).
+pub(crate) fn assert_enums_match(ours: &[toxcore::types::CEnum], header: &str, stdout: &str) {
+    let declared = header_enums(header);
+    let names: Vec<(String, Vec<String>)> = ours
+        .iter()
+        .map(|e| {
+            let names = e.constants.iter().map(|(n, _)| (*n).to_owned()).collect();
+            (e.name.to_owned(), names)
+        })
+        .collect();
+    assert_eq!(names, declared);
+    let sizes: std::collections::BTreeMap<&str, usize> = tagged_lines(stdout, "ENUM")
+        .into_iter()
+        .map(|w| (w[0], w[1].parse().unwrap()))
+        .collect();
+    let values: std::collections::BTreeMap<&str, u32> = tagged_lines(stdout, "CONST")
+        .into_iter()
+        .map(|w| (w[0], w[1].parse().unwrap()))
+        .collect();
+    assert_eq!(sizes.len(), ours.len(), "{stdout}");
+    for e in ours {
+        assert_eq!(Some(&e.size), sizes.get(e.name), "sizeof(enum {})", e.name);
+        for &(name, value) in e.constants {
+            assert_eq!(Some(&value), values.get(name), "{name}");
+        }
+    }
 }
