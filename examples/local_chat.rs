@@ -5,8 +5,9 @@
 //! and pushes its name, and they talk: messages, read receipts, and a few
 //! timed round trips. Then Alice sets an avatar, which her instance offers
 //! Bob by itself (he checks its SHA-256 file id), and sends him 8 MiB of
-//! generated data, which Bob checks byte for byte as it streams in. Every
-//! step prints the time since start.
+//! generated data, which Bob checks byte for byte as it streams in; last,
+//! she starts a conference, invites Bob, and he speaks in it. Every step
+//! prints the time since start.
 //!
 //! Run: `cargo run --release --example local_chat`
 //!
@@ -270,6 +271,42 @@ async fn main() -> Result<(), Error> {
     if !same || bytes != FILE_SIZE || !hash_ok || got != image {
         return Err("a file arrived other than it was sent".into());
     }
+
+    // A conference: Alice starts one and invites Bob, who joins; he
+    // speaks in it and she hears him.
+    let conference = alice.conference_new().await?;
+    alice
+        .conference_set_title(conference, "Alice and Bob")
+        .await?;
+    alice.conference_invite(bob_number, conference).await?;
+    let (friend, invite) = wait(&mut bob_events, "conference invite", |e| match e {
+        ToxEvent::ConferenceInvite { friend, invite } => Some((friend, invite)),
+        _ => None,
+    })
+    .await?;
+    let joined = bob.conference_join(friend, invite).await?;
+    wait(&mut bob_events, "conference connected", |e| {
+        matches!(e, ToxEvent::ConferenceConnected { conference } if conference == joined)
+            .then_some(())
+    })
+    .await?;
+    let title = bob.conference(joined).await?.title;
+    step(&format!(
+        "Bob joined Alice's conference \"{}\"",
+        String::from_utf8_lossy(&title)
+    ));
+    bob.conference_send(joined, MessageKind::Normal, "Hello, conference!")
+        .await?;
+    let bob_key = bob.public_key();
+    let text = wait(&mut alice_events, "conference message", |e| match e {
+        ToxEvent::ConferenceMessage { peer_key, text, .. } if peer_key == bob_key => Some(text),
+        _ => None,
+    })
+    .await?;
+    step(&format!(
+        "Alice: Bob says \"{}\" in the conference",
+        String::from_utf8_lossy(&text)
+    ));
 
     alice.shutdown().await;
     wait(&mut bob_events, "Alice offline", |e| {
