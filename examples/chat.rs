@@ -224,11 +224,16 @@ fn conference_name(conference: &ConferenceInfo) -> String {
 }
 
 fn display_name(friend: &FriendInfo) -> String {
-    if friend.name.is_empty() {
-        let key = friend.public_key.to_string();
+    shown_name(&friend.name, &friend.public_key)
+}
+
+/// A name as shown: the name, or the start of the key while it has none.
+fn shown_name(name: &[u8], key: &PublicKey) -> String {
+    if name.is_empty() {
+        let key = key.to_string();
         format!("{}…", key.get(..12).unwrap_or(&key))
     } else {
-        String::from_utf8_lossy(&friend.name).into_owned()
+        String::from_utf8_lossy(name).into_owned()
     }
 }
 
@@ -328,18 +333,13 @@ async fn refresh(tox: &Tox, app: &mut App) -> Result<(), Error> {
 
 /// A conference peer's name, from the last refresh.
 fn peer_name(app: &App, conference: ConferenceNumber, key: &PublicKey) -> String {
-    app.conferences
+    let name = app
+        .conferences
         .iter()
         .find(|c| c.number == conference)
         .and_then(|c| c.peers.iter().find(|p| p.public_key == *key))
-        .filter(|p| !p.name.is_empty())
-        .map_or_else(
-            || {
-                let key = key.to_string();
-                format!("{}…", key.get(..12).unwrap_or(&key))
-            },
-            |p| String::from_utf8_lossy(&p.name).into_owned(),
-        )
+        .map_or(&[][..], |p| p.name.as_slice());
+    shown_name(name, key)
 }
 
 async fn handle_event(

@@ -266,54 +266,60 @@ fn a_chain_of_toxide_and_ctoxcore_peers_forms_one_conference() {
     peer_hears(&mut p, at_p, "from Q");
 }
 
-/// Everything each side heard in `conference` until `done` holds for it
-/// (or the bound passes): toxide's messages as `(author key, text)`.
-fn toxide_collect(
-    toxide: &mut Toxide,
-    conference: ConferenceNumber,
+/// The messages `who` heard until `done` holds for them, each taken by
+/// `next` within what is left of [`FORM_TIMEOUT`].
+fn collect_until(
+    who: &str,
+    mut next: impl FnMut(Duration) -> String,
     mut done: impl FnMut(&[String]) -> bool,
 ) -> Vec<String> {
     let mut heard = Vec::new();
     let deadline = Instant::now() + FORM_TIMEOUT;
     while !done(&heard) {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "toxide heard only {heard:?}");
-        let text = toxide.wait("a conference message", left, |e| match e {
+        assert!(!left.is_zero(), "{who} heard only {heard:?}");
+        heard.push(next(left));
+    }
+    heard
+}
+
+/// The texts a toxide peer heard in `conference` until `done` holds.
+fn toxide_collect(
+    toxide: &mut Toxide,
+    conference: ConferenceNumber,
+    done: impl FnMut(&[String]) -> bool,
+) -> Vec<String> {
+    let next = |left| {
+        toxide.wait("a conference message", left, |e| match e {
             ToxEvent::ConferenceMessage {
                 conference: c,
                 text,
                 ..
             } if *c == conference => Some(String::from_utf8_lossy(text).into_owned()),
             _ => None,
-        });
-        heard.push(text);
-    }
-    heard
+        })
+    };
+    collect_until("toxide", next, done)
 }
 
 /// The same for a c-toxcore peer.
 fn peer_collect(
     peer: &mut CPeer,
     conference: u32,
-    mut done: impl FnMut(&[String]) -> bool,
+    done: impl FnMut(&[String]) -> bool,
 ) -> Vec<String> {
-    let mut heard = Vec::new();
-    let deadline = Instant::now() + FORM_TIMEOUT;
-    while !done(&heard) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "{} heard only {heard:?}", peer.label());
-        match peer
-            .wait_event(
-                |e| matches!(e, PeerEvent::ConferenceMessage { conference: c, .. } if *c == conference),
-                left,
-            )
-            .unwrap()
-        {
-            PeerEvent::ConferenceMessage { text, .. } => heard.push(text),
-            other => panic!("{other:?}"),
-        }
-    }
-    heard
+    let who = peer.label().to_owned();
+    let next = |left| match peer
+        .wait_event(
+            |e| matches!(e, PeerEvent::ConferenceMessage { conference: c, .. } if *c == conference),
+            left,
+        )
+        .unwrap()
+    {
+        PeerEvent::ConferenceMessage { text, .. } => text,
+        other => panic!("{other:?}"),
+    };
+    collect_until(&who, next, done)
 }
 
 /// Every message of every other author exactly once, and each author's

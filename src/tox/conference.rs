@@ -169,19 +169,12 @@ impl Tox {
         + 'static,
     ) -> Result<T, ToxError> {
         self.call(move |stack, now| {
+            // Disjoint fields: the friend lookup reads the messenger while
+            // the conferences change.
             let messenger = stack.messenger.as_ref();
-            let friends: Vec<(FriendNumber, PublicKey)> = messenger
-                .map(|m| {
-                    m.friend_numbers()
-                        .filter_map(|n| Some((n, m.friend_key(n)?)))
-                        .collect()
-                })
-                .unwrap_or_default();
             let key = |friend: FriendNumber| {
-                friends
-                    .iter()
-                    .find(|(n, _)| *n == friend)
-                    .map(|(_, k)| *k)
+                messenger
+                    .and_then(|m| m.friend_key(friend))
                     .ok_or(ToxError::Messenger(MessengerError::NoFriend(friend)))
             };
             let out = match stack.conferences.as_mut() {

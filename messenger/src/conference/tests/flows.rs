@@ -355,9 +355,11 @@ fn title_and_names_reach_a_joiner() {
     assert_eq!(lossy, vec![(192, vec![1, 2, 3]), (192, vec![4])]);
 }
 
-#[test]
-fn silent_peers_freeze_and_thaw_on_rejoin() {
-    let mut sim = Sim::new(3, 7, Config::default());
+/// Three nodes in one conference, built by invites along a chain (0
+/// invites 1, 1 invites 2) and settled for 5 s: the world, the
+/// conference's id and each node's number for it.
+fn chain_of_three(seed: u64) -> (Sim, [u8; 32], [ConferenceNumber; 3]) {
+    let mut sim = Sim::new(3, seed, Config::default());
     let c0 = sim
         .with(0, |c, now| c.create(now, ConferenceType::Text))
         .unwrap();
@@ -367,6 +369,12 @@ fn silent_peers_freeze_and_thaw_on_rejoin() {
     sim.invite_and_join(1, 2, c1);
     let c2 = sim.joined(2, &id).unwrap();
     sim.run_for(Duration::from_secs(5));
+    (sim, id, [c0, c1, c2])
+}
+
+#[test]
+fn silent_peers_freeze_and_thaw_on_rejoin() {
+    let (mut sim, id, [c0, c1, c2]) = chain_of_three(7);
     for i in 0..3 {
         let c = sim.joined(i, &id).unwrap();
         assert_eq!(sim.nodes[i].conf.peer_count(c), Some(3), "node {i}");
@@ -551,19 +559,11 @@ fn a_peer_cannot_make_us_hold_unbounded_state() {
 /// `fifty_peers_with_churn_and_loss` bounds how often that is).
 #[test]
 fn a_returning_peer_hears_the_name_we_took_while_it_was_away() {
-    let mut sim = Sim::new(3, 8, Config::default());
+    let (mut sim, _, [_, _, c2]) = chain_of_three(8);
     for i in 0..3 {
         sim.with(i, |c, now| c.set_name(now, format!("node {i}").as_bytes()));
     }
-    let c0 = sim
-        .with(0, |c, now| c.create(now, ConferenceType::Text))
-        .unwrap();
-    let id = sim.nodes[0].conf.id(c0).unwrap().id;
-    sim.invite_and_join(0, 1, c0);
-    let c1 = sim.joined(1, &id).unwrap();
-    sim.invite_and_join(1, 2, c1);
-    let c2 = sim.joined(2, &id).unwrap();
-    sim.run_for(Duration::from_secs(5));
+    sim.run_for(Duration::from_secs(1));
 
     // Away; node 0 is renamed meanwhile: on its return node 2 is told the
     // new name.
