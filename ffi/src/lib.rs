@@ -7,10 +7,10 @@
 //! pointer is checked and dereferenced here, and a panic never crosses
 //! into C (the `guard` module).
 //!
-//! The declarations are our own, written from tox.h's and
-//! toxencryptsave.h's documented ABI; C programs compile against the
-//! headers they have. `tests/abi.rs` and `tests/encryptsave.rs` check
-//! them against Debian's headers with C programs.
+//! The declarations are our own, written from tox.h's, toxencryptsave.h's
+//! and toxav.h's documented ABI; C programs compile against the headers
+//! they have. `tests/abi.rs`, `tests/encryptsave.rs` and `tests/av.rs`
+//! check them against Debian's headers with C programs.
 //!
 //! What is here is the part of the ABI that needs no running instance:
 //! - [`version`]: the `tox_version_*` functions;
@@ -18,15 +18,19 @@
 //! - [`options`]: `struct Tox_Options` with `tox_options_new`/`_free`/
 //!   `_default` and every accessor;
 //! - [`hash`]: the SHA-256 of `tox_hash`;
-//! - [`types`]: every enum of tox.h and toxencryptsave.h, and the opaque
-//!   types;
+//! - [`types`]: every enum of tox.h, toxencryptsave.h and toxav.h, and
+//!   the opaque types;
 //! - [`encryptsave`]: all of toxencryptsave.h (passphrase-sealed saves),
-//!   on toxide-messenger's container.
+//!   on toxide-messenger's container;
+//! - [`av`]: every function of toxav.h, so clients built with A/V load;
+//!   a session keeps its callbacks, but every call fails as the header
+//!   documents (calls are not built yet).
 //!
 //! Not here yet: `tox_new`, `tox_iterate` and everything else that takes a
-//! `Tox *` (they need the synchronous driver), `toxav.h` and
-//! `tox_events.h`.
+//! `Tox *` (they need the synchronous driver), audio and video calls
+//! themselves, and `tox_events.h`.
 
+pub mod av;
 pub mod encryptsave;
 mod guard;
 pub mod hash;

@@ -1,5 +1,5 @@
-//! The enums of tox.h and toxencryptsave.h, and the opaque types tox.h's
-//! signatures name.
+//! The enums of tox.h, toxencryptsave.h and toxav.h, and the opaque
+//! types tox.h's signatures name.
 //!
 //! C passes an enum as an `unsigned int`-sized integer that may hold any
 //! value, so a value coming *from* C arrives as `u32` and goes through
@@ -9,8 +9,9 @@
 //! (checked below and, against the header itself, by `tests/abi.rs`).
 //!
 //! Each enum carries its C constants' names (`C_CONSTANTS`) and
-//! [`C_ENUMS`] lists tox.h's, [`ENCRYPTSAVE_ENUMS`] toxencryptsave.h's, so
-//! the tests can compare every value with the one Debian's header gives.
+//! [`C_ENUMS`] lists tox.h's, [`ENCRYPTSAVE_ENUMS`] toxencryptsave.h's
+//! and [`TOXAV_ENUMS`] toxav.h's, so the tests can compare every value
+//! with the one Debian's header gives.
 
 use std::ffi::c_char;
 use std::ffi::c_void;
@@ -425,5 +426,85 @@ c_enums! {
         Ok = 0 => TOX_ERR_GET_SALT_OK,
         Null = 1 => TOX_ERR_GET_SALT_NULL,
         BadFormat = 2 => TOX_ERR_GET_SALT_BAD_FORMAT,
+    }
+}
+
+c_enums! {
+    /// Every enum toxav.h declares, in the header's order.
+    TOXAV_ENUMS;
+
+    /// Why `toxav_new` returned NULL.
+    ErrAvNew = "Toxav_Err_New" {
+        Ok = 0 => TOXAV_ERR_NEW_OK,
+        Null = 1 => TOXAV_ERR_NEW_NULL,
+        Malloc = 2 => TOXAV_ERR_NEW_MALLOC,
+        Multiple = 3 => TOXAV_ERR_NEW_MULTIPLE,
+    }
+    /// Why a call could not be started.
+    ErrAvCall = "Toxav_Err_Call" {
+        Ok = 0 => TOXAV_ERR_CALL_OK,
+        Malloc = 1 => TOXAV_ERR_CALL_MALLOC,
+        Sync = 2 => TOXAV_ERR_CALL_SYNC,
+        FriendNotFound = 3 => TOXAV_ERR_CALL_FRIEND_NOT_FOUND,
+        FriendNotConnected = 4 => TOXAV_ERR_CALL_FRIEND_NOT_CONNECTED,
+        FriendAlreadyInCall = 5 => TOXAV_ERR_CALL_FRIEND_ALREADY_IN_CALL,
+        InvalidBitRate = 6 => TOXAV_ERR_CALL_INVALID_BIT_RATE,
+    }
+    /// Why an incoming call could not be answered.
+    ErrAvAnswer = "Toxav_Err_Answer" {
+        Ok = 0 => TOXAV_ERR_ANSWER_OK,
+        Sync = 1 => TOXAV_ERR_ANSWER_SYNC,
+        CodecInitialization = 2 => TOXAV_ERR_ANSWER_CODEC_INITIALIZATION,
+        FriendNotFound = 3 => TOXAV_ERR_ANSWER_FRIEND_NOT_FOUND,
+        FriendNotCalling = 4 => TOXAV_ERR_ANSWER_FRIEND_NOT_CALLING,
+        InvalidBitRate = 5 => TOXAV_ERR_ANSWER_INVALID_BIT_RATE,
+    }
+    /// The bits of the call state a `toxav_call_state_cb` receives (a mask
+    /// passed as `uint32_t`, not one value).
+    AvFriendCallState = "Toxav_Friend_Call_State" {
+        None = 0 => TOXAV_FRIEND_CALL_STATE_NONE,
+        Error = 1 => TOXAV_FRIEND_CALL_STATE_ERROR,
+        Finished = 2 => TOXAV_FRIEND_CALL_STATE_FINISHED,
+        SendingA = 4 => TOXAV_FRIEND_CALL_STATE_SENDING_A,
+        SendingV = 8 => TOXAV_FRIEND_CALL_STATE_SENDING_V,
+        AcceptingA = 16 => TOXAV_FRIEND_CALL_STATE_ACCEPTING_A,
+        AcceptingV = 32 => TOXAV_FRIEND_CALL_STATE_ACCEPTING_V,
+    }
+    /// A command on a running or ringing call.
+    AvCallControl = "Toxav_Call_Control" {
+        Resume = 0 => TOXAV_CALL_CONTROL_RESUME,
+        Pause = 1 => TOXAV_CALL_CONTROL_PAUSE,
+        Cancel = 2 => TOXAV_CALL_CONTROL_CANCEL,
+        MuteAudio = 3 => TOXAV_CALL_CONTROL_MUTE_AUDIO,
+        UnmuteAudio = 4 => TOXAV_CALL_CONTROL_UNMUTE_AUDIO,
+        HideVideo = 5 => TOXAV_CALL_CONTROL_HIDE_VIDEO,
+        ShowVideo = 6 => TOXAV_CALL_CONTROL_SHOW_VIDEO,
+    }
+    /// Why a call control was refused.
+    ErrAvCallControl = "Toxav_Err_Call_Control" {
+        Ok = 0 => TOXAV_ERR_CALL_CONTROL_OK,
+        Sync = 1 => TOXAV_ERR_CALL_CONTROL_SYNC,
+        FriendNotFound = 2 => TOXAV_ERR_CALL_CONTROL_FRIEND_NOT_FOUND,
+        FriendNotInCall = 3 => TOXAV_ERR_CALL_CONTROL_FRIEND_NOT_IN_CALL,
+        InvalidTransition = 4 => TOXAV_ERR_CALL_CONTROL_INVALID_TRANSITION,
+    }
+    /// Why a call's audio or video bit rate could not be set.
+    ErrAvBitRateSet = "Toxav_Err_Bit_Rate_Set" {
+        Ok = 0 => TOXAV_ERR_BIT_RATE_SET_OK,
+        Sync = 1 => TOXAV_ERR_BIT_RATE_SET_SYNC,
+        InvalidBitRate = 2 => TOXAV_ERR_BIT_RATE_SET_INVALID_BIT_RATE,
+        FriendNotFound = 3 => TOXAV_ERR_BIT_RATE_SET_FRIEND_NOT_FOUND,
+        FriendNotInCall = 4 => TOXAV_ERR_BIT_RATE_SET_FRIEND_NOT_IN_CALL,
+    }
+    /// Why an audio or video frame was not sent.
+    ErrAvSendFrame = "Toxav_Err_Send_Frame" {
+        Ok = 0 => TOXAV_ERR_SEND_FRAME_OK,
+        Null = 1 => TOXAV_ERR_SEND_FRAME_NULL,
+        FriendNotFound = 2 => TOXAV_ERR_SEND_FRAME_FRIEND_NOT_FOUND,
+        FriendNotInCall = 3 => TOXAV_ERR_SEND_FRAME_FRIEND_NOT_IN_CALL,
+        Sync = 4 => TOXAV_ERR_SEND_FRAME_SYNC,
+        Invalid = 5 => TOXAV_ERR_SEND_FRAME_INVALID,
+        PayloadTypeDisabled = 6 => TOXAV_ERR_SEND_FRAME_PAYLOAD_TYPE_DISABLED,
+        RtpFailed = 7 => TOXAV_ERR_SEND_FRAME_RTP_FAILED,
     }
 }

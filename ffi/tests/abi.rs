@@ -4,8 +4,9 @@
 //! library's behaviour from C and prints the header's layout and enum
 //! values, which are compared here with the Rust side. The shared object
 //! itself is checked with binutils: its SONAME, and that it exports
-//! nothing tox.h or toxencryptsave.h does not declare
-//! (toxencryptsave's behaviour is `tests/encryptsave.rs`'s).
+//! nothing tox.h, toxencryptsave.h or toxav.h does not declare
+//! (toxencryptsave's behaviour is `tests/encryptsave.rs`'s, toxav's
+//! `tests/av.rs`'s).
 //!
 //! Needs a C compiler, binutils and libtoxcore-dev's headers (the header
 //! only: nothing links c-toxcore).
@@ -21,7 +22,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{assert_enums_match, header_code, library, run_bounded, tagged_lines};
+use common::{assert_enums_match, declared_functions, library, run_bounded, tagged_lines};
 use toxcore::options::ToxOptions;
 use toxcore::types::C_ENUMS;
 
@@ -29,6 +30,8 @@ use toxcore::types::C_ENUMS;
 const TOX_H: &str = "/usr/include/tox/tox.h";
 /// Its companion for passphrase-sealed saves, also served by libtoxcore.
 const TOXENCRYPTSAVE_H: &str = "/usr/include/tox/toxencryptsave.h";
+/// The audio/video API, also served by libtoxcore.
+const TOXAV_H: &str = "/usr/include/tox/toxav.h";
 const ABI_CHECK_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/abi_check.c");
 
 /// What the C program printed, and where it was built.
@@ -215,31 +218,26 @@ fn the_library_is_libtoxcore_so_2() {
 
 #[test]
 fn it_exports_only_functions_the_headers_declare() {
-    // Every identifier before a `(` in tox.h or toxencryptsave.h (the two
-    // headers libtoxcore.so.2 serves): functions, and harmlessly also the
-    // callback typedefs.
-    let code = header_code(TOX_H) + &header_code(TOXENCRYPTSAVE_H);
-    let declared: BTreeSet<&str> = code
-        .match_indices('(')
-        .map(|(at, _)| {
-            let before = code[..at].trim_end();
-            let start = before
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .map_or(0, |i| i + 1);
-            &before[start..]
-        })
-        .filter(|name| name.starts_with("tox_"))
+    // The three headers libtoxcore.so.2 serves; toxav.h's functions are
+    // all there (`tests/av.rs` checks that every one is).
+    let declared: BTreeSet<String> = [TOX_H, TOXENCRYPTSAVE_H, TOXAV_H]
+        .into_iter()
+        .flat_map(declared_functions)
         .collect();
+    assert!(declared.contains("tox_new"), "{declared:?}");
+    assert!(declared.contains("toxav_new"), "{declared:?}");
     let symbols = tool_output("nm", &["-D", "--defined-only"], &library());
-    let exported: BTreeSet<&str> = symbols
+    let exported: BTreeSet<String> = symbols
         .lines()
         .filter_map(|line| line.split_whitespace().nth(2))
+        .map(str::to_owned)
         .collect();
-    let undeclared: Vec<&&str> = exported.difference(&declared).collect();
+    let undeclared: Vec<&String> = exported.difference(&declared).collect();
     assert!(
         undeclared.is_empty(),
-        "not in tox.h or toxencryptsave.h: {undeclared:?}"
+        "not in tox.h, toxencryptsave.h or toxav.h: {undeclared:?}"
     );
     assert!(exported.contains("tox_options_default"), "{symbols}");
     assert!(exported.contains("tox_pass_encrypt"), "{symbols}");
+    assert!(exported.contains("toxav_new"), "{symbols}");
 }

@@ -94,6 +94,38 @@ pub(crate) fn header_code(path: &str) -> String {
     }
 }
 
+/// The name of every function the header at `path` declares: the
+/// identifier before the first `(` of each declaration that is not a
+/// `typedef` (which keeps callback types out) nor a preprocessor line.
+#[allow(dead_code, reason = "abi.rs and av.rs use it, encryptsave.rs does not")]
+pub(crate) fn declared_functions(path: &str) -> std::collections::BTreeSet<String> {
+    let code = header_code(path);
+    // Preprocessor lines, with their `\` continuations, declare nothing.
+    let mut declarations = String::new();
+    let mut continued = false;
+    for line in code.lines() {
+        let directive = continued || line.trim_start().starts_with('#');
+        continued = directive && line.trim_end().ends_with('\\');
+        if !directive {
+            declarations.push_str(line);
+            declarations.push('\n');
+        }
+    }
+    declarations
+        .split([';', '{', '}'])
+        .map(str::trim)
+        .filter(|statement| !statement.starts_with("typedef"))
+        .filter_map(|statement| {
+            let before = statement[..statement.find('(')?].trim_end();
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            Some(before[start..].to_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
 /// Every `enum Tag { ... }` in the header at `path`: its tag and constants in order.
 pub(crate) fn header_enums(path: &str) -> Vec<(String, Vec<String>)> {
     let code = header_code(path);
@@ -108,9 +140,11 @@ pub(crate) fn header_enums(path: &str) -> Vec<(String, Vec<String>)> {
         let after = rest[tag.len()..].trim_start();
         if let Some(body) = after.strip_prefix('{') {
             let end = body.find('}').unwrap();
+            // A constant may carry its value (`NAME = 4`); the C
+            // compiler's value is what gets compared, so keep the name.
             let constants = body[..end]
                 .split(',')
-                .map(str::trim)
+                .map(|c| c.split('=').next().unwrap_or_default().trim())
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned)
                 .collect();
