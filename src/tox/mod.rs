@@ -34,6 +34,7 @@
 mod conference;
 mod event;
 mod file;
+pub mod ops;
 mod profile;
 mod transfer;
 
@@ -47,7 +48,7 @@ use toxide_messenger::file::FileError;
 use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
 use toxide_messenger::packet::FILE_ID_LENGTH;
 use toxide_messenger::packet::{MessageKind, UserStatus};
-use toxide_messenger::save::{PassError, PassKey, SaveData, SaveError};
+use toxide_messenger::save::{PassError, PassKey, SaveError};
 use toxide_onion::client::FriendError;
 
 use crate::driver::{
@@ -58,7 +59,7 @@ pub use crate::stack::Connection;
 pub use conference::{ConferenceInfo, ConferencePeer};
 pub use event::{ToxEvent, ToxEvents};
 pub use file::write_atomic;
-use profile::Kept;
+use ops::Kept;
 pub use toxide_messenger::conference::{
     ConferenceId, ConferenceNumber, ConferenceType, Invite as ConferenceInvite, PeerIndex,
 };
@@ -228,31 +229,13 @@ impl ToxBuilder {
 
     /// Starts the instance on the current tokio runtime.
     pub async fn spawn(self) -> Result<(Tox, ToxEvents), ToxError> {
-        let mut pass_key = None;
-        let save = match &self.savedata {
-            Some(bytes) if toxide_messenger::save::is_encrypted(bytes) => {
-                let passphrase = self.passphrase.as_ref().ok_or(ToxError::PassphraseNeeded)?;
-                let salt = toxide_messenger::save::toxencryptsave::salt_of(bytes)?;
-                let key = PassKey::derive_with_salt(passphrase, salt)?;
-                let plain = key.decrypt(bytes)?;
-                pass_key = Some(key);
-                Some(SaveData::load(&plain)?)
-            }
-            Some(bytes) => Some(SaveData::load(bytes)?),
-            None => None,
-        };
-        if pass_key.is_none() {
-            if let Some(passphrase) = &self.passphrase {
-                pass_key = Some(PassKey::derive(passphrase, &mut rand::rng())?);
-            }
-        }
-        let (keys, nospam) = match &save {
-            Some(save) => (save.keys.clone(), save.nospam),
-            None => {
-                let mut rng = rand::rng();
-                (KeyPair::generate(&mut rng), NoSpam::random(&mut rng))
-            }
-        };
+        let ops::Profile {
+            keys,
+            nospam,
+            pass_key,
+            save,
+            kept,
+        } = ops::Profile::load(self.savedata.as_deref(), self.passphrase.as_deref())?;
         let mut driver = self.bind(&keys, nospam).await?;
         driver.route_files();
         let handle = driver.handle();
@@ -260,22 +243,9 @@ impl ToxBuilder {
             .take_events_where(ToxEvent::wanted)
             .map(|rx| ToxEvents::new(rx, handle.downgrade()));
         tokio::spawn(driver.run());
-        let kept = save.as_ref().map(Kept::of).unwrap_or_default();
         let bootstrap = self.bootstrap.clone();
         handle
-            .call(move |stack, now, _| {
-                if let Some(save) = &save {
-                    profile::restore(stack, now, save);
-                }
-                for node in bootstrap {
-                    stack.dht.bootstrap(now, node);
-                    if let Some(client) = &mut stack.client {
-                        client.add_bootstrap_node(node);
-                    }
-                }
-                // The loaded conferences ask for their peers' connections.
-                stack.flush(now);
-            })
+            .call(move |stack, now, _| ops::restore(stack, now, save.as_ref(), &bootstrap))
             .await?;
         let tox = Tox {
             handle,
@@ -291,15 +261,27 @@ impl ToxBuilder {
         Ok((tox, events))
     }
 
-    /// Binds the first free port of the range.
-    async fn bind(&self, keys: &KeyPair, nospam: NoSpam) -> Result<Driver, ToxError> {
+    /// The driver configurations to try, one per port of the range, in
+    /// order (the first that binds is used).
+    pub fn driver_configs(
+        &self,
+        keys: &KeyPair,
+        nospam: NoSpam,
+    ) -> impl Iterator<Item = DriverConfig> + '_ {
         let ip = self.bind_ip.unwrap_or(if self.ipv6 {
             IpAddr::V6(Ipv6Addr::UNSPECIFIED)
         } else {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         });
-        let mut last = None;
-        for port in self.ports.clone() {
+        // Without UDP nothing is bound: no other port would do better.
+        let ports = if self.udp {
+            self.ports.clone()
+        } else {
+            let first = *self.ports.start();
+            first..=first
+        };
+        let keys = keys.clone();
+        ports.map(move |port| {
             let mut config = DriverConfig::new([SocketAddr::new(ip, port)]);
             config.dual_stack = ip.is_ipv6();
             config.udp = self.udp;
@@ -314,13 +296,17 @@ impl ToxBuilder {
             let mut seed = [0u8; 32];
             rand::rng().fill_bytes(&mut seed);
             config.seed = Some(seed);
+            config
+        })
+    }
+
+    /// Binds the first free port of the range.
+    async fn bind(&self, keys: &KeyPair, nospam: NoSpam) -> Result<Driver, ToxError> {
+        let mut last = None;
+        for config in self.driver_configs(keys, nospam) {
             match Driver::bind(config).await {
                 Ok(driver) => return Ok(driver),
                 Err(error) => last = Some(error),
-            }
-            if !self.udp {
-                // Nothing is bound: no other port would do better.
-                break;
             }
         }
         Err(last.unwrap_or(DriverError::NoAddress).into())
@@ -404,38 +390,15 @@ impl Tox {
     /// gets the request under the new one ([`ToxError::NospamUpdated`]).
     pub async fn add_friend(&self, id: ToxId, message: &[u8]) -> Result<FriendNumber, ToxError> {
         let message = message.to_vec();
-        self.call(move |stack, now| {
-            let known = stack.messenger.as_ref().and_then(|m| {
-                let number = m.friend_number(&id.public_key)?;
-                Some((number, m.friend_record(number)?.request))
-            });
-            match known {
-                Some((number, Some(request))) if request.nospam != id.nospam => {
-                    stack.send_friend_request(now, &id, &request.message)?;
-                    Err(ToxError::NospamUpdated(number))
-                }
-                Some((number, _)) => Err(ToxError::AlreadyFriend(number)),
-                None => {
-                    stack.send_friend_request(now, &id, &message)?;
-                    number_of(stack, &id.public_key)
-                }
-            }
-        })
-        .await?
+        self.call(move |stack, now| ops::add_friend(stack, now, &id, &message))
+            .await?
     }
 
     /// Changes the nospam part of our Tox ID: requests quoting the old one
     /// are dropped from now on (friends are not affected).
     pub async fn set_nospam(&self, nospam: NoSpam) -> Result<(), ToxError> {
-        self.call(move |stack, _| {
-            if let Some(client) = &mut stack.client {
-                client.set_nospam(nospam);
-            }
-            if let Some(messenger) = &mut stack.messenger {
-                messenger.set_nospam(nospam);
-            }
-        })
-        .await?;
+        self.call(move |stack, _| ops::set_nospam(stack, nospam))
+            .await?;
         if let Ok(mut ours) = self.shared.nospam.lock() {
             *ours = nospam;
         }
@@ -448,11 +411,8 @@ impl Tox {
         &self,
         public_key: PublicKey,
     ) -> Result<FriendNumber, ToxError> {
-        self.call(move |stack, _| {
-            stack.add_friend(public_key)?;
-            number_of(stack, &public_key)
-        })
-        .await?
+        self.call(move |stack, _| ops::add_friend_norequest(stack, public_key))
+            .await?
     }
 
     /// Keeps a connection to the TCP relay at `addr` with key `relay_key`
@@ -478,12 +438,7 @@ impl Tox {
         self.handle
             .downgrade()
             .call_files(move |stack, router, now| {
-                let key = stack
-                    .messenger
-                    .as_ref()
-                    .and_then(|m| m.friend_key(friend))
-                    .ok_or(MessengerError::NoFriend(friend))?;
-                stack.remove_friend(&key);
+                ops::delete_friend(stack, friend)?;
                 router.forget_friend(now, friend);
                 Ok(())
             })
@@ -504,25 +459,8 @@ impl Tox {
 
     /// What we know of friend `friend`.
     pub async fn friend(&self, friend: FriendNumber) -> Result<FriendInfo, ToxError> {
-        self.call(move |stack, now| {
-            let m = stack
-                .messenger
-                .as_ref()
-                .ok_or(MessengerError::NoFriend(friend))?;
-            let public_key = m
-                .friend_key(friend)
-                .ok_or(MessengerError::NoFriend(friend))?;
-            Ok(FriendInfo {
-                number: friend,
-                public_key,
-                connection: stack.friend_connection_kind(now, friend),
-                name: m.friend_name(friend).unwrap_or_default().to_vec(),
-                status_message: m.friend_status_message(friend).unwrap_or_default().to_vec(),
-                status: m.friend_status(friend).unwrap_or_default(),
-                typing: m.friend_typing(friend).unwrap_or_default(),
-            })
-        })
-        .await?
+        self.call(move |stack, now| ops::friend_info(stack, now, friend))
+            .await?
     }
 
     /// How we are connected to the network now (tox.h
@@ -635,19 +573,8 @@ impl Tox {
     /// Sets our name (at most 128 bytes).
     pub async fn set_name(&self, name: impl Into<Vec<u8>>) -> Result<(), ToxError> {
         let name = name.into();
-        self.call(move |stack, now| {
-            stack
-                .with_messenger(now, |m, s| m.set_name(name.clone(), s))
-                .unwrap_or(Ok(()))?;
-            // Conferences hear our name too (c-toxcore
-            // `send_name_all_groups`).
-            if let Some(conferences) = &mut stack.conferences {
-                conferences.set_name(now, &name);
-            }
-            stack.flush(now);
-            Ok(())
-        })
-        .await?
+        self.call(move |stack, now| ops::set_name(stack, now, name))
+            .await?
     }
 
     /// Sets our status message (at most 1007 bytes).
@@ -688,21 +615,11 @@ impl Tox {
     /// when a passphrase was given.
     pub async fn savedata(&self) -> Result<Vec<u8>, ToxError> {
         let shared = Arc::clone(&self.shared);
-        let unix_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let nospam = self.nospam();
+        let unix_now = ops::unix_now();
         let plain = self
             .call(move |stack, _| {
-                if let Some(m) = &mut stack.messenger {
-                    // Friends online now were last seen now.
-                    let online: Vec<FriendNumber> =
-                        m.friend_numbers().filter(|&n| m.is_online(n)).collect();
-                    for n in online {
-                        m.set_last_seen(n, unix_now);
-                    }
-                }
-                profile::snapshot(stack, &shared.keys, nospam, &shared.kept).to_bytes()
+                ops::savedata(stack, &shared.keys, nospam, &shared.kept, unix_now)
             })
             .await?;
         match &self.shared.pass_key {
@@ -753,12 +670,4 @@ impl Tox {
         .await?
         .map_err(ToxError::from)
     }
-}
-
-fn number_of(stack: &crate::Stack, key: &PublicKey) -> Result<FriendNumber, ToxError> {
-    stack
-        .messenger
-        .as_ref()
-        .and_then(|m| m.friend_number(key))
-        .ok_or(ToxError::Friend(FriendError::NotFound))
 }

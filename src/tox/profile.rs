@@ -25,14 +25,14 @@ use crate::Stack;
 /// What a save holds that the stack does not use yet (or, for relays,
 /// what to save while no relay is connected).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Kept {
+pub struct Kept {
     tcp_relays: Vec<toxide_core::PackedNode>,
     path_nodes: Vec<toxide_core::PackedNode>,
     unknown_sections: Vec<RawSection>,
 }
 
 impl Kept {
-    pub(super) fn of(save: &SaveData) -> Self {
+    pub(crate) fn of(save: &SaveData) -> Self {
         Self {
             tcp_relays: save.tcp_relays.clone(),
             path_nodes: save.path_nodes.clone(),
@@ -42,7 +42,7 @@ impl Kept {
 }
 
 /// Puts a loaded save into a fresh stack.
-pub(super) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
+pub(crate) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
     if let Some(conferences) = &mut stack.conferences {
         // `SaveData::load` refused a section that does not read.
         if let Ok(saved) = SavedConferences::from_bytes(&save.conferences) {
@@ -108,7 +108,7 @@ pub(super) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
 }
 
 /// The save for the stack's current state.
-pub(super) fn snapshot(stack: &Stack, keys: &KeyPair, nospam: NoSpam, kept: &Kept) -> SaveData {
+pub(crate) fn snapshot(stack: &Stack, keys: &KeyPair, nospam: NoSpam, kept: &Kept) -> SaveData {
     let mut save = SaveData::new(keys.clone(), nospam);
     save.dht = DhtState::new(stack.dht.saved_nodes()).unwrap_or_default();
     if let Some(messenger) = &stack.messenger {
