@@ -49,6 +49,7 @@ pub use toxide_relay as relay;
 
 pub mod driver;
 pub mod stack;
+pub mod sync_driver;
 pub mod tox;
 
 pub use bytes::Bytes;

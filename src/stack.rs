@@ -359,6 +359,15 @@ impl Stack {
         }
     }
 
+    /// Starts joining the network through `node` ([`Dht::bootstrap`]); a
+    /// client also builds its first onion paths through it.
+    pub fn bootstrap(&mut self, now: Instant, node: toxide_core::PackedNode) {
+        self.dht.bootstrap(now, node);
+        if let Some(client) = &mut self.client {
+            client.add_bootstrap_node(node);
+        }
+    }
+
     /// The stack with conferences (a client's; see [`conference`]).
     pub fn with_conferences(mut self, conferences: Conferences) -> Self {
         self.conferences = Some(conferences);

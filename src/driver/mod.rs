@@ -39,28 +39,23 @@
 //! a public node sees ICMP errors and junk all day, and must not let a peer
 //! flood its log or stop it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 
-use rand::Rng as _;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
-use toxide_core::packed_node::canonical_ip;
 use toxide_core::{KeyPair, NoSpam, PackedNode, PublicKey, ToxId};
-use toxide_dht::{Config, Dht, Stats, Transmit};
+use toxide_dht::{Config, Stats};
 use toxide_messenger::messenger::{FriendNumber, MessageId, MessengerError};
 use toxide_messenger::packet::MessageKind;
-use toxide_net_crypto::{NetCrypto, SendPacketError};
+use toxide_net_crypto::SendPacketError;
 use toxide_onion::client::{ClientStats, FriendError};
-use toxide_onion::{
-    ClientConfig, ClientEvent, OnionClient, OnionServer, ServerConfig, ServerStats,
-};
+use toxide_onion::{ClientEvent, OnionClient, ServerConfig, ServerStats};
 
 use crate::stack::relays::Relays;
 use crate::stack::{Stack, StackEvent};
@@ -68,18 +63,19 @@ use tcp::{RelayMsg, RelaySockets};
 
 pub(crate) mod files;
 pub mod proxy;
+pub(crate) mod routing;
+pub(crate) mod setup;
 mod tcp;
-mod udp;
+pub(crate) mod udp;
 
 use files::Router;
-use udp::{BatchSocket, MAX_GSO_BYTES, RecvBuffer};
+use routing::{Bound, Udp};
+use udp::RecvBuffer;
 
 /// The largest datagram read (c-toxcore `MAX_UDP_PACKET_SIZE`); nothing
 /// any Tox layer sends is longer.
 pub const MAX_UDP_PACKET_SIZE: usize = 2048;
 
-/// Socket buffer sizes asked for, each way (c-toxcore's figure).
-const SOCKET_BUFFER_SIZE: usize = 2 * 1024 * 1024;
 /// Commands waiting for the task; senders wait when it is full.
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers before the oldest are dropped for them.
@@ -89,10 +85,6 @@ const EVENT_QUEUE: usize = 1024;
 const LOSSLESS_EVENT_QUEUE: usize = 512;
 /// Commands run per loop turn before the sockets get a look in.
 const COMMAND_BATCH: usize = 64;
-/// Remote addresses whose arrival socket is remembered (for replying on the
-/// socket a peer used); beyond it the table is cleared, as memory must not
-/// grow with the number of addresses a flood comes from.
-const MAX_REMEMBERED_SOURCES: usize = 65_536;
 
 /// How to start a [`Driver`].
 #[derive(Debug, Clone)]
@@ -215,6 +207,32 @@ pub struct DriverStats {
     pub relays: crate::stack::relays::RelayStats,
 }
 
+impl DriverStats {
+    /// These driver counters with the stack's layers' own.
+    pub(crate) fn with_layers(&self, stack: &Stack) -> Self {
+        Self {
+            dht: stack.dht.stats().clone(),
+            onion: stack
+                .server
+                .as_ref()
+                .map(|o| o.stats().clone())
+                .unwrap_or_default(),
+            client: stack
+                .client
+                .as_ref()
+                .map(|c| c.stats().clone())
+                .unwrap_or_default(),
+            net_crypto: stack
+                .net_crypto
+                .as_ref()
+                .map(|n| n.stats().clone())
+                .unwrap_or_default(),
+            relays: stack.relays.as_ref().map(Relays::stats).unwrap_or_default(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Onion requests and responses queued each way between the driver and a
 /// TCP relay ([`Driver::tcp_onion_channels`]); beyond it they are
 /// dropped, as a full UDP socket would drop them.
@@ -315,38 +333,13 @@ impl DriverHandle {
     /// Starts joining the network through `node` ([`Dht::bootstrap`]); a
     /// client also builds its first onion paths through it.
     pub async fn bootstrap(&self, node: PackedNode) -> Result<(), DriverClosed> {
-        self.call(move |stack, now, _| {
-            stack.dht.bootstrap(now, node);
-            if let Some(client) = &mut stack.client {
-                client.add_bootstrap_node(node);
-            }
-        })
-        .await
+        self.call(move |stack, now, _| stack.bootstrap(now, node))
+            .await
     }
 
     /// The counters so far.
     pub async fn stats(&self) -> Result<DriverStats, DriverClosed> {
-        self.call(|stack, _, io| DriverStats {
-            dht: stack.dht.stats().clone(),
-            onion: stack
-                .server
-                .as_ref()
-                .map(|o| o.stats().clone())
-                .unwrap_or_default(),
-            client: stack
-                .client
-                .as_ref()
-                .map(|c| c.stats().clone())
-                .unwrap_or_default(),
-            net_crypto: stack
-                .net_crypto
-                .as_ref()
-                .map(|n| n.stats().clone())
-                .unwrap_or_default(),
-            relays: stack.relays.as_ref().map(Relays::stats).unwrap_or_default(),
-            ..io.clone()
-        })
-        .await
+        self.call(|stack, _, io| io.with_layers(stack)).await
     }
 
     /// The good nodes of the close list (for status output and tests).
@@ -554,28 +547,6 @@ pub async fn next_onion_event(
     }
 }
 
-/// One bound socket.
-#[derive(Debug)]
-struct Bound {
-    socket: BatchSocket,
-    local: SocketAddr,
-    /// An IPv6 socket that also carries IPv4 (as IPv4-mapped addresses).
-    dual_stack: bool,
-}
-
-impl Bound {
-    /// Whether this socket can send to `to`, and the address to use.
-    fn target(&self, to: SocketAddr) -> Option<SocketAddr> {
-        match (self.local.is_ipv4(), to.ip()) {
-            (true, IpAddr::V4(_)) | (false, IpAddr::V6(_)) => Some(to),
-            (false, IpAddr::V4(v4)) if self.dual_stack => {
-                Some(SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), to.port()))
-            }
-            _ => None,
-        }
-    }
-}
-
 /// The task that runs a [`Stack`] on real sockets. Create it with
 /// [`Driver::bind`] and run it with [`Driver::run`], or do both with
 /// [`Driver::spawn`].
@@ -588,9 +559,8 @@ pub struct Driver {
     /// The lossless event channel, once [`Driver::take_events`] was called,
     /// and which events go there.
     lossless: Option<(mpsc::Sender<StackEvent>, EventFilter)>,
-    /// Which socket each remote address last arrived on: replies leave from
-    /// the port the peer talks to.
-    arrived_on: HashMap<SocketAddr, usize>,
+    /// Where replies leave from (the port the peer talks to).
+    udp: Udp,
     /// File data between transfers and their handles (see [`files`]).
     files: Router,
     counters: DriverStats,
@@ -616,125 +586,31 @@ impl Driver {
     /// Binds the sockets and builds the state machine. Must be called
     /// within a tokio runtime.
     pub async fn bind(config: DriverConfig) -> Result<Self, DriverError> {
-        let is_client = config.client.is_some();
-        if config.udp && config.bind.is_empty() {
-            return Err(DriverError::NoAddress);
-        }
-        let bind: &[SocketAddr] = if config.udp { &config.bind } else { &[] };
-        let mut sockets = Vec::with_capacity(bind.len());
-        for &addr in bind {
-            let bind_error = |source| DriverError::Bind { addr, source };
-            let socket = bind_socket(addr, config.dual_stack, config.dht.lan_discovery)
-                .map_err(bind_error)?;
-            let local = socket.local_addr().map_err(bind_error)?;
-            sockets.push(Bound {
-                socket: BatchSocket::new(socket, config.client.is_some()),
-                local,
-                dual_stack: local.is_ipv6() && config.dual_stack,
-            });
-        }
-        let seed = config.seed.unwrap_or_else(|| {
-            let mut seed = [0u8; 32];
-            rand::rng().fill_bytes(&mut seed);
-            seed
-        });
-        let keys = config
-            .keys
-            .unwrap_or_else(|| KeyPair::generate(&mut rand::rng()));
-        let layer_seed = || {
-            let mut seed = [0u8; 32];
-            rand::rng().fill_bytes(&mut seed);
-            seed
-        };
-        let server = config
-            .onion
-            .map(|onion| OnionServer::new(onion, keys.clone(), now(), layer_seed()));
-        let tox_id = config
-            .client
-            .as_ref()
-            .map(|c| ToxId::new(c.keys.public, c.nospam));
-        let conferences = config.client.as_ref().map(|identity| {
-            let mut conferences = toxide_messenger::conference::Conferences::new(
-                identity.keys.public,
-                keys.public,
-                layer_seed(),
-            );
-            // Offline peers' last-active times read as c-toxcore's.
-            let unix = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            conferences.set_unix_time(now(), unix);
-            conferences
-        });
-        let net_crypto = config.client.as_ref().map(|identity| {
-            NetCrypto::new(
-                identity.keys.clone(),
-                keys.clone(),
-                config.dht.rate_limit,
-                now(),
-                layer_seed(),
-            )
-        });
-        let udp = config.udp;
-        let client = config.client.map(|identity| {
-            // UNIX seconds: a restarted client's DHT-PK announcements must
-            // still look new to friends (see `ClientConfig`).
-            let no_replay_base = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let mut client = OnionClient::new(
-                ClientConfig { no_replay_base },
-                identity.keys,
-                identity.nospam,
-                keys.clone(),
-                now(),
-                layer_seed(),
-            );
-            // Without UDP the relays are the only first hop there is.
-            client.set_tcp_only(!udp);
-            client
-        });
-        let relays = is_client.then(|| Relays::new(keys.clone(), layer_seed()));
-        let mut dht = Dht::with_keys(config.dht, now(), seed, keys);
-        // LAN discovery also announces on our own ports (port 0 is only
-        // resolved by binding).
-        dht.set_local_ports(sockets.iter().map(|b| b.local.port()));
+        let sockets = setup::bind_all(&config, UdpSocket::from_std)?;
+        let proxy = config.proxy;
+        let (stack, tox_id) =
+            setup::build_stack(config, sockets.iter().map(|b| b.local.port()), now());
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let handle = DriverHandle {
             commands: commands_tx,
             events,
-            public_key: dht.public_key(),
+            public_key: stack.dht.public_key(),
             tox_id,
             local_addrs: sockets.iter().map(|b| b.local).collect(),
         };
-        let mut stack = Stack::new(dht, server, client, net_crypto);
-        if let Some(conferences) = conferences {
-            stack = stack.with_conferences(conferences);
-        }
-        if let Some(relays) = relays {
-            stack = stack.with_relays(relays);
-            for (addr, pk) in &config.tcp_relays {
-                stack.add_tcp_relay(now(), *addr, *pk);
-            }
-        }
-        if let (Some(messenger), Some(id)) = (&mut stack.messenger, tox_id) {
-            // Friend requests over a session must quote it, as through the
-            // onion.
-            messenger.set_nospam(id.nospam);
-        }
         Ok(Self {
             stack,
             sockets,
             commands,
             handle,
             lossless: None,
-            arrived_on: HashMap::new(),
+            udp: Udp::default(),
             files: Router::default(),
             counters: DriverStats::default(),
             next_socket: 0,
             tcp_onion: None,
-            relay_sockets: RelaySockets::new(config.proxy),
+            relay_sockets: RelaySockets::new(proxy),
         })
     }
 
@@ -815,7 +691,7 @@ impl Driver {
             mut commands,
             handle,
             lossless,
-            mut arrived_on,
+            mut udp,
             mut files,
             mut counters,
             mut next_socket,
@@ -840,10 +716,9 @@ impl Driver {
             .collect();
         let mut io = Io {
             sockets: &sockets,
-            arrived_on: &mut arrived_on,
+            udp: &mut udp,
             counters: &mut counters,
             files: &mut files,
-            run: Run::default(),
         };
         let shutdown_ack = 'run: loop {
             io.flush(&mut stack, &mut events).await;
@@ -878,7 +753,14 @@ impl Driver {
                             Ok(()) => {
                                 let now = now();
                                 for (from, bytes) in buffer.datagrams() {
-                                    io.received(&mut stack, now, index, bytes, from);
+                                    io.udp.received(
+                                        io.sockets,
+                                        io.counters,
+                                        &mut stack,
+                                        now,
+                                        (index, from),
+                                        bytes,
+                                    );
                                 }
                             }
                             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
@@ -975,7 +857,6 @@ impl Driver {
         stack.end_sessions(now());
         io.flush(&mut stack, &mut events).await;
         relay_sockets.flush(&mut stack);
-        drop(io);
         drop(sockets);
         if let Some(ack) = shutdown_ack {
             let _ = ack.send(());
@@ -1053,94 +934,12 @@ async fn reserve(tx: Option<&mpsc::Sender<StackEvent>>) -> Result<(), mpsc::erro
 /// borrowed at once.
 struct Io<'a> {
     sockets: &'a [Bound],
-    arrived_on: &'a mut HashMap<SocketAddr, usize>,
+    udp: &'a mut Udp,
     counters: &'a mut DriverStats,
     files: &'a mut Router,
-    /// Datagrams gathered for one batched send.
-    run: Run,
-}
-
-/// Consecutive datagrams for one destination that go out in one system
-/// call: all `segment` bytes long but the last, which may be shorter
-/// (what `UDP_SEGMENT` takes).
-#[derive(Debug, Default)]
-struct Run {
-    socket: usize,
-    target: Option<SocketAddr>,
-    contents: Vec<u8>,
-    segment: usize,
-    count: usize,
-    /// A shorter datagram ended the run.
-    closed: bool,
-}
-
-impl Run {
-    /// Adds `datagram` if it can join the run.
-    fn try_push(&mut self, socket: usize, target: SocketAddr, datagram: &[u8], max: usize) -> bool {
-        let joins = self.count > 0
-            && self.socket == socket
-            && self.target == Some(target)
-            && !self.closed
-            && datagram.len() <= self.segment
-            && self.count < max
-            && self.contents.len() + datagram.len() <= MAX_GSO_BYTES;
-        if joins {
-            self.contents.extend_from_slice(datagram);
-            self.count += 1;
-            self.closed = datagram.len() < self.segment;
-        }
-        joins
-    }
-
-    fn start(&mut self, socket: usize, target: SocketAddr, datagram: &[u8]) {
-        self.socket = socket;
-        self.target = Some(target);
-        self.contents.clear();
-        self.contents.extend_from_slice(datagram);
-        self.segment = datagram.len();
-        self.count = 1;
-        self.closed = false;
-    }
 }
 
 impl Io<'_> {
-    fn received(
-        &mut self,
-        stack: &mut Stack,
-        now: std::time::Instant,
-        index: usize,
-        bytes: &[u8],
-        from: SocketAddr,
-    ) {
-        self.counters.datagrams_received += 1;
-        self.counters.bytes_received += bytes.len() as u64;
-        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the DHT
-        // stores and hands out plain IPv4 (c-toxcore does the same).
-        let from = SocketAddr::new(canonical_ip(from.ip()), from.port());
-        // Only peers that arrived on another socket than the one `route`
-        // picks anyway are remembered: with one socket (a node's usual
-        // set-up) none is, where remembering every source cost a public
-        // node 40 bytes and more per address it ever heard from (up to
-        // 65,536 of them, megabytes under a flood from many addresses).
-        let default = self.sockets.iter().position(|s| s.target(from).is_some());
-        if default == Some(index) {
-            if !self.arrived_on.is_empty() {
-                self.arrived_on.remove(&from);
-            }
-        } else {
-            if self.arrived_on.len() >= MAX_REMEMBERED_SOURCES
-                && !self.arrived_on.contains_key(&from)
-            {
-                self.arrived_on.clear();
-            }
-            self.arrived_on.insert(from, index);
-        }
-        if !stack.handle_datagram(now, from, bytes) {
-            self.counters.unhandled += 1;
-            tracing::trace!(id = ?bytes.first(), len = bytes.len(), %from, "no layer here handles this datagram");
-        }
-    }
-
     /// Publishes the layers' events (file data to its transfers first:
     /// what the router does in turn may queue packets), then sends
     /// everything the layers queued, runs for one destination together.
@@ -1169,114 +968,17 @@ impl Io<'_> {
 
     /// Sends every datagram the stack has, in runs.
     async fn send_transmits(&mut self, stack: &mut Stack, now: std::time::Instant) {
-        while let Some(Transmit {
-            destination,
-            payload,
-        }) = stack.poll_transmit(now)
-        {
-            if self.sockets.is_empty() {
-                self.counters.udp_disabled_drops += 1;
-                continue;
-            }
-            let Some((index, target)) = self.route(destination) else {
-                if is_lan_discovery_broadcast(destination.ip()) {
-                    // LAN discovery goes to both families' broadcast addresses;
-                    // without a socket of one family that one is skipped, as
-                    // c-toxcore sends to ff02::1 only from an IPv6 socket.
-                    tracing::trace!(%destination, "no socket of this family for the LAN broadcast");
-                    continue;
-                }
-                self.counters.send_errors += 1;
-                tracing::debug!(%destination, "no bound socket reaches this address family");
+        while let Some(run) = self.udp.next_run(self.sockets, self.counters, stack, now) {
+            let Some(bound) = self.sockets.get(run.socket) else {
                 continue;
             };
-            let max = self
-                .sockets
-                .get(index)
-                .map_or(1, |b| b.socket.max_segments());
-            if !self.run.try_push(index, target, &payload, max) {
-                self.send_run().await;
-                self.run.start(index, target, &payload);
-            }
+            let result = bound
+                .socket
+                .send(run.target, run.contents, run.segment)
+                .await;
+            run.count(self.counters, result);
         }
-        self.send_run().await;
     }
-
-    /// Sends the gathered run, if any.
-    async fn send_run(&mut self) {
-        let run = &mut self.run;
-        let (Some(target), Some(bound)) = (run.target, self.sockets.get(run.socket)) else {
-            return;
-        };
-        if run.count == 0 {
-            return;
-        }
-        match bound.socket.send(target, &run.contents, run.segment).await {
-            Ok(()) => {
-                self.counters.datagrams_sent += run.count as u64;
-                self.counters.bytes_sent += run.contents.len() as u64;
-            }
-            Err(error) => {
-                self.counters.send_errors += run.count as u64;
-                tracing::debug!(%error, destination = %target, "UDP send failed");
-            }
-        }
-        run.count = 0;
-        run.target = None;
-    }
-
-    /// The socket to send to `destination` from (its index and the address
-    /// to use): the one it last arrived on, else the first that can reach
-    /// its family.
-    fn route(&self, destination: SocketAddr) -> Option<(usize, SocketAddr)> {
-        let remembered = self
-            .arrived_on
-            .get(&destination)
-            .and_then(|&i| Some((i, self.sockets.get(i)?.target(destination)?)));
-        remembered.or_else(|| {
-            self.sockets
-                .iter()
-                .enumerate()
-                .find_map(|(i, s)| Some((i, s.target(destination)?)))
-        })
-    }
-}
-
-/// Whether `ip` is one of the LAN discovery broadcast destinations.
-fn is_lan_discovery_broadcast(ip: IpAddr) -> bool {
-    toxide_dht::lan::LAN_DISCOVERY_DESTINATIONS.contains(&ip)
-}
-
-/// Binds one socket, through socket2 because IPV6_V6ONLY and the buffer
-/// sizes must be set before `bind`, which std and tokio cannot do.
-///
-/// With `broadcast` (LAN discovery on), sockets that carry IPv4 may send
-/// to 255.255.255.255 (SO_BROADCAST; without it the kernel refuses with
-/// EACCES, also for `::ffff:255.255.255.255` on a dual-stack socket).
-/// IPv6 multicast to `ff02::1` needs no option: Linux sends it, unscoped,
-/// out of the interface its `ff00::/8` route names.
-fn bind_socket(addr: SocketAddr, dual_stack: bool, broadcast: bool) -> io::Result<UdpSocket> {
-    let socket = match addr {
-        SocketAddr::V4(_) => {
-            let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-            socket.set_broadcast(broadcast)?;
-            socket
-        }
-        SocketAddr::V6(_) => {
-            let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
-            socket.set_only_v6(!dual_stack)?;
-            socket.set_broadcast(broadcast && dual_stack)?;
-            socket
-        }
-    };
-    // c-toxcore asks for 2 MiB each way (network.c): the kernel default
-    // (~208 KiB, 256 small datagrams) overflows under a burst long before
-    // the task falls behind. Best effort: a smaller grant is not an error.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_SIZE);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_SIZE);
-    socket.bind(&addr.into())?;
-    socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket.into())
 }
 
 /// Waits until a socket may have datagrams, trying them in turn from
@@ -1312,60 +1014,5 @@ async fn sleep_until(deadline: Option<TokioInstant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    /// Only the option is checked: LAN broadcasts are sent only inside
-    /// network namespaces (node/tests/lan_netns.rs), never from here.
-    #[tokio::test]
-    async fn lan_discovery_lets_ipv4_sockets_broadcast() {
-        let broadcasts = |socket: &UdpSocket| socket2::SockRef::from(socket).broadcast().unwrap();
-        let v4 = (Ipv4Addr::LOCALHOST, 0).into();
-        assert!(broadcasts(&bind_socket(v4, false, true).unwrap()));
-        assert!(!broadcasts(&bind_socket(v4, false, false).unwrap()));
-        let v6 = (Ipv6Addr::UNSPECIFIED, 0).into();
-        let (Ok(dual), Ok(only)) = (bind_socket(v6, true, true), bind_socket(v6, false, true))
-        else {
-            return; // no IPv6 on this machine
-        };
-        assert!(broadcasts(&dual), "a dual-stack socket carries IPv4");
-        assert!(!broadcasts(&only));
-        assert!(is_lan_discovery_broadcast(
-            "255.255.255.255".parse().unwrap()
-        ));
-        assert!(is_lan_discovery_broadcast("ff02::1".parse().unwrap()));
-        assert!(!is_lan_discovery_broadcast("10.0.0.255".parse().unwrap()));
-    }
-
-    #[tokio::test]
-    async fn targets_follow_the_socket_family() {
-        let v4: SocketAddr = (Ipv4Addr::LOCALHOST, 7).into();
-        let v6: SocketAddr = (Ipv6Addr::LOCALHOST, 7).into();
-        let sock4 = Bound {
-            socket: BatchSocket::new(
-                bind_socket((Ipv4Addr::LOCALHOST, 0).into(), false, false).unwrap(),
-                false,
-            ),
-            local: (Ipv4Addr::LOCALHOST, 1).into(),
-            dual_stack: false,
-        };
-        assert_eq!(sock4.target(v4), Some(v4));
-        assert_eq!(sock4.target(v6), None);
-        let Ok(socket) = bind_socket((Ipv6Addr::UNSPECIFIED, 0).into(), true, false) else {
-            return; // no IPv6 on this machine
-        };
-        let sock6 = Bound {
-            socket: BatchSocket::new(socket, false),
-            local: (Ipv6Addr::UNSPECIFIED, 1).into(),
-            dual_stack: true,
-        };
-        assert_eq!(sock6.target(v6), Some(v6));
-        let mapped: SocketAddr = (Ipv4Addr::LOCALHOST.to_ipv6_mapped(), 7).into();
-        assert_eq!(sock6.target(v4), Some(mapped));
     }
 }

@@ -108,35 +108,93 @@ async fn through(proxy: &ProxyConfig, target: &RelayTarget) -> Result<TcpStream,
         proxy: proxy.addr,
         source,
     };
-    let request = ProxyRequest::new(proxy.kind, target.clone()).map_err(refused)?;
+    let (mut handshake, hello) = Handshake::start(proxy.kind, target.clone()).map_err(refused)?;
     let mut stream = TcpStream::connect(proxy.addr).await.map_err(io)?;
     stream.set_nodelay(true).map_err(io)?;
-    stream.write_all(&request.encode()).await.map_err(io)?;
-    let mut reply = Vec::new();
-    match proxy.kind {
-        ProxyKind::Socks5 => {
-            read_to(&mut stream, &mut reply, SOCKS5_METHOD_REPLY)
+    stream.write_all(&hello).await.map_err(io)?;
+    loop {
+        match handshake.advance().map_err(refused)? {
+            Step::Read(len) => read_to(&mut stream, &mut handshake.reply, len)
                 .await
-                .map_err(io)?;
-            socks5_method(&reply).map_err(refused)?;
-            stream
-                .write_all(&request.socks5_connect())
-                .await
-                .map_err(io)?;
-            reply.clear();
-            while let Progress::Need(len) = socks5_connect_reply(&reply).map_err(refused)? {
-                read_to(&mut stream, &mut reply, len).await.map_err(io)?;
-            }
-        }
-        ProxyKind::Http => {
-            // One byte at a time up to the blank line: nothing of the
-            // relay's is read here.
-            while let Progress::Need(len) = http_connect_reply(&reply).map_err(refused)? {
-                read_to(&mut stream, &mut reply, len).await.map_err(io)?;
-            }
+                .map_err(io)?,
+            Step::Write(bytes) => stream.write_all(&bytes).await.map_err(io)?,
+            Step::Open => return Ok(stream),
         }
     }
-    Ok(stream)
+}
+
+/// The proxy exchange as steps, whichever way the driver reads and
+/// writes: the first bytes come from [`Handshake::start`], then
+/// [`Handshake::advance`] says what to do until the tunnel is open. The
+/// reply is read only as far as asked ([`Step::Read`]), so nothing of the
+/// relay's is ever taken here.
+#[derive(Debug)]
+pub(crate) struct Handshake {
+    request: ProxyRequest,
+    stage: Stage,
+    /// The current reply so far; the driver reads into it.
+    pub(crate) reply: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Socks5Method,
+    Socks5Connect,
+    Http,
+}
+
+/// What a [`Handshake`] needs next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Read until [`Handshake::reply`] holds this many bytes, then advance.
+    Read(usize),
+    /// Write these bytes, then advance.
+    Write(Vec<u8>),
+    /// The tunnel is open: what follows is the relay's.
+    Open,
+}
+
+impl Handshake {
+    /// The exchange for `target` and the first bytes to write.
+    pub(crate) fn start(
+        kind: ProxyKind,
+        target: RelayTarget,
+    ) -> Result<(Self, Vec<u8>), ProxyError> {
+        let request = ProxyRequest::new(kind, target)?;
+        let hello = request.encode();
+        let stage = match kind {
+            ProxyKind::Socks5 => Stage::Socks5Method,
+            ProxyKind::Http => Stage::Http,
+        };
+        let handshake = Self {
+            request,
+            stage,
+            reply: Vec::new(),
+        };
+        Ok((handshake, hello))
+    }
+
+    /// The next step, given the reply read so far.
+    pub(crate) fn advance(&mut self) -> Result<Step, ProxyError> {
+        let progress = match self.stage {
+            Stage::Socks5Method => {
+                if self.reply.len() < SOCKS5_METHOD_REPLY {
+                    return Ok(Step::Read(SOCKS5_METHOD_REPLY));
+                }
+                socks5_method(&self.reply)?;
+                self.reply.clear();
+                self.stage = Stage::Socks5Connect;
+                return Ok(Step::Write(self.request.socks5_connect()));
+            }
+            Stage::Socks5Connect => socks5_connect_reply(&self.reply)?,
+            // One byte at a time up to the blank line.
+            Stage::Http => http_connect_reply(&self.reply)?,
+        };
+        Ok(match progress {
+            Progress::Need(len) => Step::Read(len),
+            Progress::Open(_) => Step::Open,
+        })
+    }
 }
 
 /// Reads until `buffer` holds `len` bytes.

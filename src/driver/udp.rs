@@ -21,6 +21,11 @@
 //!
 //! Elsewhere than Linux the same interface sends and receives one datagram
 //! per call.
+//!
+//! [`BatchSocket`] wraps a tokio socket for the tokio driver or a
+//! non-blocking std socket for the synchronous one
+//! ([`crate::sync_driver`]): the system calls and the GSO fallback are the
+//! same, only waiting for readiness differs.
 
 use std::io;
 use std::net::SocketAddr;
@@ -29,6 +34,51 @@ use std::task::{Context, Poll};
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+
+/// A non-blocking UDP socket as the batching needs it: the two
+/// single-datagram calls (for where the kernel batches nothing), and on
+/// Linux its descriptor for the batched calls. Implemented by tokio's
+/// socket and by a std socket set non-blocking.
+pub(crate) trait UdpIo: AsFdIfLinux {
+    /// Sends one datagram now or fails with `WouldBlock`.
+    fn send_to_now(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize>;
+    /// Receives one datagram now or fails with `WouldBlock`.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    fn recv_from_now(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+}
+
+/// `AsFd` where the batched system calls need a descriptor, nothing
+/// elsewhere.
+#[cfg(target_os = "linux")]
+pub(crate) trait AsFdIfLinux: std::os::fd::AsFd {}
+#[cfg(target_os = "linux")]
+impl<T: std::os::fd::AsFd> AsFdIfLinux for T {}
+/// `AsFd` where the batched system calls need a descriptor, nothing
+/// elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub(crate) trait AsFdIfLinux {}
+#[cfg(not(target_os = "linux"))]
+impl<T> AsFdIfLinux for T {}
+
+impl UdpIo for UdpSocket {
+    fn send_to_now(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.try_send_to(datagram, to)
+    }
+
+    fn recv_from_now(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.try_recv_from(buffer)
+    }
+}
+
+impl UdpIo for std::net::UdpSocket {
+    fn send_to_now(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.send_to(datagram, to)
+    }
+
+    fn recv_from_now(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from(buffer)
+    }
+}
 
 use super::MAX_UDP_PACKET_SIZE;
 
@@ -45,10 +95,11 @@ pub(crate) const MAX_GSO_BYTES: usize = 65_507;
 /// A coalesced receive buffer holds at most one IP packet's worth.
 const GRO_BUFFER: usize = 65_536;
 
-/// One bound UDP socket with the batching it supports.
+/// One bound UDP socket with the batching it supports: a tokio socket
+/// (the default) or a non-blocking std one.
 #[derive(Debug)]
-pub(crate) struct BatchSocket {
-    socket: UdpSocket,
+pub(crate) struct BatchSocket<S = UdpSocket> {
+    socket: S,
     /// Most datagrams per send: [`MAX_GSO_SEGMENTS`] with GSO, 1 without
     /// (or after the kernel refused a GSO send).
     max_segments: AtomicUsize,
@@ -68,7 +119,7 @@ pub(crate) struct RecvBuffer {
 impl RecvBuffer {
     /// Buffers for `socket`: large enough for coalesced datagrams when the
     /// kernel coalesces. The memory is only touched where datagrams land.
-    pub(crate) fn for_socket(socket: &BatchSocket) -> Self {
+    pub(crate) fn for_socket<S>(socket: &BatchSocket<S>) -> Self {
         let slot = if socket.gro {
             GRO_BUFFER
         } else {
@@ -107,12 +158,12 @@ impl RecvBuffer {
     }
 }
 
-impl BatchSocket {
+impl<S: UdpIo> BatchSocket<S> {
     /// Wraps a bound non-blocking socket and turns on what the kernel
     /// offers. `gro`: ask for coalesced receives, worth it where bulk data
     /// arrives (a client), not on a bootstrap node, whose receive buffers
     /// it would make 32 times larger.
-    pub(crate) fn new(socket: UdpSocket, gro: bool) -> Self {
+    pub(crate) fn new(socket: S, gro: bool) -> Self {
         let (max_segments, gro) = sys::enable(&socket, gro);
         Self {
             socket,
@@ -123,15 +174,80 @@ impl BatchSocket {
 
     /// The socket itself.
     #[cfg(test)]
-    pub(crate) fn socket(&self) -> &UdpSocket {
+    pub(crate) fn socket(&self) -> &S {
         &self.socket
     }
 
-    /// Most datagrams one [`BatchSocket::send`] may carry.
+    /// Most datagrams one send may carry.
     pub(crate) fn max_segments(&self) -> usize {
         self.max_segments.load(Ordering::Relaxed)
     }
 
+    /// Reads one batch into `buffer` now (`WouldBlock` when nothing is
+    /// there), without telling any reactor.
+    fn recv_now(&self, buffer: &mut RecvBuffer) -> io::Result<()> {
+        buffer.datagrams.clear();
+        sys::recv(&self.socket, buffer)
+    }
+
+    /// Sends a run (see [`BatchSocket::send`]) in one try: `WouldBlock`
+    /// when the socket's buffer is full. A GSO send the kernel refuses
+    /// turns GSO off and goes out datagram by datagram (the tokio side
+    /// waits for room between them, so it gets them back as `Err`).
+    fn send_now(&self, to: SocketAddr, contents: &[u8], segment: usize) -> Result<(), Unsent> {
+        if segment >= contents.len() || segment == 0 {
+            return self
+                .socket
+                .send_to_now(contents, to)
+                .map(drop)
+                .map_err(Unsent::Io);
+        }
+        match sys::send_segments(&self.socket, to, contents, segment) {
+            Err(error) if sys::refuses_gso(&error) => {
+                self.max_segments.store(1, Ordering::Relaxed);
+                tracing::debug!(%error, %to, "the kernel refused a GSO send; sending datagrams one by one");
+                Err(Unsent::OneByOne)
+            }
+            other => other.map_err(Unsent::Io),
+        }
+    }
+}
+
+/// Why [`BatchSocket::send_now`] sent nothing.
+#[derive(Debug)]
+enum Unsent {
+    /// The socket failed (or, `WouldBlock`, was full).
+    Io(io::Error),
+    /// GSO was refused (and is now off): send each datagram.
+    OneByOne,
+}
+
+impl BatchSocket<std::net::UdpSocket> {
+    /// Reads one batch into `buffer` (`WouldBlock` when nothing is there).
+    pub(crate) fn try_recv(&self, buffer: &mut RecvBuffer) -> io::Result<()> {
+        self.recv_now(buffer)
+    }
+
+    /// Sends `contents` to `to` as [`BatchSocket::send`] does but without
+    /// waiting: a full socket buffer is `WouldBlock` and the datagrams
+    /// are lost, as UDP loses them anywhere on the path.
+    pub(crate) fn try_send(
+        &self,
+        to: SocketAddr,
+        contents: &[u8],
+        segment: usize,
+    ) -> io::Result<()> {
+        match self.send_now(to, contents, segment) {
+            Ok(()) => Ok(()),
+            Err(Unsent::Io(error)) => Err(error),
+            Err(Unsent::OneByOne) => contents
+                .chunks(segment)
+                .try_for_each(|datagram| self.socket.send_to(datagram, to).map(drop)),
+        }
+    }
+}
+
+impl BatchSocket<UdpSocket> {
     /// Whether a receive may be ready.
     pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.socket.poll_recv_ready(cx)
@@ -140,9 +256,8 @@ impl BatchSocket {
     /// Reads one batch into `buffer` without waiting (`WouldBlock` when
     /// nothing is there).
     pub(crate) fn try_recv(&self, buffer: &mut RecvBuffer) -> io::Result<()> {
-        buffer.datagrams.clear();
         self.socket
-            .try_io(Interest::READABLE, || sys::recv(&self.socket, buffer))
+            .try_io(Interest::READABLE, || self.recv_now(buffer))
     }
 
     /// Sends `contents` to `to`: one datagram, or with `segment` shorter
@@ -154,36 +269,24 @@ impl BatchSocket {
         contents: &[u8],
         segment: usize,
     ) -> io::Result<()> {
-        if segment >= contents.len() || segment == 0 {
-            return self.send_one(to, contents).await;
-        }
-        match self
-            .writable(|| sys::send_segments(&self.socket, to, contents, segment))
-            .await
-        {
-            Err(error) if sys::refuses_gso(&error) => {
-                self.max_segments.store(1, Ordering::Relaxed);
-                tracing::debug!(%error, %to, "the kernel refused a GSO send; sending datagrams one by one");
-                for datagram in contents.chunks(segment) {
-                    self.send_one(to, datagram).await?;
-                }
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    async fn send_one(&self, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
-        self.socket.send_to(datagram, to).await.map(|_| ())
-    }
-
-    /// Runs `send` once the socket can take it.
-    async fn writable(&self, mut send: impl FnMut() -> io::Result<()>) -> io::Result<()> {
         loop {
             self.socket.writable().await?;
-            match self.socket.try_io(Interest::WRITABLE, &mut send) {
+            let sent = self.socket.try_io(Interest::WRITABLE, || {
+                match self.send_now(to, contents, segment) {
+                    Err(Unsent::Io(error)) => Err(error),
+                    other => Ok(other),
+                }
+            });
+            match sent {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                other => return other,
+                Err(error) => return Err(error),
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(_)) => {
+                    for datagram in contents.chunks(segment) {
+                        self.socket.send_to(datagram, to).await?;
+                    }
+                    return Ok(());
+                }
             }
         }
     }
@@ -195,19 +298,17 @@ mod sys {
 
     use std::io::{self, IoSlice, IoSliceMut};
     use std::net::SocketAddr;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsRawFd as _;
 
+    use super::{MAX_GSO_SEGMENTS, RECV_BATCH, RecvBuffer, UdpIo};
     use nix::errno::Errno;
     use nix::sys::socket::{
         ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt,
         recvmmsg, sendmsg, setsockopt, sockopt,
     };
-    use tokio::net::UdpSocket;
-
-    use super::{MAX_GSO_SEGMENTS, RECV_BATCH, RecvBuffer};
 
     /// Turns on GRO and probes GSO: (most segments per send, GRO on).
-    pub(super) fn enable(socket: &UdpSocket, gro: bool) -> (usize, bool) {
+    pub(super) fn enable(socket: &impl UdpIo, gro: bool) -> (usize, bool) {
         let gso = getsockopt(socket, sockopt::UdpGsoSegment).is_ok();
         let gro = gro && setsockopt(socket, sockopt::UdpGroSegment, &true).is_ok();
         (if gso { MAX_GSO_SEGMENTS } else { 1 }, gro)
@@ -222,7 +323,7 @@ mod sys {
     }
 
     pub(super) fn send_segments(
-        socket: &UdpSocket,
+        socket: &impl UdpIo,
         to: SocketAddr,
         contents: &[u8],
         segment: usize,
@@ -230,7 +331,7 @@ mod sys {
         let segment = u16::try_from(segment).map_err(|_| io::Error::from(Errno::EINVAL))?;
         let to = SockaddrStorage::from(to);
         sendmsg(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             &[IoSlice::new(contents)],
             &[ControlMessage::UdpGsoSegments(&segment)],
             MsgFlags::empty(),
@@ -240,7 +341,7 @@ mod sys {
         .map_err(io::Error::from)
     }
 
-    pub(super) fn recv(socket: &UdpSocket, buffer: &mut RecvBuffer) -> io::Result<()> {
+    pub(super) fn recv(socket: &impl UdpIo, buffer: &mut RecvBuffer) -> io::Result<()> {
         let slot = buffer.slot;
         let mut headers =
             MultiHeaders::<SockaddrStorage>::preallocate(RECV_BATCH, Some(nix::cmsg_space!(i32)));
@@ -252,7 +353,7 @@ mod sys {
         let mut found = Vec::with_capacity(RECV_BATCH);
         {
             let results = recvmmsg(
-                socket.as_raw_fd(),
+                socket.as_fd().as_raw_fd(),
                 &mut headers,
                 slices.iter_mut(),
                 MsgFlags::empty(),
@@ -296,11 +397,9 @@ mod sys {
     use std::io;
     use std::net::SocketAddr;
 
-    use tokio::net::UdpSocket;
+    use super::{RecvBuffer, UdpIo};
 
-    use super::RecvBuffer;
-
-    pub(super) fn enable(_: &UdpSocket, _gro: bool) -> (usize, bool) {
+    pub(super) fn enable(_: &impl UdpIo, _gro: bool) -> (usize, bool) {
         (1, false)
     }
 
@@ -309,18 +408,18 @@ mod sys {
     }
 
     pub(super) fn send_segments(
-        socket: &UdpSocket,
+        socket: &impl UdpIo,
         to: SocketAddr,
         contents: &[u8],
         _segment: usize,
     ) -> io::Result<()> {
-        socket.try_send_to(contents, to).map(|_| ())
+        socket.send_to_now(contents, to).map(|_| ())
     }
 
-    pub(super) fn recv(socket: &UdpSocket, buffer: &mut RecvBuffer) -> io::Result<()> {
+    pub(super) fn recv(socket: &impl UdpIo, buffer: &mut RecvBuffer) -> io::Result<()> {
         let slot = buffer.slot;
         let chunk = buffer.buf.get_mut(..slot).unwrap_or_default();
-        let (len, from) = socket.try_recv_from(chunk)?;
+        let (len, from) = socket.recv_from_now(chunk)?;
         buffer.push(from, 0, len, None);
         Ok(())
     }
@@ -391,6 +490,41 @@ mod tests {
         }
         let got = receive(&b, 50).await;
         assert_eq!(got, (0..50u8).map(|i| vec![i; 37]).collect::<Vec<_>>());
+    }
+
+    /// The std side (the synchronous driver's): the same batching without
+    /// a reactor, polled with a bounded number of tries.
+    #[test]
+    fn std_sockets_send_runs_and_read_batches_without_waiting() {
+        let bind = || {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_nonblocking(true).unwrap();
+            BatchSocket::new(socket, true)
+        };
+        let (a, b) = (bind(), bind());
+        let to = b.socket().local_addr().unwrap();
+        let mut buffer = RecvBuffer::for_socket(&b);
+        let empty = b.try_recv(&mut buffer).unwrap_err();
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        let mut contents = Vec::new();
+        for i in 0..20u8 {
+            contents.extend(std::iter::repeat_n(i, 1000));
+        }
+        a.try_send(to, &contents, 1000).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..500 {
+            match b.try_recv(&mut buffer) {
+                Ok(()) => got.extend(buffer.datagrams().map(|(_, d)| d.to_vec())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("receive failed: {e}"),
+            }
+            if got.len() == 20 {
+                break;
+            }
+        }
+        assert_eq!(got, (0..20u8).map(|i| vec![i; 1000]).collect::<Vec<_>>());
     }
 
     #[test]

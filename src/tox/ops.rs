@@ -85,19 +85,10 @@ pub fn restore(stack: &mut Stack, now: Instant, save: Option<&SaveData>, bootstr
         profile::restore(stack, now, save);
     }
     for &node in bootstrap {
-        self::bootstrap(stack, now, node);
+        stack.bootstrap(now, node);
     }
     // The loaded conferences ask for their peers' connections.
     stack.flush(now);
-}
-
-/// Joins the network through `node`: the DHT asks it for nodes and the
-/// onion client may build paths through it.
-pub fn bootstrap(stack: &mut Stack, now: Instant, node: PackedNode) {
-    stack.dht.bootstrap(now, node);
-    if let Some(client) = &mut stack.client {
-        client.add_bootstrap_node(node);
-    }
 }
 
 /// The save of the stack now, in c-toxcore's format, unencrypted;
