@@ -23,6 +23,7 @@ use toxide_messenger::save::toxencryptsave::{
     self as tes, ENCRYPTION_EXTRA_LENGTH, KEY_SIZE, MAGIC, PassError, PassKey, SALT_SIZE,
 };
 
+use crate::cbuf::{input, outcome, output};
 use crate::guard::{guard, guard_with_error};
 use crate::types::{ErrDecryption, ErrEncryption, ErrGetSalt, ErrKeyDerivation};
 
@@ -57,41 +58,6 @@ pub extern "C" fn tox_pass_encryption_extra_length() -> u32 {
     guard(PASS_ENCRYPTION_EXTRA_LENGTH, || {
         PASS_ENCRYPTION_EXTRA_LENGTH
     })
-}
-
-/// `length` bytes at `data`; `None` when `data` is NULL with a non-zero
-/// length (a NULL buffer of length 0 is the empty slice).
-///
-/// # Safety
-/// `data` is NULL or has `length` readable bytes that nothing writes while
-/// the slice lives.
-unsafe fn input<'a>(data: *const u8, length: usize) -> Option<&'a [u8]> {
-    if length == 0 {
-        Some(&[])
-    } else if data.is_null() {
-        None
-    } else {
-        // SAFETY: not NULL, and readable for `length` bytes by the contract.
-        Some(unsafe { std::slice::from_raw_parts(data, length) })
-    }
-}
-
-/// Copies `bytes` to the C buffer `out`.
-///
-/// # Safety
-/// `out` is not NULL and has `bytes.len()` writable bytes that do not
-/// overlap `bytes` (which is always a buffer of ours here).
-unsafe fn output(out: *mut u8, bytes: &[u8]) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
-}
-
-/// `(true, ok)` or `(false, the error)`, for [`guard_with_error`].
-fn outcome<E>(ok: E, result: Result<(), E>) -> (bool, E) {
-    match result {
-        Ok(()) => (true, ok),
-        Err(code) => (false, code),
-    }
 }
 
 fn decryption_error(error: PassError) -> ErrDecryption {
