@@ -22,7 +22,9 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{assert_enums_match, declared_functions, library, run_bounded, tagged_lines};
+use common::{
+    assert_enums_match, declared_functions, library, library_dir, run_bounded, tagged_lines,
+};
 use toxcore::options::ToxOptions;
 use toxcore::types::C_ENUMS;
 
@@ -56,13 +58,8 @@ impl CheckRun {
 fn check_run() -> &'static CheckRun {
     static RUN: OnceLock<CheckRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let lib = library();
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_check");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["libtoxcore.so", "libtoxcore.so.2"] {
-            std::os::unix::fs::symlink(&lib, dir.join(name)).unwrap();
-        }
+        library_dir(&dir);
         std::fs::write(dir.join("toxide_enums.h"), enums_header()).unwrap();
 
         let exe = dir.join("abi_check");

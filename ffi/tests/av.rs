@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{assert_enums_match, declared_functions, library, run_bounded, tagged_lines};
+use common::{
+    assert_enums_match, declared_functions, library, library_dir, run_bounded, tagged_lines,
+};
 use toxcore::types::TOXAV_ENUMS;
 
 const TOXAV_H: &str = "/usr/include/tox/toxav.h";
@@ -58,11 +60,7 @@ fn check_run() -> &'static CheckRun {
     static RUN: OnceLock<CheckRun> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("av_check");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["libtoxcore.so", "libtoxcore.so.2"] {
-            std::os::unix::fs::symlink(library(), dir.join(name)).unwrap();
-        }
+        library_dir(&dir);
         std::fs::write(dir.join("toxide_av_enums.h"), enums_header()).unwrap();
 
         let exe = dir.join("av_check");

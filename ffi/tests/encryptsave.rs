@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{assert_enums_match, library, run_bounded, tagged_lines};
+use common::{assert_enums_match, library, library_dir, run_bounded, tagged_lines};
 use toxcore::types::ENCRYPTSAVE_ENUMS;
 
 const TOXENCRYPTSAVE_H: &str = "/usr/include/tox/toxencryptsave.h";
@@ -127,10 +127,7 @@ fn runs() -> &'static Runs {
     RUNS.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("encryptsave_check");
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("toxide")).unwrap();
-        for name in ["libtoxcore.so", "libtoxcore.so.2"] {
-            std::os::unix::fs::symlink(library(), dir.join("toxide").join(name)).unwrap();
-        }
+        library_dir(&dir.join("toxide"));
         std::fs::write(dir.join("toxide_encryptsave_enums.h"), enums_header()).unwrap();
 
         let builds = [Build::Toxide, Build::Debian];

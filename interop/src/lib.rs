@@ -7,8 +7,10 @@
 //! namespace the test created, for LAN discovery):
 //!
 //! - [`CPeer`]: one c-toxcore instance (`c/tox_peer.c`, linked against the
-//!   system's libtoxcore through the public `tox.h` only), driven by a line
-//!   protocol: commands in, `OK`/`ERR` replies and [`Event`] lines out;
+//!   system's libtoxcore through the public `tox.h` only, or run on another
+//!   `libtoxcore.so.2` such as toxide's with [`PeerOptions::library_dir`]),
+//!   driven by a line protocol: commands in, `OK`/`ERR` replies and
+//!   [`Event`] lines out;
 //! - [`Bootstrapd`]: Debian's `tox-bootstrapd` as a private bootstrap node
 //!   and, on request, TCP relay;
 //! - [`ProxyProcess`]: Debian's `microsocks` or `tinyproxy` on a fresh
@@ -31,7 +33,7 @@ mod sodium;
 pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD, bootstrapd_config};
 pub use error::{Error, Result};
 pub use event::{Connection, Event, escape, unescape};
-pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN};
+pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN, longest_message};
 pub use process::{
     LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode, running_as_root,
 };

@@ -66,6 +66,15 @@ pub struct PeerOptions {
     /// then written into an existing file of the same name in
     /// [`CPeer::recv_dir`], so a half-received file can be resumed.
     pub manual_files: bool,
+    /// Load `libtoxcore.so.2` from this directory instead of the system's
+    /// c-toxcore: `tox_peer` runs with `LD_LIBRARY_PATH` set to it (through
+    /// [`netns`](Self::netns)'s `ip netns exec` too, which passes its
+    /// environment on), so the same unmodified program drives another
+    /// build of the library, such as toxide's drop-in one. The label gets
+    /// the directory's name as a suffix (`peer-a@toxide`) so failures say
+    /// which library ran; [`CPeer::mapped_libtoxcore`] tells which file the
+    /// loader really took.
+    pub library_dir: Option<PathBuf>,
 }
 
 /// A running c-toxcore peer, driven through `tox_peer`'s line protocol.
@@ -81,6 +90,7 @@ pub struct CPeer {
     udp_port: u16,
     tcp_port: Option<u16>,
     recv_dir: PathBuf,
+    library_dir: Option<PathBuf>,
     // Declared last: dropped after the process is gone.
     dir: TempDir,
 }
@@ -147,6 +157,9 @@ impl CPeer {
             }
             None => Command::new(TOX_PEER_BIN),
         };
+        if let Some(dir) = &options.library_dir {
+            command.env("LD_LIBRARY_PATH", dir);
+        }
         command
             .arg("--port")
             .arg(udp_port.to_string())
@@ -170,13 +183,20 @@ impl CPeer {
         if options.local_discovery {
             command.arg("--local-discovery");
         }
-        let label = options
+        let mut label = options
             .label
             .clone()
             .unwrap_or_else(|| match &options.netns {
                 Some(ns) => format!("tox_peer:{udp_port}@{ns}"),
                 None => format!("tox_peer:{udp_port}"),
             });
+        if let Some(dir) = &options.library_dir {
+            label.push('@');
+            match dir.file_name() {
+                Some(name) => label.push_str(&name.to_string_lossy()),
+                None => label.push_str(&dir.to_string_lossy()),
+            }
+        }
         let mut process = Process::spawn(label, &mut command)?;
 
         let line = process.wait_line(
@@ -210,8 +230,38 @@ impl CPeer {
             },
             tcp_port,
             recv_dir,
+            library_dir: options.library_dir.clone(),
             dir,
         })
+    }
+
+    /// Where `tox_peer` was told to load `libtoxcore.so.2` from
+    /// ([`PeerOptions::library_dir`]); `None` for the system's c-toxcore.
+    pub fn library_dir(&self) -> Option<&Path> {
+        self.library_dir.as_deref()
+    }
+
+    /// The libtoxcore file the running `tox_peer` has mapped, as the
+    /// kernel names it in `/proc/<pid>/maps` (symbolic links resolved):
+    /// proof of which library answers the commands, whatever the loader's
+    /// search path said. `None` if no file named `libtoxcore*` is mapped.
+    pub fn mapped_libtoxcore(&self) -> Result<Option<PathBuf>> {
+        let maps_path = format!("/proc/{}/maps", self.pid());
+        let maps = std::fs::read_to_string(&maps_path).map_err(|source| Error::Io {
+            what: format!("{}: reading {maps_path}", self.label()),
+            source,
+        })?;
+        Ok(maps
+            .lines()
+            // address perms offset dev inode path: the path is the sixth
+            // field and the only one that may hold spaces.
+            .filter_map(|line| line.splitn(6, ' ').nth(5))
+            .map(|path| Path::new(path.trim_start()))
+            .find(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with("libtoxcore"))
+            })
+            .map(Path::to_path_buf))
     }
 
     /// Our Tox ID (public key, nospam, checksum).
@@ -307,9 +357,18 @@ impl CPeer {
         self.process.take_unclaimed()
     }
 
-    /// Recent output, for assertion messages.
+    /// Recent output, for assertion messages; first, where the library
+    /// came from if not from the system.
     pub fn context(&self) -> String {
-        self.process.context()
+        match &self.library_dir {
+            Some(dir) => format!(
+                "--- {} loads libtoxcore.so.2 from {} ---\n{}",
+                self.label(),
+                dir.display(),
+                self.process.context()
+            ),
+            None => self.process.context(),
+        }
     }
 
     /// `bootstrap` to a node on 127.0.0.1.
@@ -465,6 +524,14 @@ impl CPeer {
             .map(drop)
     }
 
+    /// Sets the title of `conference` (`tox_conference_set_title`); the
+    /// other peers' `tox_peer`s print it as a `CONFERENCE_TITLE` line
+    /// (conference, peer, title).
+    pub fn conference_set_title(&mut self, conference: u32, title: &str) -> Result<()> {
+        self.send_command(&format!("conference-title {conference} {}", escape(title)))
+            .map(drop)
+    }
+
     /// How many peers `conference` has now, ourselves included
     /// (`tox_conference_peer_count`).
     pub fn conference_peers(&mut self, conference: u32) -> Result<u32> {
@@ -604,6 +671,25 @@ impl CPeer {
     }
 }
 
+/// The longest message a friend may send, `max` bytes (tox.h's
+/// `TOX_MAX_MESSAGE_LENGTH`, 1372, which each caller takes from the build
+/// it tests): `start` followed by multi-byte UTF-8 (two-, three- and
+/// four-byte characters, so a split or a byte count off by one shows),
+/// padded to the byte with dots.
+pub fn longest_message(start: &str, max: usize) -> String {
+    let mut text = String::from(start);
+    for c in " Tox ✓ ünïcödé 🦀 ¿ çà va ? 日本語".chars().cycle() {
+        if text.len() + c.len_utf8() > max {
+            break;
+        }
+        text.push(c);
+    }
+    while text.len() < max {
+        text.push('.');
+    }
+    text
+}
+
 /// Bytes as one word of `tox_peer`'s line protocol: hex, or `-` for none.
 fn hex_word(bytes: &[u8]) -> String {
     if bytes.is_empty() {
@@ -616,6 +702,17 @@ fn hex_word(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The longest message is exactly as long as asked, mostly
+    /// multi-byte, and starts with the given text.
+    #[test]
+    fn longest_message_fills_the_limit_with_multibyte_text() {
+        let text = longest_message("from A:", 1372);
+        assert_eq!(text.len(), 1372);
+        assert!(text.starts_with("from A:"));
+        assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
+        assert!(text.chars().any(|c| c.len_utf8() == 4));
+    }
 
     /// LAN discovery broadcasts; without a namespace it is refused before
     /// anything starts.

@@ -9,7 +9,7 @@
 )]
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,20 @@ pub(crate) fn library() -> PathBuf {
         exe.display()
     );
     lib
+}
+
+/// Makes `dir` afresh (whatever was there is removed) as a directory
+/// where the linker (`-L dir -ltoxcore`) and the loader
+/// (`LD_LIBRARY_PATH=dir`, which looks for the SONAME `libtoxcore.so.2`)
+/// find the [`library`] under test instead of the system's c-toxcore:
+/// `libtoxcore.so` and `libtoxcore.so.2` link to it.
+pub(crate) fn library_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let lib = library();
+    for name in ["libtoxcore.so", "libtoxcore.so.2"] {
+        std::os::unix::fs::symlink(&lib, dir.join(name)).unwrap();
+    }
 }
 
 /// Runs `command` to completion within [`TOOL_TIMEOUT`] (killing it

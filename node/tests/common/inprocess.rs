@@ -104,16 +104,7 @@ pub(crate) fn spawn_peer(
 /// bytes): `start` followed by multi-byte UTF-8, padded to the byte.
 pub(crate) fn longest_message(start: &str) -> String {
     let max = toxide::messenger::packet::MAX_MESSAGE_LENGTH;
-    let mut text = String::from(start);
-    for c in " Tox ✓ ünïcödé 🦀 ¿ çà va ? 日本語".chars().cycle() {
-        if text.len() + c.len_utf8() > max {
-            break;
-        }
-        text.push(c);
-    }
-    while text.len() < max {
-        text.push('.');
-    }
+    let text = toxide_interop::longest_message(start, max);
     assert_eq!(text.len(), max);
     assert!(text.chars().filter(|c| c.len_utf8() > 1).count() > 200);
     text
