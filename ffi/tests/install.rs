@@ -7,6 +7,10 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[allow(
+    dead_code,
+    reason = "the helpers for header and enum checks are the other tests'"
+)]
 mod common;
 
 use std::path::Path;
