@@ -238,3 +238,29 @@ fn it_exports_only_functions_the_headers_declare() {
     assert!(exported.contains("tox_pass_encrypt"), "{symbols}");
     assert!(exported.contains("toxav_new"), "{symbols}");
 }
+
+/// Debian's toxic (installed by scripts/test) loads with immediate
+/// binding, so every `tox_*`/`toxav_*` symbol it takes from libtoxcore
+/// must be ours, or it does not start at all (117 symbols in 0.11.1).
+#[test]
+fn every_symbol_toxic_needs_is_exported() {
+    let toxic = Path::new("/usr/bin/toxic");
+    assert!(
+        toxic.is_file(),
+        "Debian's toxic is missing: apt-get install toxic (scripts/test does)"
+    );
+    let needed: BTreeSet<String> = tool_output("nm", &["-D", "--undefined-only"], toxic)
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter(|name| name.starts_with("tox_") || name.starts_with("toxav_"))
+        .map(str::to_owned)
+        .collect();
+    assert!(needed.len() > 100, "{needed:?}");
+    let exported: BTreeSet<String> = tool_output("nm", &["-D", "--defined-only"], &library())
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&String> = needed.difference(&exported).collect();
+    assert!(missing.is_empty(), "toxic needs, we lack: {missing:?}");
+}
