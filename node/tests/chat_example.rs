@@ -15,112 +15,16 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use toxide_interop::TempDir;
 
 use common::binary::example_binary;
 use common::inprocess::{runtime, start_nodes};
+use common::tmux::Tmux;
 
 /// How long one expected change may take to show on a screen.
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A tmux server of our own (its socket named after this process), so no
-/// other tmux is touched; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        Self {
-            socket: format!("toxide-chat-test-{}", std::process::id()),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("tmux runs (Debian package tmux)");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `command` in a detached session `name`.
-    fn start(&self, name: &str, command: &str) {
-        self.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "160",
-            "-y",
-            "45",
-            command,
-        ]);
-    }
-
-    /// What session `name` shows now.
-    fn screen(&self, name: &str) -> String {
-        self.run(&["capture-pane", "-p", "-t", name])
-    }
-
-    /// Types `text` and Enter into session `name`.
-    fn type_line(&self, name: &str, text: &str) {
-        self.run(&["send-keys", "-t", name, "-l", text]);
-        self.run(&["send-keys", "-t", name, "Enter"]);
-    }
-
-    fn key(&self, name: &str, key: &str) {
-        self.run(&["send-keys", "-t", name, key]);
-    }
-
-    /// Waits until session `name` shows something `found` takes a value
-    /// from.
-    fn wait<T>(&self, name: &str, what: &str, mut found: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen(name);
-            if let Some(value) = found(&screen) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name}: no {what} within {SCREEN_TIMEOUT:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_text(&self, name: &str, text: &str) {
-        self.wait(name, &format!("{text:?}"), |s| {
-            s.contains(text).then_some(())
-        });
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// The 76-hex Tox ID after "Your Tox ID: " on a screen.
 fn tox_id(screen: &str) -> Option<String> {
@@ -154,7 +58,7 @@ fn two_people_chat_and_share_a_conference_in_the_chat_example() {
         nodes[0].public_key()
     );
     let dir = TempDir::new("chat-example").unwrap();
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("toxide-chat-test", SCREEN_TIMEOUT);
     tmux.start(
         "alice",
         &chat_command(&bin, dir.path(), "alice", &bootstrap),

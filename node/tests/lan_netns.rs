@@ -103,12 +103,12 @@
 mod common;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::RawClient;
 use common::binary::{NODE_BIN, NodeProcess, isolate, wait_bounded};
+use common::netns::{Netns, ip_ok};
 use toxide_core::PublicKey;
 use toxide_dht::lan::TOX_PORT_DEFAULT;
 use toxide_interop::{CPeer, PeerOptions, TempDir};
@@ -119,8 +119,6 @@ const PROBE_ENV: &str = "TOXIDE_LAN_NETNS_PROBE";
 /// The line a probe prints when it found what it looked for: the target,
 /// its address and the milliseconds the probe took.
 const PROBE_FOUND: &str = "LAN_PROBE_FOUND";
-/// How long one `ip` command may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the nodes have to find each other: three LAN discovery rounds.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A probe's last nodes request may start just before its deadline and
@@ -138,14 +136,14 @@ fn ipv4_broadcast_finds_a_node_in_the_next_namespace() {
     let started = Instant::now();
     let lan = Lan::create("v4", 1);
     let dir = TempDir::new("lan-netns-v4").unwrap();
-    let a = NetnsNode::start(&lan.a, &dir, "a", &["0.0.0.0:33445"]);
-    let b = NetnsNode::start(&lan.b, &dir, "b", &["0.0.0.0:47001"]);
+    let a = NetnsNode::start(lan.a.name(), &dir, "a", &["0.0.0.0:33445"]);
+    let b = NetnsNode::start(lan.b.name(), &dir, "b", &["0.0.0.0:47001"]);
     let a_addr: SocketAddr = "10.77.1.1:33445".parse().unwrap();
     let b_addr: SocketAddr = "10.77.1.2:47001".parse().unwrap();
     both_know_each_other(
         "ipv4_broadcast_finds_a_node_in_the_next_namespace",
-        &Member::node(&lan.a, &a, a_addr),
-        &Member::node(&lan.b, &b, b_addr),
+        &Member::node(lan.a.name(), &a, a_addr),
+        &Member::node(lan.b.name(), &b, b_addr),
         &|| nodes_context(&a, &b),
     );
     for node in [a, b] {
@@ -161,18 +159,18 @@ fn ipv6_multicast_finds_a_node_on_our_own_port() {
     }
     let started = Instant::now();
     let lan = Lan::create("v6", 2);
-    let a_ip = lan.link_local(&lan.a);
-    let b_ip = lan.link_local(&lan.b);
+    let a_ip = lan.link_local(lan.a.name());
+    let b_ip = lan.link_local(lan.b.name());
     let dir = TempDir::new("lan-netns-v6").unwrap();
     let sockets = ["127.0.0.1:47002", "[::]:47002"];
-    let a = NetnsNode::start(&lan.a, &dir, "a", &sockets);
-    let b = NetnsNode::start(&lan.b, &dir, "b", &sockets);
+    let a = NetnsNode::start(lan.a.name(), &dir, "a", &sockets);
+    let b = NetnsNode::start(lan.b.name(), &dir, "b", &sockets);
     let a_addr = SocketAddr::new(IpAddr::V6(a_ip), 47002);
     let b_addr = SocketAddr::new(IpAddr::V6(b_ip), 47002);
     both_know_each_other(
         "ipv6_multicast_finds_a_node_on_our_own_port",
-        &Member::node(&lan.a, &a, a_addr),
-        &Member::node(&lan.b, &b, b_addr),
+        &Member::node(lan.a.name(), &a, a_addr),
+        &Member::node(lan.b.name(), &b, b_addr),
         &|| nodes_context(&a, &b),
     );
     for node in [a, b] {
@@ -253,15 +251,15 @@ fn ctoxcore_meets_toxide_node(
     let start_peer = || {
         CPeer::spawn(PeerOptions {
             udp_port: Some(peer_port),
-            netns: Some(lan.a.clone()),
+            netns: Some(lan.a.name().to_owned()),
             local_discovery: true,
-            label: Some(format!("c-toxcore in {}", lan.a)),
+            label: Some(format!("c-toxcore in {}", lan.a.name())),
             ..PeerOptions::default()
         })
         .unwrap()
     };
     let node_addr = format!("0.0.0.0:{node_port}");
-    let start_node = || NetnsNode::start(&lan.b, &dir, "node", &[node_addr.as_str()]);
+    let start_node = || NetnsNode::start(lan.b.name(), &dir, "node", &[node_addr.as_str()]);
     let (peer, node) = match order {
         Started::PeerFirst => {
             let peer = start_peer();
@@ -275,13 +273,13 @@ fn ctoxcore_meets_toxide_node(
     let both_up = started.elapsed();
     assert_eq!(peer.udp_port(), peer_port);
     let peer_member = Member {
-        ns: &lan.a,
+        ns: lan.a.name(),
         port: peer_port,
         dht_key: *peer.dht_key(),
         lan_addr: SocketAddr::from(([10, 77, subnet, 1], peer_port)),
     };
     let node_member = Member::node(
-        &lan.b,
+        lan.b.name(),
         &node,
         SocketAddr::from(([10, 77, subnet, 2], node_port)),
     );
@@ -451,47 +449,34 @@ fn run_probe_if_asked() -> bool {
 
 // ----- namespaces ------------------------------------------------------------
 
-/// Two network namespaces joined by a veth pair; deleted on drop.
+/// Two network namespaces joined by a veth pair; deleted (and with them
+/// the pair) on drop.
 struct Lan {
-    a: String,
-    b: String,
+    a: Netns,
+    b: Netns,
 }
 
 impl Lan {
     /// Creates `toxide-lan-<pid>-<case>-{a,b}` with 10.77.`subnet`.1 and .2.
     fn create(case: &str, subnet: u8) -> Self {
-        require_root();
-        remove_stale_namespaces();
-        let prefix = format!("toxide-lan-{}-{case}", std::process::id());
-        let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
-        for ns in [&a, &b] {
-            let (ok, stderr) = ip(&["netns", "add", ns]);
-            assert!(
-                ok,
-                "`ip netns add {ns}` failed: this test needs root with network \
-                 namespaces (CAP_SYS_ADMIN, iproute2's `ip`): {stderr}"
-            );
-        }
-        // From here on, drop deletes whatever was created.
-        let lan = Self { a, b };
-        lan.run(&[
-            "link", "add", "veth-a", "netns", &lan.a, "type", "veth", "peer", "name", "veth-b",
-            "netns", &lan.b,
+        let why = "it creates two with a veth pair between them, because LAN \
+                   discovery broadcasts are tested only inside network namespaces";
+        let lan = Self {
+            a: Netns::create("toxide-lan", &format!("{case}-a"), why),
+            b: Netns::create("toxide-lan", &format!("{case}-b"), why),
+        };
+        let (a, b) = (lan.a.name(), lan.b.name());
+        ip_ok(&[
+            "link", "add", "veth-a", "netns", a, "type", "veth", "peer", "name", "veth-b", "netns",
+            b,
         ]);
-        for (ns, dev, host) in [(&lan.a, "veth-a", 1), (&lan.b, "veth-b", 2)] {
+        for (ns, dev, host) in [(a, "veth-a", 1), (b, "veth-b", 2)] {
             let cidr = format!("10.77.{subnet}.{host}/24");
-            lan.run(&["-n", ns, "addr", "add", &cidr, "dev", dev]);
-            lan.run(&["-n", ns, "link", "set", "lo", "up"]);
-            lan.run(&["-n", ns, "link", "set", dev, "up"]);
-            lan.run(&["-n", ns, "route", "add", "default", "dev", dev]);
+            ip_ok(&["-n", ns, "addr", "add", &cidr, "dev", dev]);
+            ip_ok(&["-n", ns, "link", "set", dev, "up"]);
+            ip_ok(&["-n", ns, "route", "add", "default", "dev", dev]);
         }
         lan
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let (ok, output) = ip(args);
-        assert!(ok, "`ip {}` failed: {output}", args.join(" "));
-        output
     }
 
     /// The veth end's IPv6 link-local address in `ns`, once duplicate
@@ -499,7 +484,7 @@ impl Lan {
     fn link_local(&self, ns: &str) -> Ipv6Addr {
         let deadline = Instant::now() + DAD_TIMEOUT;
         loop {
-            let out = self.run(&["-n", ns, "-6", "-o", "addr", "show", "scope", "link"]);
+            let out = ip_ok(&["-n", ns, "-6", "-o", "addr", "show", "scope", "link"]);
             let ready = out
                 .lines()
                 .filter(|line| line.contains("veth-") && !line.contains("tentative"))
@@ -519,67 +504,6 @@ impl Lan {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        // Deleting a namespace deletes its veth end, and so the pair.
-        for ns in [&self.a, &self.b] {
-            let _ = ip(&["netns", "del", ns]);
-        }
-    }
-}
-
-/// Fails the test unless it runs as root.
-fn require_root() {
-    assert!(
-        toxide_interop::running_as_root(),
-        "this test needs root and network namespaces: it creates two with \
-         `ip netns add` and a veth pair between them, because LAN discovery \
-         broadcasts are tested only inside network namespaces; run it as \
-         root (CI does)"
-    );
-}
-
-/// Deletes namespaces of this test whose process is gone (a run that was
-/// killed before its guards could run).
-fn remove_stale_namespaces() {
-    let (ok, list) = ip(&["netns", "list"]);
-    if !ok {
-        return;
-    }
-    for name in list
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-    {
-        let Some(pid) = name
-            .strip_prefix("toxide-lan-")
-            .and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
-            let _ = ip(&["netns", "del", name]);
-        }
-    }
-}
-
-/// Runs `ip` with a bounded wait: success, and stdout or (on failure)
-/// stderr.
-fn ip(args: &[&str]) -> (bool, String) {
-    let child = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2): {e}"));
-    let (status, stdout, stderr) = wait_bounded(child, COMMAND_TIMEOUT);
-    if status.success() {
-        (true, stdout)
-    } else {
-        (false, stderr)
     }
 }
 

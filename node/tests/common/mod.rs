@@ -8,7 +8,9 @@
 
 pub(crate) mod binary;
 pub(crate) mod inprocess;
+pub(crate) mod netns;
 pub(crate) mod relay_client;
+pub(crate) mod tmux;
 pub(crate) mod toxide;
 
 use std::net::{SocketAddr, UdpSocket};
