@@ -9,6 +9,7 @@
 
 #[allow(
     dead_code,
+    unused_imports,
     reason = "the helpers for header and enum checks are the other tests'"
 )]
 mod common;

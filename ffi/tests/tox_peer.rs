@@ -33,14 +33,13 @@
 
 #[allow(
     dead_code,
-    reason = "the helpers for compiled C checks are the other tests'"
+    unused_imports,
+    reason = "the helpers for compiled C checks, and their re-exports, are the other tests'"
 )]
 mod common;
 
 use std::any::Any;
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::Duration;
 
 use rand::Rng;
@@ -48,7 +47,7 @@ use toxcore::limits::MAX_MESSAGE_LENGTH;
 use toxide_core::PublicKey;
 use toxide_interop::{Bootstrapd, CPeer, Event, PeerOptions, TempDir, longest_message, unescape};
 
-use common::{library, library_dir};
+use common::peer::{Library, spawn_on};
 
 /// From start to a friend connection: c-toxcore needs about 10 s on
 /// loopback (its onion announcements come first).
@@ -58,77 +57,16 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// A 300 KiB file on loopback (a few seconds between c-toxcore peers).
 const FILE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Which `libtoxcore.so.2` a `tox_peer` loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Library {
-    /// This crate's cdylib, found through `LD_LIBRARY_PATH`.
-    Toxide,
-    /// Debian's c-toxcore, found where the system keeps it.
-    CToxcore,
-}
-
-impl fmt::Display for Library {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Toxide => "toxide",
-            Self::CToxcore => "c-toxcore",
-        })
-    }
-}
-
 /// The two role assignments every case runs in.
 const ROLES: [(Library, Library); 2] = [
     (Library::Toxide, Library::CToxcore),
     (Library::CToxcore, Library::Toxide),
 ];
 
-/// A directory named `toxide` (so peers' labels end in `@toxide`) where
-/// the loader finds the library under test as `libtoxcore.so.2`; made
-/// once per run of this test program.
-fn toxide_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("tox_peer")
-            .join("toxide");
-        library_dir(&dir);
-        dir
-    })
-}
-
 /// Starts `tox_peer` as `label` on `on`'s library (with `options` for the
-/// rest), and checks that the library it mapped is that one.
+/// rest), checking that the library it mapped is that one.
 fn spawn(label: &str, on: Library, options: PeerOptions) -> CPeer {
-    let library_dir = match on {
-        Library::Toxide => Some(toxide_dir().to_path_buf()),
-        Library::CToxcore => None,
-    };
-    let peer = CPeer::spawn(PeerOptions {
-        label: Some(label.to_owned()),
-        library_dir,
-        ..options
-    })
-    .unwrap_or_else(|e| panic!("{label} on {on} did not start: {e}"));
-    assert_runs_on(&peer, on);
-    peer
-}
-
-/// The peer's process has toxide's library mapped if and only if it is
-/// meant to run on it, and some libtoxcore in any case.
-fn assert_runs_on(peer: &CPeer, on: Library) {
-    let mapped = peer
-        .mapped_libtoxcore()
-        .unwrap()
-        .unwrap_or_else(|| panic!("{} has no libtoxcore mapped", peer.label()));
-    let ours = std::fs::canonicalize(library()).unwrap();
-    assert_eq!(
-        mapped == ours,
-        on == Library::Toxide,
-        "{} should run on {on} but mapped {} (toxide's is {})",
-        peer.label(),
-        mapped.display(),
-        ours.display()
-    );
+    spawn_on(label, on, options).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Where peers bootstrap: a tox-bootstrapd's port on 127.0.0.1 and its

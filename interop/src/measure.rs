@@ -1,6 +1,7 @@
-//! Figures the benchmarks share: CPU time and memory of a thread or a
-//! process (read from `/proc`, Linux only), quantiles, and when a transfer
-//! reached full speed. Each benchmark prints its own `BENCH` lines.
+//! Figures the benchmarks share: CPU time, memory and wake-ups of a
+//! thread or a process (read from `/proc`, Linux only), quantiles, and
+//! when a transfer reached full speed. Each benchmark prints its own
+//! `BENCH` lines.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -57,6 +58,25 @@ pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Voluntary context switches of process `pid`, summed over its threads
+/// (each `/proc/<pid>/task/<tid>/status`; the process's own `status`
+/// counts its main thread only): how often it blocked, so for an event
+/// loop, how often it went to sleep and woke again. `None` once the
+/// process is gone.
+pub fn voluntary_switches(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        total += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(total)
 }
 
 /// The `q` quantile of `values` (sorted in place); NaN when empty.
@@ -245,6 +265,9 @@ mod tests {
     fn this_process_has_counters() {
         let pid = std::process::id();
         assert!(status_kb(pid, "VmRSS").is_some_and(|kb| kb > 0));
+        let switches = voluntary_switches(pid).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(voluntary_switches(pid).unwrap() > switches);
         assert!(thread_self_path().is_some());
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_millis(20) {}

@@ -2,17 +2,26 @@
 //! policy behind `tox_iteration_interval`.
 //!
 //! c-toxcore answers 50 ms always (1–2 ms during bulk transfers), so an
-//! idle client wakes 20 times a second. Here an idle client sleeps until
-//! the stack's next timer, at most [`IDLE_INTERVAL`] (goal: at least ten
-//! times fewer idle wake-ups), while a conversation in progress is read
-//! every [`RECENT_INTERVAL`] or [`BUSY_INTERVAL`] (goal: a reply is seen
-//! sooner than c-toxcore's 50 ms median). Data that arrives during an idle
-//! sleep waits for its end: the price of not waking.
+//! idle client wakes 20 times a second. Here the sleep follows how
+//! recently the application's traffic moved:
+//! - within [`BUSY_WINDOW`]: [`BUSY_INTERVAL`] (a chat burst, a transfer);
+//! - within [`RECENT_WINDOW`]: [`RECENT_INTERVAL`];
+//! - within [`CONVERSATION_WINDOW`]: [`CONVERSATION_INTERVAL`], c-toxcore's
+//!   own 50 ms, so a reply that comes after a pause in a conversation is
+//!   read no later than c-toxcore would read it;
+//! - after that the client is idle: it sleeps until the stack's next timer
+//!   but at least [`IDLE_MIN_SLEEP`] and at most [`IDLE_INTERVAL`], so it
+//!   wakes at most twice a second however many friends' sessions keep
+//!   their own timers (goal: ten times fewer wake-ups than c-toxcore).
+//!   Timers are then late by up to [`IDLE_MIN_SLEEP`], which no protocol
+//!   timer minds (the shortest keep-alive is a second), and data that
+//!   arrives during an idle sleep waits for its end: the price of not
+//!   waking.
 //!
 //! "Session traffic" is what the application sees of its friends: any
 //! event handed out except the DHT's, the onion client's (but for friend
-//! requests), the self
-//! connection's and net_crypto's raw session events, plus every
+//! requests), the self connection's and net_crypto's raw session events
+//! (but for a session opening or closing), plus every
 //! [`super::SyncDriver::flush`] the application calls after changing the
 //! stack (a message sent: its receipt and the reply are coming). Raw
 //! session events and net_crypto data packets (id 0x1b) do not count:
@@ -36,10 +45,21 @@ pub const BUSY_WINDOW: Duration = Duration::from_millis(500);
 pub const RECENT_INTERVAL: Duration = Duration::from_millis(10);
 /// How recent traffic must be for [`RECENT_INTERVAL`].
 pub const RECENT_WINDOW: Duration = Duration::from_secs(5);
+/// Sleep when the last session traffic is within [`CONVERSATION_WINDOW`]:
+/// c-toxcore's constant interval, so a reply after a pause is never read
+/// later than c-toxcore reads it.
+pub const CONVERSATION_INTERVAL: Duration = Duration::from_millis(50);
+/// How recent traffic must be for [`CONVERSATION_INTERVAL`]: replies in a
+/// conversation mostly come within half a minute.
+pub const CONVERSATION_WINDOW: Duration = Duration::from_secs(30);
 /// The longest sleep: an idle client wakes once a second (twenty times
 /// fewer than c-toxcore's 50 ms), or sooner when a timer of the stack is
-/// due.
+/// due, but see [`IDLE_MIN_SLEEP`].
 pub const IDLE_INTERVAL: Duration = Duration::from_millis(1000);
+/// The shortest sleep of an idle client: timers due sooner wait for it,
+/// so each friend's session timers (requests every 3 s, a rate check
+/// 50 ms after a keep-alive, each at its own phase) do not add wake-ups.
+pub const IDLE_MIN_SLEEP: Duration = Duration::from_millis(500);
 
 /// What the interval policy remembers.
 #[derive(Debug, Default, Clone)]
@@ -72,31 +92,41 @@ impl Pace {
             return Duration::ZERO;
         }
         let since = self.last_traffic.map(|t| now.saturating_duration_since(t));
-        let mut cap = match since {
-            Some(since) if since < BUSY_WINDOW => BUSY_INTERVAL,
-            Some(since) if since < RECENT_WINDOW => RECENT_INTERVAL,
-            _ => IDLE_INTERVAL,
+        let (floor, cap) = match since {
+            Some(since) if since < BUSY_WINDOW => (Duration::ZERO, BUSY_INTERVAL),
+            Some(since) if since < RECENT_WINDOW => (Duration::ZERO, RECENT_INTERVAL),
+            Some(since) if since < CONVERSATION_WINDOW => (Duration::ZERO, CONVERSATION_INTERVAL),
+            _ => (IDLE_MIN_SLEEP, IDLE_INTERVAL),
         };
         if busy {
-            cap = cap.min(RECENT_INTERVAL);
+            // Relay sockets that only a turn moves on: no idle floor.
+            return next.map_or(RECENT_INTERVAL, |next| {
+                next.saturating_duration_since(now).min(RECENT_INTERVAL)
+            });
         }
-        next.map_or(cap, |next| next.saturating_duration_since(now).min(cap))
+        next.map_or(cap, |next| {
+            next.saturating_duration_since(now).clamp(floor, cap)
+        })
     }
 }
 
 /// Whether `event` is session traffic (see the module doc).
 fn is_session_traffic(event: &StackEvent) -> bool {
-    // A friend request is what a person sent, whichever way it came.
-    if let StackEvent::Onion(toxide_onion::ClientEvent::FriendRequest { .. }) = event {
-        return true;
+    use toxide_net_crypto::Event as Session;
+    match event {
+        // A friend request is what a person sent, whichever way it came.
+        StackEvent::Onion(toxide_onion::ClientEvent::FriendRequest { .. }) => true,
+        // A session opening or closing: a friend is arriving (its
+        // handshake's last steps and the messenger's greeting follow at
+        // once) or leaving. Data and acknowledgements are not: keep-alives
+        // are both.
+        StackEvent::Session { event, .. } => matches!(
+            event,
+            Session::Accepted { .. } | Session::Established { .. } | Session::Closed { .. }
+        ),
+        StackEvent::Dht(_) | StackEvent::Onion(_) | StackEvent::SelfConnection(_) => false,
+        _ => true,
     }
-    !matches!(
-        event,
-        StackEvent::Dht(_)
-            | StackEvent::Onion(_)
-            | StackEvent::SelfConnection(_)
-            | StackEvent::Session { .. }
-    )
 }
 
 #[cfg(test)]
@@ -112,18 +142,22 @@ mod tests {
     }
 
     #[test]
-    fn idle_sleeps_long_until_a_timer() {
+    fn idle_sleeps_until_a_timer_but_at_least_the_idle_floor() {
         let now = Instant::now();
         let pace = Pace::default();
         assert_eq!(pace.interval(now, None, false), IDLE_INTERVAL);
-        let timer = now + Duration::from_millis(300);
+        let timer = now + Duration::from_millis(700);
         assert_eq!(
             pace.interval(now, Some(timer), false),
-            Duration::from_millis(300)
+            Duration::from_millis(700)
         );
-        assert_eq!(pace.interval(now, Some(now), false), Duration::ZERO);
+        // Timers due sooner (or overdue) wait for the floor: many
+        // friends' session timers cost no extra wake-ups.
+        let soon = now + Duration::from_millis(30);
+        assert_eq!(pace.interval(now, Some(soon), false), IDLE_MIN_SLEEP);
+        assert_eq!(pace.interval(now, Some(now), false), IDLE_MIN_SLEEP);
         let past = now.checked_sub(Duration::from_secs(1)).unwrap();
-        assert_eq!(pace.interval(now, Some(past), false), Duration::ZERO);
+        assert_eq!(pace.interval(now, Some(past), false), IDLE_MIN_SLEEP);
     }
 
     #[test]
@@ -136,11 +170,21 @@ mod tests {
         assert_eq!(pace.interval(at(499), None, false), BUSY_INTERVAL);
         assert_eq!(pace.interval(at(500), None, false), RECENT_INTERVAL);
         assert_eq!(pace.interval(at(4_999), None, false), RECENT_INTERVAL);
-        assert_eq!(pace.interval(at(5_000), None, false), IDLE_INTERVAL);
-        // A timer sooner than the cap still wins.
+        assert_eq!(pace.interval(at(5_000), None, false), CONVERSATION_INTERVAL);
+        assert_eq!(
+            pace.interval(at(29_999), None, false),
+            CONVERSATION_INTERVAL
+        );
+        assert_eq!(pace.interval(at(30_000), None, false), IDLE_INTERVAL);
+        // Before idleness a timer sooner than the cap still wins, however
+        // soon.
         assert_eq!(
             pace.interval(at(600), Some(at(603)), false),
             Duration::from_millis(3)
+        );
+        assert_eq!(
+            pace.interval(at(20_000), Some(at(20_000)), false),
+            Duration::ZERO
         );
     }
 
@@ -154,6 +198,30 @@ mod tests {
         );
         assert_eq!(pace.interval(now, None, false), IDLE_INTERVAL);
         pace.traffic(now);
+        assert_eq!(pace.interval(now, None, false), BUSY_INTERVAL);
+    }
+
+    #[test]
+    fn a_session_opening_is_traffic_but_its_keepalives_are_not() {
+        use toxide_net_crypto::{ConnectionId, Event as Session};
+        let now = Instant::now();
+        let friend = toxide_core::PublicKey::new([7; 32]);
+        let id = ConnectionId(0);
+        let mut pace = Pace::default();
+        let acked = StackEvent::Session {
+            friend,
+            event: Session::Acked {
+                id,
+                buffer_start: 3,
+            },
+        };
+        pace.saw(now, &[acked]);
+        assert_eq!(pace.interval(now, None, false), IDLE_INTERVAL);
+        let opened = StackEvent::Session {
+            friend,
+            event: Session::Established { id },
+        };
+        pace.saw(now, &[opened]);
         assert_eq!(pace.interval(now, None, false), BUSY_INTERVAL);
     }
 

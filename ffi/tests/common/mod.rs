@@ -1,6 +1,7 @@
 //! What the tests that run C programs against the library share: where
-//! the library is, running a tool with a time bound, and reading Debian's
-//! headers.
+//! the library is ([`library`]), running `tox_peer` on one library or the
+//! other ([`peer`]), running a tool with a time bound, and reading
+//! Debian's headers.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,44 +10,19 @@
 )]
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+// Shared with the C API benchmark (benches/c_api.rs), which includes
+// these files by path.
+pub(crate) mod library;
+#[allow(dead_code, reason = "only the tests that run tox_peer use it")]
+pub(crate) mod peer;
+
+pub(crate) use library::{library, library_dir};
+
 /// Bound on compiling or running one tool (all take well under a second).
 pub(crate) const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The library under test: the cdylib cargo built beside this test from
-/// the same compilation as the rlib it links (a library's crate types are
-/// built together, into `deps/`), so the C program and the Rust side of
-/// the comparison are one build. No nested `cargo build`: under `cargo
-/// test --workspace` its different feature resolution would rebuild the
-/// crate and overwrite the shared, unhashed file name.
-pub(crate) fn library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let lib = exe.with_file_name("libtoxcore.so");
-    assert!(
-        lib.is_file(),
-        "{} was not built beside {}",
-        lib.display(),
-        exe.display()
-    );
-    lib
-}
-
-/// Makes `dir` afresh (whatever was there is removed) as a directory
-/// where the linker (`-L dir -ltoxcore`) and the loader
-/// (`LD_LIBRARY_PATH=dir`, which looks for the SONAME `libtoxcore.so.2`)
-/// find the [`library`] under test instead of the system's c-toxcore:
-/// `libtoxcore.so` and `libtoxcore.so.2` link to it.
-pub(crate) fn library_dir(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
-    let lib = library();
-    for name in ["libtoxcore.so", "libtoxcore.so.2"] {
-        std::os::unix::fs::symlink(&lib, dir.join(name)).unwrap();
-    }
-}
 
 /// Runs `command` to completion within [`TOOL_TIMEOUT`] (killing it
 /// then): status, stdout, stderr.
