@@ -421,28 +421,12 @@ pub unsafe extern "C" fn tox_bootstrap(
     public_key: *const u8,
     error: *mut ErrBootstrap,
 ) -> bool {
-    let body = || {
-        let nodes = match Instance::nodes(host, port, public_key) {
-            Ok(nodes) => nodes,
-            Err(code) => return (false, code),
-        };
-        let now = Instant::now();
-        // SAFETY: the contract.
-        let done = unsafe {
-            with(tox, |t| {
-                for node in nodes {
-                    t.driver.stack().bootstrap(now, node);
-                }
-                t.sent(())
-            })
-        };
-        match done {
-            Some(()) => (true, ErrBootstrap::Ok),
-            None => (false, ErrBootstrap::Null),
-        }
-    };
-    // SAFETY: `error` is NULL or writable by the contract.
-    unsafe { guard_with_error(error, (false, ErrBootstrap::Null), body) }
+    // SAFETY: the contract.
+    unsafe {
+        add_nodes(tox, host, port, public_key, error, |stack, now, node| {
+            stack.bootstrap(now, node);
+        })
+    }
 }
 
 /// Keeps a connection to the TCP relay at `host`:`port` with key
@@ -458,32 +442,46 @@ pub unsafe extern "C" fn tox_add_tcp_relay(
     public_key: *const u8,
     error: *mut ErrBootstrap,
 ) -> bool {
-    let body = || {
-        let nodes = match Instance::nodes(host, port, public_key) {
-            Ok(nodes) => nodes,
-            Err(code) => return (false, code),
-        };
-        let now = Instant::now();
-        // SAFETY: the contract.
-        let done = unsafe {
-            with(tox, |t| {
+    // SAFETY: the contract.
+    unsafe {
+        add_nodes(tox, host, port, public_key, error, |stack, now, node| {
+            // Known already or enough relays kept: still success, as in
+            // c-toxcore.
+            stack.add_tcp_relay(now, node.addr, node.public_key);
+        })
+    }
+}
+
+/// [`tox_bootstrap`] and [`tox_add_tcp_relay`]: `add` for every address
+/// `host` resolves to.
+///
+/// # Safety
+/// As [`tox_bootstrap`].
+unsafe fn add_nodes(
+    tox: *mut Tox,
+    host: *const c_char,
+    port: u16,
+    public_key: *const u8,
+    error: *mut ErrBootstrap,
+    add: impl Fn(&mut toxide::Stack, Instant, PackedNode),
+) -> bool {
+    // SAFETY: the contract.
+    unsafe {
+        call(
+            tox,
+            error,
+            ErrBootstrap::Ok,
+            (false, ErrBootstrap::Null),
+            |t| {
+                let nodes = Instance::nodes(host, port, public_key)?;
+                let now = Instant::now();
                 for node in nodes {
-                    // Known already or enough relays kept: still success,
-                    // as in c-toxcore.
-                    t.driver
-                        .stack()
-                        .add_tcp_relay(now, node.addr, node.public_key);
+                    add(t.driver.stack(), now, node);
                 }
-                t.sent(())
-            })
-        };
-        match done {
-            Some(()) => (true, ErrBootstrap::Ok),
-            None => (false, ErrBootstrap::Null),
-        }
-    };
-    // SAFETY: `error` is NULL or writable by the contract.
-    unsafe { guard_with_error(error, (false, ErrBootstrap::Null), body) }
+                Ok(true)
+            },
+        )
+    }
 }
 
 /// How we are connected to the network now.

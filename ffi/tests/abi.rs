@@ -23,7 +23,8 @@ use std::sync::OnceLock;
 mod common;
 
 use common::{
-    assert_enums_match, declared_functions, library, library_dir, run_bounded, tagged_lines,
+    assert_enums_match, compile_check, declared_functions, library, library_dir, run_bounded,
+    tagged_lines,
 };
 use toxcore::options::ToxOptions;
 use toxcore::types::C_ENUMS;
@@ -62,24 +63,7 @@ fn check_run() -> &'static CheckRun {
         library_dir(&dir);
         std::fs::write(dir.join("toxide_enums.h"), enums_header()).unwrap();
 
-        let exe = dir.join("abi_check");
-        let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-        let mut compile = Command::new(&compiler);
-        compile
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-            .arg(&dir)
-            .arg(ABI_CHECK_C)
-            .arg("-o")
-            .arg(&exe)
-            .arg("-L")
-            .arg(&dir)
-            .arg("-ltoxcore");
-        let (status, _, stderr) = run_bounded(&mut compile);
-        assert!(
-            status.success(),
-            "compiling {ABI_CHECK_C} with {compiler} failed ({status}); it needs \
-             libtoxcore-dev's {TOX_H}:\n{stderr}"
-        );
+        let exe = compile_check(&dir, ABI_CHECK_C, "abi_check", TOX_H);
 
         let (status, stdout, stderr) = run_bounded(Command::new(&exe).env("LD_LIBRARY_PATH", &dir));
         assert!(

@@ -24,7 +24,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::{
-    assert_enums_match, declared_functions, library, library_dir, run_bounded, tagged_lines,
+    assert_enums_match, compile_check, declared_functions, library, library_dir, run_bounded,
+    tagged_lines,
 };
 use toxcore::types::TOXAV_ENUMS;
 
@@ -63,24 +64,7 @@ fn check_run() -> &'static CheckRun {
         library_dir(&dir);
         std::fs::write(dir.join("toxide_av_enums.h"), enums_header()).unwrap();
 
-        let exe = dir.join("av_check");
-        let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-        let mut compile = Command::new(&compiler);
-        compile
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-            .arg(&dir)
-            .arg(CHECK_C)
-            .arg("-o")
-            .arg(&exe)
-            .arg("-L")
-            .arg(&dir)
-            .arg("-ltoxcore");
-        let (status, _, stderr) = run_bounded(&mut compile);
-        assert!(
-            status.success(),
-            "compiling {CHECK_C} with {compiler} failed ({status}); it needs \
-             libtoxcore-dev's {TOXAV_H}:\n{stderr}"
-        );
+        let exe = compile_check(&dir, CHECK_C, "av_check", TOXAV_H);
 
         let (status, stdout, stderr) = run_bounded(Command::new(&exe).env("LD_LIBRARY_PATH", &dir));
         assert_passed("av_check", status.success(), &stdout, &stderr);

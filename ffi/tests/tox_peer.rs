@@ -39,7 +39,6 @@
 mod common;
 
 use std::any::Any;
-use std::path::Path;
 use std::time::Duration;
 
 use rand::Rng;
@@ -263,35 +262,23 @@ fn a_file_sent_a_to_b_arrives_intact() {
         std::fs::write(&source, &data).unwrap();
         let a_file = a.send_file(a_friend_b, &source).unwrap();
 
-        let offer = b
-            .wait_event(|e| matches!(e, Event::FileRecv { .. }), FILE_TIMEOUT)
-            .unwrap();
-        let Event::FileRecv {
-            friend,
-            file: b_file,
-            size,
-            name,
-        } = offer
-        else {
-            unreachable!()
-        };
+        let got = b.receive_file(FILE_TIMEOUT).unwrap();
         assert_eq!(
-            (friend, size, name.as_str()),
-            (b_friend_a, data.len() as u64, "payload.bin")
-        );
-        let done = b
-            .wait_event(
-                |e| matches!(e, Event::FileDone { file, .. } if *file == b_file),
-                FILE_TIMEOUT,
+            (got.friend, got.size, got.name.as_str(), got.bytes),
+            (
+                b_friend_a,
+                data.len() as u64,
+                "payload.bin",
+                data.len() as u64
             )
-            .unwrap();
-        let Event::FileDone { bytes, path, .. } = done else {
-            unreachable!()
-        };
-        assert_eq!(bytes, data.len() as u64);
-        assert_eq!(Path::new(&path), b.recv_dir().join("payload.bin"));
-        let copy = std::fs::read(&path).unwrap();
-        assert!(copy == data, "{path} differs from what A sent");
+        );
+        assert_eq!(got.path, b.recv_dir().join("payload.bin"));
+        let copy = std::fs::read(&got.path).unwrap();
+        assert!(
+            copy == data,
+            "{} differs from what A sent",
+            got.path.display()
+        );
         let sent = Event::FileSent {
             friend: a_friend_b,
             file: a_file,

@@ -33,9 +33,12 @@ mod sodium;
 pub use bootstrapd::{Bootstrapd, BootstrapdOptions, DEFAULT_BOOTSTRAPD, bootstrapd_config};
 pub use error::{Error, Result};
 pub use event::{Connection, Event, escape, unescape};
-pub use peer::{CPeer, PeerOptions, REPLY_TIMEOUT, STARTUP_TIMEOUT, TOX_PEER_BIN, longest_message};
+pub use peer::{
+    CPeer, PeerOptions, REPLY_TIMEOUT, ReceivedFile, STARTUP_TIMEOUT, TOX_PEER_BIN, longest_message,
+};
 pub use process::{
-    LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode, running_as_root,
+    LineMatcher, TempDir, fresh_tcp_port, fresh_udp_port, hex_decode, hex_encode,
+    mapped_libtoxcore, running_as_root,
 };
 pub use proxy::{ProxyProcess, ProxyProgram};
 pub use sodium::{SODIUM_VECTORS_BIN, Sodium};

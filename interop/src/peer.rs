@@ -246,22 +246,11 @@ impl CPeer {
     /// proof of which library answers the commands, whatever the loader's
     /// search path said. `None` if no file named `libtoxcore*` is mapped.
     pub fn mapped_libtoxcore(&self) -> Result<Option<PathBuf>> {
-        let maps_path = format!("/proc/{}/maps", self.pid());
-        let maps = std::fs::read_to_string(&maps_path).map_err(|source| Error::Io {
-            what: format!("{}: reading {maps_path}", self.label()),
+        let found = crate::process::mapped_libtoxcore(self.pid()).map_err(|source| Error::Io {
+            what: format!("{}: reading /proc/{}/maps", self.label(), self.pid()),
             source,
         })?;
-        Ok(maps
-            .lines()
-            // address perms offset dev inode path: the path is the sixth
-            // field and the only one that may hold spaces.
-            .filter_map(|line| line.splitn(6, ' ').nth(5))
-            .map(|path| Path::new(path.trim_start()))
-            .find(|path| {
-                path.file_name()
-                    .is_some_and(|name| name.to_string_lossy().starts_with("libtoxcore"))
-            })
-            .map(Path::to_path_buf))
+        Ok(found.into_iter().next())
     }
 
     /// Our Tox ID (public key, nospam, checksum).
@@ -342,6 +331,36 @@ impl CPeer {
             .process
             .wait_line_at(|l: &str| predicate(&Event::parse(l)), timeout)?;
         Ok((Event::parse(&line), at))
+    }
+
+    /// Waits for the next file offer and then for that file to be
+    /// received whole (the peer accepts offers itself unless it runs with
+    /// `manual_files`), each wait within `timeout`.
+    pub fn receive_file(&mut self, timeout: Duration) -> Result<ReceivedFile> {
+        let Event::FileRecv {
+            friend,
+            file,
+            size,
+            name,
+        } = self.wait_event(|e| matches!(e, Event::FileRecv { .. }), timeout)?
+        else {
+            unreachable!("the predicate takes only offers")
+        };
+        let Event::FileDone { bytes, path, .. } = self.wait_event(
+            |e| matches!(e, Event::FileDone { file: f, .. } if *f == file),
+            timeout,
+        )?
+        else {
+            unreachable!("the predicate takes only this file's end")
+        };
+        Ok(ReceivedFile {
+            friend,
+            file,
+            size,
+            name,
+            bytes,
+            path: PathBuf::from(path),
+        })
     }
 
     /// Event lines received but not claimed by any wait yet.
@@ -727,4 +746,21 @@ mod tests {
             "{result:?}"
         );
     }
+}
+
+/// A file a [`CPeer`] received whole ([`CPeer::receive_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedFile {
+    /// From whom (friend number).
+    pub friend: u32,
+    /// Its file number.
+    pub file: u32,
+    /// The size the offer announced.
+    pub size: u64,
+    /// The name the offer announced.
+    pub name: String,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Where the peer wrote them.
+    pub path: PathBuf,
 }

@@ -484,6 +484,27 @@ fn nibble(c: u8) -> Option<u8> {
     }
 }
 
+/// Every distinct `libtoxcore*` file process `pid` has mapped, as the
+/// kernel names it in `/proc/<pid>/maps` (symbolic links resolved): proof
+/// of which library a program really loaded, whatever its search path
+/// said.
+pub fn mapped_libtoxcore(pid: u32) -> io::Result<Vec<PathBuf>> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
+    let mut found: Vec<PathBuf> = maps
+        .lines()
+        // address perms offset dev inode path: the path is the sixth
+        // field and the only one that may hold spaces.
+        .filter_map(|line| line.splitn(6, ' ').nth(5))
+        .map(|path| PathBuf::from(path.trim_start()))
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("libtoxcore"))
+        })
+        .collect();
+    found.dedup();
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

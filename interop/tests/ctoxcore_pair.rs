@@ -92,34 +92,18 @@ fn two_ctoxcore_peers_befriend_message_and_transfer_a_file() {
     let file_started = Instant::now();
     let file = b.send_file(b_friend_a, &source).unwrap();
 
-    let offer = a
-        .wait_event(|e| matches!(e, Event::FileRecv { .. }), FILE_TIMEOUT)
-        .unwrap();
-    let Event::FileRecv {
-        friend,
-        file: a_file,
-        size,
-        name,
-    } = offer
-    else {
-        unreachable!()
-    };
+    let got = a.receive_file(FILE_TIMEOUT).unwrap();
     assert_eq!(
-        (friend, size, name.as_str()),
-        (a_friend_b, data.len() as u64, "payload.bin")
-    );
-    let done = a
-        .wait_event(
-            |e| matches!(e, Event::FileDone { file, .. } if *file == a_file),
-            FILE_TIMEOUT,
+        (got.friend, got.size, got.name.as_str(), got.bytes),
+        (
+            a_friend_b,
+            data.len() as u64,
+            "payload.bin",
+            data.len() as u64
         )
-        .unwrap();
-    let Event::FileDone { bytes, path, .. } = done else {
-        unreachable!()
-    };
-    assert_eq!(bytes, data.len() as u64);
-    assert_eq!(path, a.recv_dir().join("payload.bin").display().to_string());
-    let copy = std::fs::read(&path).unwrap();
+    );
+    assert_eq!(got.path, a.recv_dir().join("payload.bin"));
+    let copy = std::fs::read(&got.path).unwrap();
     assert!(copy == data, "received file differs from the one sent");
     b.wait_event(
         |e| {

@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use toxide_core::ToxId;
-use toxide_interop::{CPeer, Event, PeerOptions, TempDir};
+use toxide_interop::{CPeer, Event, PeerOptions, TempDir, mapped_libtoxcore};
 
 use common::binary::{NODE_BIN, NodeProcess, isolate};
 use common::netns::Netns;
@@ -205,28 +205,10 @@ fn toxic_pid(ns: &Netns) -> Option<u32> {
 fn assert_runs_on(ns: &Netns, library: &Path) {
     let pid = poll("toxic process", SCREEN_TIMEOUT, || toxic_pid(ns));
     assert_eq!(
-        mapped_libtoxcore(pid),
+        mapped_libtoxcore(pid).unwrap(),
         vec![library.to_path_buf()],
         "toxic must run on the library under test"
     );
-}
-
-/// Every libtoxcore file process `pid` has mapped.
-fn mapped_libtoxcore(pid: u32) -> Vec<PathBuf> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut found: Vec<PathBuf> = maps
-        .lines()
-        // address perms offset dev inode path: the path is the sixth
-        // field and the only one that may hold spaces.
-        .filter_map(|line| line.splitn(6, ' ').nth(5))
-        .map(|path| PathBuf::from(path.trim_start()))
-        .filter(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("libtoxcore"))
-        })
-        .collect();
-    found.dedup();
-    found
 }
 
 /// Waits until toxic's contact list shows both peers online by name, the

@@ -10,6 +10,7 @@
 )]
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -185,4 +186,34 @@ pub(crate) fn assert_enums_match(ours: &[toxcore::types::CEnum], header: &str, s
             assert_eq!(Some(&value), values.get(name), "{name}");
         }
     }
+}
+
+/// Compiles the C program `source` into `dir/name`: `dir` is on the
+/// include path (generated headers go there) and the program links the
+/// `libtoxcore.so` in `dir` (see [`library_dir`]). `header` names the
+/// installed header it needs, for the failure message.
+#[allow(
+    dead_code,
+    reason = "abi.rs and av.rs build their checks this way; the others build theirs twice or by pkg-config"
+)]
+pub(crate) fn compile_check(dir: &Path, source: &str, name: &str, header: &str) -> PathBuf {
+    let exe = dir.join(name);
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let mut compile = Command::new(&compiler);
+    compile
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(dir)
+        .arg(source)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(dir)
+        .arg("-ltoxcore");
+    let (status, _, stderr) = run_bounded(&mut compile);
+    assert!(
+        status.success(),
+        "compiling {source} with {compiler} failed ({status}); it needs \
+         libtoxcore-dev's {header}:\n{stderr}"
+    );
+    exe
 }
