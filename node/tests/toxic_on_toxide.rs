@@ -70,6 +70,7 @@ use toxide_core::ToxId;
 use toxide_interop::{CPeer, Event, PeerOptions, TempDir, mapped_libtoxcore};
 
 use common::binary::{NODE_BIN, NodeProcess, isolate};
+use common::clib::{library_dir, library_under_test, mapped_libtoxcore};
 use common::netns::Netns;
 use common::tmux::Tmux;
 
@@ -91,27 +92,6 @@ const ASKER_NAME: &str = "dave";
 /// Set to run the same steps on Debian's libtoxcore instead (a
 /// comparison when a step fails on ours).
 const SYSTEM_LIBRARY_ENV: &str = "TOXIDE_TOXIC_ON_SYSTEM_LIBRARY";
-/// Debian's c-toxcore, which toxic loads when not told otherwise.
-const SYSTEM_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/libtoxcore.so.2";
-
-/// The library toxic must run on: our cdylib, as cargo built it beside
-/// this test, or with [`SYSTEM_LIBRARY_ENV`] set Debian's (symbolic links
-/// resolved, as `/proc/<pid>/maps` names it).
-fn library_under_test() -> PathBuf {
-    if std::env::var_os(SYSTEM_LIBRARY_ENV).is_some() {
-        return Path::new(SYSTEM_LIBRARY).canonicalize().unwrap();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let lib = exe.with_file_name("libtoxcore.so");
-    assert!(
-        lib.is_file(),
-        "{} was not built beside {} (node's dev-dependency toxide-ffi builds it)",
-        lib.display(),
-        exe.display()
-    );
-    lib.canonicalize().unwrap()
-}
-
 /// One line of nodes.tox.chat's JSON naming only `node`, as toxic 0.11.1
 /// reads it.
 fn nodes_json(node: &NodeProcess) -> String {
@@ -149,13 +129,12 @@ struct Toxic {
 
 impl Toxic {
     fn new(dir: &Path, ns: &Netns, library: &Path, node: &NodeProcess) -> Self {
-        let lib_dir = dir.join("lib");
+        let lib_dir = library_dir(dir, library);
         let home = dir.join("home");
         let downloads = dir.join("downloads");
-        for d in [&lib_dir, &home, &downloads] {
+        for d in [&home, &downloads] {
             std::fs::create_dir_all(d).unwrap();
         }
-        std::os::unix::fs::symlink(library, lib_dir.join("libtoxcore.so.2")).unwrap();
         let nodes = dir.join("nodes.json");
         std::fs::write(&nodes, nodes_json(node)).unwrap();
         let config = dir.join("toxic.conf");
@@ -239,7 +218,7 @@ fn file_bytes(seed: u32, len: usize) -> Vec<u8> {
 #[test]
 fn debian_toxic_chats_sends_files_and_joins_a_conference_on_our_library() {
     let started = Instant::now();
-    let library = library_under_test();
+    let library = library_under_test(SYSTEM_LIBRARY_ENV);
     let ns = Netns::create(
         "toxide-toxic",
         "t",

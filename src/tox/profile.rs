@@ -4,10 +4,10 @@
 //! order, as c-toxcore numbers them), makes every friend wanted again
 //! (unanswered requests are sent again, as c-toxcore does) and hands the
 //! DHT the saved nodes to ask, and the conferences their saved state.
-//! Saving reads the same back. What the save holds that no layer uses yet
-//! (path nodes, sections of later versions, relays while none is
-//! connected) is written back as it was loaded, so a save passed through
-//! toxide loses nothing.
+//! Saving reads the same back. What the save holds that no layer keeps
+//! (path nodes, which only seed the onion client's bootstrap pool;
+//! sections of later versions; relays while none is connected) is written
+//! back as it was loaded, so a save passed through toxide loses nothing.
 
 use std::time::Instant;
 
@@ -100,9 +100,14 @@ pub(crate) fn restore(stack: &mut Stack, now: Instant, save: &SaveData) {
     for relay in &save.tcp_relays {
         stack.add_tcp_relay(now, relay.addr, relay.public_key);
     }
+    // Saved path nodes are bootstrap path nodes, as `tox_bootstrap`'s are
+    // (c-toxcore `load_path_nodes` calls `onion_add_bs_path_node`): used
+    // only until the DHT gives live ones. In the live pool, nodes that no
+    // longer answer would go into paths, and count towards the path nodes
+    // that `onion_isconnected` wants half as many announce nodes for.
     if let Some(client) = &mut stack.client {
         for node in &save.path_nodes {
-            client.add_path_node(*node);
+            client.add_bootstrap_node(*node);
         }
     }
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 pub(crate) mod binary;
+pub(crate) mod clib;
 pub(crate) mod inprocess;
 pub(crate) mod netns;
 pub(crate) mod relay_client;
