@@ -70,7 +70,7 @@ use toxide_core::ToxId;
 use toxide_interop::{CPeer, Event, PeerOptions, TempDir, mapped_libtoxcore};
 
 use common::binary::{NODE_BIN, NodeProcess, isolate};
-use common::clib::{library_dir, library_under_test, mapped_libtoxcore};
+use common::clib::{library_dir, library_under_test};
 use common::netns::Netns;
 use common::tmux::Tmux;
 

@@ -61,10 +61,10 @@ use std::time::{Duration, Instant};
 use toxide::dht::DhtState;
 use toxide::messenger::save::{Name, SaveData};
 use toxide_core::{KeyPair, NoSpam, PackedNode};
-use toxide_interop::TempDir;
+use toxide_interop::{TempDir, mapped_libtoxcore};
 
 use common::binary::{NODE_BIN, NodeProcess, isolate, line_reader};
-use common::clib::{library_dir, library_under_test, mapped_libtoxcore};
+use common::clib::{library_dir, library_under_test};
 use common::netns::Netns;
 
 /// How long Xvfb may take to name its display.
@@ -229,7 +229,7 @@ fn debian_utox_comes_online_on_our_library_under_xvfb() {
     });
     eprintln!("uTox online {:?} after its start", utox_started.elapsed());
     assert_eq!(
-        mapped_libtoxcore(utox.0.id()),
+        mapped_libtoxcore(utox.0.id()).unwrap(),
         vec![library.clone()],
         "{}",
         fail("uTox must run on the library under test")

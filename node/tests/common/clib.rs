@@ -35,21 +35,3 @@ pub(crate) fn library_dir(dir: &Path, library: &Path) -> PathBuf {
     std::os::unix::fs::symlink(library, lib_dir.join("libtoxcore.so.2")).unwrap();
     lib_dir
 }
-
-/// Every libtoxcore file process `pid` has mapped.
-pub(crate) fn mapped_libtoxcore(pid: u32) -> Vec<PathBuf> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut found: Vec<PathBuf> = maps
-        .lines()
-        // address perms offset dev inode path: the path is the sixth
-        // field and the only one that may hold spaces.
-        .filter_map(|line| line.splitn(6, ' ').nth(5))
-        .map(|path| PathBuf::from(path.trim_start()))
-        .filter(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("libtoxcore"))
-        })
-        .collect();
-    found.dedup();
-    found
-}
