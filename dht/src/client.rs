@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use toxide_core::{PackedNode, PublicKey};
 
+use crate::constants::{BAD_NODE_GRACE, KILL_NODE_GRACE, REFRESH_AFTER, STABLE_AFTER};
+#[cfg(doc)]
 use crate::constants::{BAD_NODE_TIMEOUT, KILL_NODE_TIMEOUT};
 
 /// One address of a node and what we know about it.
@@ -27,6 +29,14 @@ pub struct Assoc {
     /// The address this node reports for the key its list is about (a
     /// searched friend, or ourselves for the close list) and when it did.
     pub returned: Option<(SocketAddr, Instant)>,
+    /// Since when the node has been good here without a break: set when
+    /// it is first heard, and again when it is heard after going bad.
+    pub since: Instant,
+    /// How much silence this entry is allowed before it is asked whether
+    /// it is alive: [`REFRESH_AFTER`] unless its list put it on the slower
+    /// tier (see [`crate::refresh`]). Its bad and dead deadlines follow
+    /// it, [`BAD_NODE_GRACE`] and [`KILL_NODE_GRACE`] later.
+    pub refresh_after: Duration,
 }
 
 impl Assoc {
@@ -37,6 +47,8 @@ impl Assoc {
             last_pinged: None,
             asked_us: None,
             returned: None,
+            since: now,
+            refresh_after: REFRESH_AFTER,
         }
     }
 
@@ -45,14 +57,52 @@ impl Assoc {
             .is_none_or(|seen| now.saturating_duration_since(seen) >= age)
     }
 
-    /// Not heard from for [`BAD_NODE_TIMEOUT`]: not handed out to others.
-    pub fn is_bad(&self, now: Instant) -> bool {
-        self.older_than(now, BAD_NODE_TIMEOUT)
+    /// How long the node has been silent (forever if cleared).
+    pub fn silence(&self, now: Instant) -> Duration {
+        self.last_seen
+            .map_or(Duration::MAX, |seen| now.saturating_duration_since(seen))
     }
 
-    /// Not heard from for [`KILL_NODE_TIMEOUT`]: no longer pinged.
+    /// Not heard from for [`BAD_NODE_GRACE`] past its refresh deadline
+    /// (at [`REFRESH_AFTER`], c-toxcore's [`BAD_NODE_TIMEOUT`] of 122 s):
+    /// not handed out to others, and its slot may be reused.
+    pub fn is_bad(&self, now: Instant) -> bool {
+        self.older_than(now, self.refresh_after.saturating_add(BAD_NODE_GRACE))
+    }
+
+    /// Not heard from for [`KILL_NODE_GRACE`] past its refresh deadline
+    /// (at [`REFRESH_AFTER`], c-toxcore's [`KILL_NODE_TIMEOUT`] of 182 s):
+    /// no longer pinged.
     pub fn is_dead(&self, now: Instant) -> bool {
-        self.older_than(now, KILL_NODE_TIMEOUT)
+        self.older_than(now, self.refresh_after.saturating_add(KILL_NODE_GRACE))
+    }
+
+    /// Good without a break for [`STABLE_AFTER`] by its last word: a node
+    /// that has stayed this long is likely to stay longer (the uptime of
+    /// DHT nodes is heavy-tailed), so its list may check it less often.
+    pub fn is_stable(&self) -> bool {
+        self.last_seen
+            .is_some_and(|seen| seen.saturating_duration_since(self.since) >= STABLE_AFTER)
+    }
+
+    /// Heard from just now: a node that had gone bad starts a new run of
+    /// liveness, on the short tier.
+    fn heard(&mut self, now: Instant) {
+        if self.is_bad(now) {
+            self.since = now;
+            self.refresh_after = REFRESH_AFTER;
+        }
+        self.last_seen = Some(now);
+    }
+
+    /// Puts a known node back as bad-but-alive, to be asked again at once
+    /// (c-toxcore `do_Close` when every node timed out).
+    pub fn revive(&mut self, now: Instant) {
+        if self.last_seen.is_some() {
+            self.refresh_after = REFRESH_AFTER;
+            self.last_seen = now.checked_sub(REFRESH_AFTER + BAD_NODE_GRACE);
+            self.since = now;
+        }
     }
 }
 
@@ -114,7 +164,7 @@ impl Client {
     pub fn heard_from(&mut self, addr: SocketAddr, now: Instant) {
         let slot = self.assoc_for_mut(&addr);
         match slot {
-            Some(assoc) if assoc.addr == addr => assoc.last_seen = Some(now),
+            Some(assoc) if assoc.addr == addr => assoc.heard(now),
             _ => *slot = Some(Assoc::fresh(addr, now)),
         }
     }
@@ -126,7 +176,7 @@ impl Client {
     pub fn heard_request(&mut self, addr: SocketAddr, now: Instant) -> bool {
         match self.assoc_for_mut(&addr) {
             Some(assoc) if assoc.addr == addr => {
-                assoc.last_seen = Some(now);
+                assoc.heard(now);
                 assoc.asked_us = Some(now);
                 true
             }

@@ -14,7 +14,7 @@ use toxide_core::PublicKey;
 
 use crate::client::Client;
 use crate::constants::{BUCKET_SIZE, CLOSE_BUCKETS};
-use crate::distance::bucket_index;
+use crate::distance::{bucket_index, compare};
 
 /// The k-buckets around our key. Buckets are allocated as they fill, so a
 /// node in a small network costs little memory.
@@ -98,6 +98,27 @@ impl CloseList {
         }
     }
 
+    /// The keys of the `n` good entries nearest our own key, nearest
+    /// first. Buckets are walked from the longest shared prefix down, so
+    /// only the few nearest buckets are looked at.
+    pub fn nearest(&self, n: usize, now: Instant) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = Vec::new();
+        for bucket in self.buckets.iter().rev() {
+            if keys.len() >= n {
+                break;
+            }
+            keys.extend(
+                bucket
+                    .iter()
+                    .filter(|c| !c.is_bad(now))
+                    .map(|c| c.public_key),
+            );
+        }
+        keys.sort_by(|a, b| compare(&self.own, a, b));
+        keys.truncate(n);
+        keys
+    }
+
     /// Every entry.
     pub fn iter(&self) -> impl Iterator<Item = &Client> {
         self.buckets.iter().flatten()
@@ -163,6 +184,27 @@ mod tests {
         let client = list.get(&key(0x40, 2)).unwrap();
         assert_eq!(client.v4.unwrap().addr, addr(1));
         assert_eq!(list.len(), 1);
+    }
+
+    #[test]
+    fn nearest_are_the_good_entries_closest_to_our_key() {
+        let now = Instant::now();
+        let mut list = CloseList::new(key(0, 0));
+        for (i, first) in [0x80u8, 0x40, 0x20, 0x10, 0x08, 0x04]
+            .into_iter()
+            .enumerate()
+        {
+            list.heard_from(key(first, 1), addr(i as u16 + 1), now);
+        }
+        assert_eq!(
+            list.nearest(3, now),
+            vec![key(0x04, 1), key(0x08, 1), key(0x10, 1)]
+        );
+        // A node gone bad is not among them.
+        let later = now + BAD_NODE_TIMEOUT;
+        list.heard_from(key(0x08, 1), addr(5), later);
+        list.heard_from(key(0x20, 1), addr(3), later);
+        assert_eq!(list.nearest(2, later), vec![key(0x08, 1), key(0x20, 1)]);
     }
 
     #[test]

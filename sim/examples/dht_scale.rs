@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         },
         churn: args.churn,
         minutes: args.minutes,
+        settle: 1,
         seed: args.seed,
     };
     let nodes = args.nodes;

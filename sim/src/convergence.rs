@@ -39,9 +39,13 @@ pub struct Scenario {
     /// Share of nodes (never the seed) offline at any time, a fresh draw
     /// each minute; 0 for none.
     pub churn: f64,
-    /// Virtual minutes to run. With churn, one clean minute for the
-    /// network to form comes first.
+    /// Virtual minutes to run. With churn, [`Scenario::settle`] clean
+    /// minutes for the network to form come first.
     pub minutes: u64,
+    /// Clean minutes before churn starts: 1 lets the network form; more
+    /// lets its nodes turn stable (toxide checks a node that has been good
+    /// for 5 minutes less often), so churn then hits a settled network.
+    pub settle: u64,
     /// Seed of all randomness.
     pub seed: u64,
 }
@@ -54,6 +58,7 @@ impl Scenario {
             link: LinkConfig::default(),
             churn: 0.0,
             minutes: 3,
+            settle: 1,
             seed,
         }
     }
@@ -94,7 +99,8 @@ impl Scenario {
         if self.churn > 0.0 {
             // Let the network form, then keep a share of the nodes (never
             // the seed) offline, a different share each minute.
-            let s = net.run_until(start + Duration::from_secs(60));
+            minute = self.settle.max(1) - 1;
+            let s = net.run_until(start + Duration::from_secs(60 * (minute + 1)));
             steps += s;
             progress(minute, s, net);
             for _ in 0..self.minutes {

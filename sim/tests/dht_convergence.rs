@@ -59,3 +59,21 @@ fn thousand_nodes_converge_with_churn() {
         f.lookup_success
     );
 }
+
+#[test]
+fn thousand_nodes_converge_with_churn_once_settled() {
+    // As above, but churn starts after 8 clean minutes, once the nodes
+    // have been good long enough to be checked on the slow tier: a node
+    // that leaves then stays in others' lists for up to 10.5 minutes.
+    let f = run(Scenario {
+        churn: 0.2,
+        settle: 8,
+        ..Scenario::new(NODES, 3)
+    });
+    assert!(f.nearest_held > 0.8, "nearest held {}", f.nearest_held);
+    assert!(
+        f.lookup_success > 0.8,
+        "lookup success {}",
+        f.lookup_success
+    );
+}

@@ -17,9 +17,15 @@ impl Dht {
     /// A node answered one of our requests from `addr`: it may enter our
     /// lists (c-toxcore `addto_lists`).
     pub(super) fn add_to_lists(&mut self, now: Instant, pk: PublicKey, addr: SocketAddr) {
-        self.close.heard_from(pk, addr, now);
+        let new = self.close.get(&pk).is_none();
+        if self.close.heard_from(pk, addr, now) && new {
+            self.close_schedule.learned();
+        }
         for search in self.searches.values_mut() {
-            search.heard_from(pk, addr, now);
+            let new = search.clients.iter().all(|c| c.public_key != pk);
+            if search.heard_from(pk, addr, now) && new {
+                search.schedule.learned();
+            }
             if search.target == pk && search.reported != Some(addr) {
                 search.reported = Some(addr);
                 self.events.push_back(Event::Found {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use toxide_core::PublicKey;
 
 use super::Dht;
-use crate::constants::{BAD_NODE_TIMEOUT, SEARCH_LIST_SIZE, TICK};
-use crate::refresh::refresh;
+use crate::constants::{NEAR_FRESH, SEARCH_LIST_SIZE, TICK};
+use crate::refresh::{Policy, refresh};
 
 impl Dht {
     /// When [`Dht::handle_timeout`] wants to run next.
@@ -42,9 +42,15 @@ impl Dht {
         for node in std::mem::take(&mut self.close_to_bootstrap) {
             self.send_nodes_request(now, node.addr, node.public_key, own);
         }
+        let near = self.close.nearest(NEAR_FRESH, now);
+        let policy = Policy {
+            keep_fresh: &near,
+            eager: false,
+        };
         let round = refresh(
             self.close.iter_mut(),
             &mut self.close_schedule,
+            policy,
             now,
             &mut self.rng,
         );
@@ -55,12 +61,9 @@ impl Dht {
             // Everything timed out: we are cut off, or were. Mark the known
             // nodes bad-but-alive so they are tried again instead of
             // forgotten (c-toxcore `do_Close`).
-            let revive = now.checked_sub(BAD_NODE_TIMEOUT);
             for client in self.close.iter_mut() {
                 for assoc in client.assocs_mut() {
-                    if assoc.last_seen.is_some() {
-                        assoc.last_seen = revive;
-                    }
+                    assoc.revive(now);
                 }
             }
         }
@@ -75,9 +78,21 @@ impl Dht {
             for node in std::mem::take(&mut search.to_bootstrap) {
                 requests.push((node.addr, node.public_key, target));
             }
+            // A friend's list keeps c-toxcore's pace until the friend
+            // answers us: its nodes are how we find the friend, and route
+            // our DHT-PK announcements and NAT pings to it. Once found,
+            // the friend itself stays on the short tier (its going quiet
+            // must show within c-toxcore's 122 s, which makes the list
+            // eager again), the nodes around it may slow down.
+            let eager = !self.fake_searches.contains(&target) && search.found_addr(now).is_none();
+            let policy = Policy {
+                keep_fresh: std::slice::from_ref(&target),
+                eager,
+            };
             let round = refresh(
                 search.clients.iter_mut(),
                 &mut search.schedule,
+                policy,
                 now,
                 &mut self.rng,
             );
