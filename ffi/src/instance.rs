@@ -249,8 +249,7 @@ pub(crate) unsafe fn call<R: Copy, E: Copy>(
         let out = unsafe {
             with(tox, |t| {
                 let out = f(t);
-                t.driver.flush(Instant::now());
-                out
+                t.sent(out)
             })
         };
         coded(out, ok, fail)
@@ -490,16 +489,12 @@ unsafe fn add_nodes(
 /// As [`with`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tox_self_get_connection_status(tox: *const Tox) -> Connection {
-    guard(Connection::None, || {
-        // SAFETY: the contract (the stack's answer needs `&mut` only for
-        // the driver's accessor).
-        unsafe {
-            with(tox.cast_mut(), |t| {
-                Connection::from(t.driver.stack().self_connection(Instant::now()))
-            })
-        }
-        .unwrap_or(Connection::None)
-    })
+    // SAFETY: the contract.
+    unsafe {
+        get(tox, Connection::None, |t| {
+            t.stack_ref().self_connection(Instant::now()).into()
+        })
+    }
 }
 
 /// The UDP port we listen on.
