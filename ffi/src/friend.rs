@@ -40,13 +40,17 @@ impl Instance {
             .ok_or(missing)
     }
 
-    fn friend_add(
+    /// `tox_friend_add`'s checks and the request.
+    ///
+    /// # Safety
+    /// `address` is NULL or 38 bytes; `message` NULL or `length` bytes.
+    unsafe fn friend_add(
         &mut self,
         address: *const u8,
         message: *const u8,
         length: usize,
     ) -> Result<u32, ErrFriendAdd> {
-        // SAFETY: tox.h's contract: NULL or 38 bytes.
+        // SAFETY: this function's contract: NULL or 38 bytes.
         let address = unsafe { array::<38>(address) }.ok_or(ErrFriendAdd::Null)?;
         if message.is_null() {
             return Err(ErrFriendAdd::Null);
@@ -70,8 +74,12 @@ impl Instance {
         ops::add_friend(stack, Instant::now(), &id, message).map_err(friend_add_error)
     }
 
-    fn friend_add_norequest(&mut self, public_key: *const u8) -> Result<u32, ErrFriendAdd> {
-        // SAFETY: tox.h's contract: NULL or 32 bytes.
+    /// `tox_friend_add_norequest`'s checks and the add.
+    ///
+    /// # Safety
+    /// `public_key` is NULL or 32 bytes.
+    unsafe fn friend_add_norequest(&mut self, public_key: *const u8) -> Result<u32, ErrFriendAdd> {
+        // SAFETY: this function's contract: NULL or 32 bytes.
         let key = unsafe { array::<32>(public_key) }.ok_or(ErrFriendAdd::Null)?;
         let key = PublicKey::new(key);
         if key == self.keys.public {
@@ -96,14 +104,18 @@ impl Instance {
             .ok_or(ErrFriendQuery::FriendNotFound)
     }
 
-    fn send_message(
+    /// `tox_friend_send_message`'s checks and the send.
+    ///
+    /// # Safety
+    /// `text` is NULL or `length` bytes.
+    unsafe fn send_message(
         &mut self,
         friend: u32,
         kind: u32,
         text: *const u8,
         length: usize,
     ) -> Result<u32, ErrFriendSendMessage> {
-        // SAFETY: tox.h's contract: NULL or `length` readable bytes.
+        // SAFETY: this function's contract: NULL or `length` readable bytes.
         let text = unsafe { input(text, length) }.ok_or(ErrFriendSendMessage::Null)?;
         if text.is_empty() {
             return Err(ErrFriendSendMessage::Empty);
@@ -126,14 +138,18 @@ impl Instance {
         })
     }
 
-    fn send_custom(
+    /// The custom packet calls' checks and the send (lossy or lossless).
+    ///
+    /// # Safety
+    /// `data` is NULL or `length` bytes.
+    unsafe fn send_custom(
         &mut self,
         friend: u32,
         data: *const u8,
         length: usize,
         lossy: bool,
     ) -> Result<bool, ErrFriendCustomPacket> {
-        // SAFETY: tox.h's contract: NULL or `length` readable bytes.
+        // SAFETY: this function's contract: NULL or `length` readable bytes.
         let data = unsafe { input(data, length) }.ok_or(ErrFriendCustomPacket::Null)?;
         if data.is_empty() {
             return Err(ErrFriendCustomPacket::Empty);

@@ -109,12 +109,15 @@ impl Instance {
 
     /// `tox_bootstrap` and `tox_add_tcp_relay`: every address `host`
     /// resolves to, with `port`.
-    fn nodes(
+    ///
+    /// # Safety
+    /// `host` is NULL or a NUL-terminated string; `key` NULL or 32 bytes.
+    unsafe fn nodes(
         host: *const c_char,
         port: u16,
         key: *const u8,
     ) -> Result<Vec<PackedNode>, ErrBootstrap> {
-        // SAFETY: tox.h's contract: `public_key` is NULL or 32 bytes.
+        // SAFETY: this function's contract: `public_key` is NULL or 32 bytes.
         let key = unsafe { array::<32>(key) }.ok_or(ErrBootstrap::Null)?;
         if host.is_null() {
             return Err(ErrBootstrap::Null);

@@ -18,14 +18,17 @@ use crate::types::{ErrSetInfo, Tox, UserStatus};
 
 impl Instance {
     /// Our name or status message, checked as c-toxcore checks it.
-    fn set_info(
+    ///
+    /// # Safety
+    /// `text` is NULL or `length` bytes.
+    unsafe fn set_info(
         &mut self,
         text: *const u8,
         length: usize,
         max: usize,
         set: impl FnOnce(&mut Self, Vec<u8>) -> bool,
     ) -> Result<bool, ErrSetInfo> {
-        // SAFETY: tox.h's contract: NULL or `length` readable bytes.
+        // SAFETY: this function's contract: NULL or `length` readable bytes.
         let text = unsafe { input(text, length) }.ok_or(ErrSetInfo::Null)?;
         if text.len() > max {
             return Err(ErrSetInfo::TooLong);
